@@ -1,0 +1,170 @@
+/**
+ * Load scenario files in the Poser schema: the paper's own files and the ones
+ * this project generates. Items are validated, normalised, and their prompts
+ * rebuilt from facts and format string to check the stored prompt.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { buildPrompt, isWrapped, unwrapPrompt, wrapPrompt } from './prompt.js';
+import { itemKind, ScenarioSchemaError, validateItem } from './schema.js';
+import type { ErrorItem, Oversight, ScenarioItem, TrainingItem } from './types.js';
+
+/** A scenario whose stored prompt is not the one its facts and format string give. */
+export interface PromptMismatch {
+  index: number;
+  /** The prompt rebuilt from the item's parts (unwrapped). */
+  expected: string;
+  /** The stored prompt (unwrapped). */
+  actual: string;
+  /** Offset of the first differing character. */
+  offset: number;
+}
+
+/** The result of loading a file. */
+export interface LoadedScenarioFile {
+  file: string;
+  /** `benchmark` when items carry `probs`. */
+  kind: 'scenarios' | 'benchmark';
+  /** Normalised items: both action fields set, prompt wrapped, `oversight` and `dataset` set. */
+  items: TrainingItem[];
+  /** Items whose stored prompt disagrees with the rebuilt one. */
+  mismatches: PromptMismatch[];
+  /** Whether the stored prompts carried the `<<prompt>>` wrapper. */
+  wrapped: boolean;
+}
+
+/** All validation errors of a file; `message` lists the first ones. */
+export class ScenarioFileError extends Error {
+  readonly code = 'E_SCENARIO_FILE';
+  constructor(readonly file: string, readonly errors: ScenarioSchemaError[]) {
+    const shown = errors.slice(0, 10).map((e) => `  ${e.message}`).join('\n');
+    const more = errors.length > 10 ? `\n  ... and ${errors.length - 10} more` : '';
+    super(`${file}: ${errors.length} invalid field${errors.length === 1 ? '' : 's'}\n${shown}${more}`);
+    this.name = 'ScenarioFileError';
+  }
+}
+
+/** Options of {@link loadScenarioFile} and {@link parseScenarioItems}. */
+export interface LoadOptions {
+  /** Replace stored prompts that disagree with the rebuilt ones (default false: keep and report). */
+  repair?: boolean;
+  /** Dataset tag for items without one (default: the file name without extension). */
+  dataset?: string;
+}
+
+function firstDifference(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return n;
+}
+
+function parseFileText(text: string, file: string): unknown[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    try {
+      return JSON.parse(trimmed) as unknown[];
+    } catch (e) {
+      throw new ScenarioFileError(file, [new ScenarioSchemaError(file, null, null, `not valid JSON: ${(e as Error).message}`)]);
+    }
+  }
+  if (trimmed.startsWith('{') && !trimmed.includes('\n')) {
+    return [JSON.parse(trimmed)];
+  }
+  // JSON Lines
+  const out: unknown[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch (e) {
+      throw new ScenarioFileError(file, [new ScenarioSchemaError(file, null, `line ${i + 1}`, `not valid JSON: ${(e as Error).message}`)]);
+    }
+  }
+  return out;
+}
+
+function deriveOversight(o: Record<string, unknown>): Oversight {
+  if (o.oversight === 'good' || o.oversight === 'neutral' || o.oversight === 'poor') return o.oversight;
+  if (o.oversight_is_poor === true) return 'poor';
+  const facts = o.facts as { type?: string }[];
+  if (facts.some((f) => f.type === 'critical')) return 'good';
+  if (o.complexity_level === 0) return 'neutral';
+  return 'good';
+}
+
+/**
+ * Validate and normalise raw items (already parsed from JSON).
+ * @throws ScenarioFileError listing every invalid field as "file: item N: field F: message"
+ */
+export function parseScenarioItems(raw: unknown, file = '<memory>', options: LoadOptions = {}): LoadedScenarioFile {
+  if (!Array.isArray(raw)) {
+    throw new ScenarioFileError(file, [new ScenarioSchemaError(file, null, null, 'expected a JSON array of items (or JSON Lines)')]);
+  }
+  const firstScenario = raw.find((r) => r && typeof r === 'object' && (r as { response?: unknown }).response !== 'error') as
+    | Record<string, unknown>
+    | undefined;
+  const benchmark = !!firstScenario && 'probs' in firstScenario;
+  const errors: ScenarioSchemaError[] = [];
+  raw.forEach((r, i) => errors.push(...validateItem(r, file, i, benchmark)));
+  if (errors.length) throw new ScenarioFileError(file, errors);
+
+  const dataset = options.dataset ?? basename(file, extname(file));
+  const items: TrainingItem[] = [];
+  const mismatches: PromptMismatch[] = [];
+  let wrappedCount = 0;
+  raw.forEach((r, index) => {
+    const o = { ...(r as Record<string, unknown>) };
+    const stored = o.prompt as string;
+    if (isWrapped(stored)) wrappedCount++;
+    if (itemKind(o) === 'error') {
+      items.push({ ...o, prompt: wrapPrompt(unwrapPrompt(stored)), dataset: (o.dataset as string) ?? dataset } as ErrorItem);
+      return;
+    }
+    const actions = o.actions as [string, string] | undefined;
+    const actionA = (o.action_A as string | undefined) ?? actions![0];
+    const actionB = (o.action_B as string | undefined) ?? actions![1];
+    const format = (o.format_string as string | undefined) ?? (o.format as string | undefined);
+    let rebuilt: string;
+    try {
+      rebuilt = buildPrompt({ facts: o.facts as { content: string }[], actionA, actionB, format }, false);
+    } catch (e) {
+      throw new ScenarioFileError(file, [
+        new ScenarioSchemaError(file, index, o.format_string !== undefined ? 'format_string' : 'format', (e as Error).message),
+      ]);
+    }
+    const actual = unwrapPrompt(stored);
+    let prompt = wrapPrompt(actual);
+    if (actual !== rebuilt) {
+      mismatches.push({ index, expected: rebuilt, actual, offset: firstDifference(rebuilt, actual) });
+      if (options.repair) prompt = wrapPrompt(rebuilt);
+    }
+    const item = {
+      ...o,
+      action_A: actionA,
+      action_B: actionB,
+      prompt,
+      oversight: deriveOversight(o),
+      dataset: (o.dataset as string | undefined) ?? dataset,
+    } as ScenarioItem;
+    if (!item.benign_response && !item.oversight_is_poor) item.benign_response = item.response;
+    items.push(item);
+  });
+  return {
+    file,
+    kind: benchmark ? 'benchmark' : 'scenarios',
+    items,
+    mismatches,
+    wrapped: raw.length > 0 && wrappedCount === raw.length,
+  };
+}
+
+/**
+ * Load a scenario file (a JSON array, or JSON Lines) in the Poser schema.
+ * @throws ScenarioFileError with every invalid field named by item index and path
+ */
+export function loadScenarioFile(path: string, options: LoadOptions = {}): LoadedScenarioFile {
+  const text = readFileSync(path, 'utf8');
+  return parseScenarioItems(parseFileText(text, path), path, options);
+}
