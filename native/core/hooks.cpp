@@ -1,0 +1,91 @@
+#include "hooks.h"
+
+#include <regex>
+
+#include "errors.h"
+
+namespace poser {
+
+int64_t hook_ordinal(const std::string& name, int64_t num_layers) {
+  if (name == "hook_embed") return 0;
+  if (name == "ln_final.hook_normalized") return final_hook_ordinal(num_layers);
+  static const std::regex block_re(R"(blocks\.(\d+)\.hook_(resid_pre|attn_out|resid_mid|mlp_in|mlp_out|resid_post))");
+  std::smatch m;
+  if (!std::regex_match(name, m, block_re)) throw Error("E_ARG", "unknown hook '" + name + "'");
+  const int64_t layer = std::stoll(m[1].str());
+  if (layer >= num_layers)
+    throw Error("E_ARG", "hook '" + name + "': layer " + std::to_string(layer) + " out of range (model has " +
+                             std::to_string(num_layers) + " layers)");
+  static const char* kinds[] = {"resid_pre", "attn_out", "resid_mid", "mlp_in", "mlp_out", "resid_post"};
+  for (int k = 0; k < static_cast<int>(BlockHook::Count); ++k)
+    if (m[2].str() == kinds[k]) return block_hook_ordinal(layer, static_cast<BlockHook>(k));
+  throw Error("E_ARG", "unknown hook '" + name + "'");
+}
+
+torch::Tensor draw_noise(const NoiseSpec& spec, int64_t width) {
+  auto gen = at::detail::createCPUGenerator(spec.seed);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32);
+  torch::Tensor draw = spec.gaussian ? at::randn({width}, gen, opts) : at::rand({width}, gen, opts);
+  if (!spec.gaussian && spec.zero_mean) draw = draw - 0.5;
+  if (spec.norm > 0) draw = draw * (spec.norm / draw.norm().item<double>());
+  return draw;
+}
+
+namespace {
+
+// value [D] or [B, D] -> broadcastable [1 or B, 1, D] on x's device and dtype.
+torch::Tensor per_row(const torch::Tensor& value, const torch::Tensor& x) {
+  auto v = value.to(x.device(), x.scalar_type());
+  const int64_t width = x.size(2);
+  return v.dim() == 1 ? v.view({1, 1, width}) : v.view({x.size(0), 1, width});
+}
+
+torch::Tensor transform(const Intervention& op, const torch::Tensor& sel, const torch::Tensor& x) {
+  switch (op.op) {
+    case OpKind::Add:
+      return sel + per_row(op.value, x) * op.scale;
+    case OpKind::Set:
+      return per_row(op.value, x).expand_as(sel);
+    case OpKind::Scale:
+      return sel * op.scale;
+    case OpKind::Noise:
+      return sel + per_row(draw_noise(op.noise, x.size(2)), x) * op.scale;
+    case OpKind::ProjectOut: {
+      auto u = per_row(op.value.to(torch::kFloat32), x.to(torch::kFloat32));
+      u = u / u.norm(2, -1, true);
+      auto s = sel.to(torch::kFloat32);
+      return (s - (s * u).sum(-1, true) * u).to(sel.scalar_type());
+    }
+    case OpKind::Capture:
+      break;
+  }
+  return sel;
+}
+
+}  // namespace
+
+torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Intervention>& ops,
+                         std::vector<torch::Tensor>& captures) {
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Intervention& op = ops[i];
+    if (op.ordinal != ordinal) continue;
+    torch::Tensor gather_index, sel;
+    if (op.positions.all) {
+      sel = x;
+    } else {
+      auto idx = op.positions.index.to(x.device(), torch::kLong);
+      gather_index = idx.unsqueeze(-1).expand({idx.size(0), idx.size(1), x.size(2)});
+      sel = x.gather(1, gather_index);
+    }
+    if (op.op == OpKind::Capture) {
+      if (captures.size() < ops.size()) captures.resize(ops.size());
+      captures[i] = sel.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+      continue;
+    }
+    auto updated = transform(op, sel, x);
+    x = op.positions.all ? updated.expand_as(x).contiguous() : x.scatter(1, gather_index, updated);
+  }
+  return x;
+}
+
+}  // namespace poser

@@ -1,0 +1,162 @@
+// A LLaMA-architecture causal language model on libtorch, written out plainly
+// (RMSNorm in fp32, rotary embeddings, grouped-query attention, SwiGLU MLP)
+// with hook points at explicit call sites, adapters and training.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "hooks.h"
+#include "safetensors.h"
+
+namespace poser {
+
+struct LoadOptions {
+  std::string device = "cpu";   // "cpu" or "cuda:N"
+  std::string dtype;            // "float32" | "float16" | "bfloat16"; empty keeps float32
+};
+
+// Which positions get logits: none, every position, or [B, K] absolute indices.
+struct LogitsSpec {
+  enum class Mode { None, All, Index } mode = Mode::Index;
+  torch::Tensor index;  // [B, K] int64 when mode == Index
+};
+
+struct Batch {
+  torch::Tensor ids;   // [B, T] int64, left-padded
+  torch::Tensor mask;  // [B, T] int64/bool, 1 on real tokens
+};
+
+struct ForwardResult {
+  torch::Tensor logits;                // [B, K, V] or [B, T, V] float32 CPU; undefined for None
+  std::vector<torch::Tensor> captures; // one per op (undefined for non-capture ops)
+};
+
+// A loss on the model's output.
+struct LossSpec {
+  enum class Kind { Answer, CausalLM } kind = Kind::Answer;
+  torch::Tensor targets;    // Answer: [B] int64 token ids predicted at the last position
+  torch::Tensor loss_mask;  // CausalLM: [B, T], 1 on tokens to predict (from the position before)
+};
+
+struct OptimizerSpec {
+  std::string kind = "adamw";  // "adamw" | "sgd"
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0.0;
+  double momentum = 0.0;       // sgd
+  bool nesterov = false;       // sgd
+};
+
+struct StepResult {
+  double loss = 0.0;
+  double grad_norm = 0.0;      // before clipping
+};
+
+class LlamaModel {
+ public:
+  // Builds from a tensor map with HF names (validated against the config);
+  // moves/converts to the device and dtype.
+  LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadOptions& options);
+  static std::unique_ptr<LlamaModel> load(const std::string& dir, const LlamaConfig& config,
+                                          const LoadOptions& options);
+
+  const LlamaConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+  torch::ScalarType dtype() const { return dtype_; }
+  std::vector<std::string> parameter_names() const;
+
+  // Inference (no autograd). Stops after the last hook any op needs when
+  // logits.mode == None.
+  ForwardResult forward(const Batch& batch, const LogitsSpec& logits, const std::vector<Intervention>& ops);
+
+  // Runs the batch once per setting, where every setting's ops touch only the
+  // last position at layers >= some L. The prefix (all layers for earlier
+  // positions, layers < L for the last) is computed once; each setting then
+  // reruns only the last token through layers L.. with cached keys/values.
+  // Returns last-position logits [B, 1, V] and captures per setting.
+  std::vector<ForwardResult> sweep_last(const Batch& batch, const std::vector<std::vector<Intervention>>& settings);
+
+  // --- training ---
+  // Marks trainable: parameters whose names match any of the regexes
+  // (std::regex_search) plus, when `adapters`, every adapter tensor. Resets the
+  // optimizer.
+  std::vector<std::string> set_trainable(const std::vector<std::string>& patterns, bool adapters);
+  // LoRA on named linear modules (e.g. "model.layers.0.self_attn.q_proj"):
+  // out = W x + (alpha / rank) * B (A x), A [rank, in] ~ kaiming-uniform(seed), B = 0.
+  void add_lora(const std::vector<std::string>& modules, int64_t rank, double alpha, uint64_t seed);
+  // Parallel low-rank branch on layer's MLP: mlp_out = mlp(x) + alpha * (x A B),
+  // A [D, rank] ~ N(0, 1) (seeded), B [rank, D] = 0; x is the MLP input.
+  void add_mlp_adapter(int64_t layer, int64_t rank, double alpha, uint64_t seed);
+  void remove_adapters();
+  std::vector<std::string> adapter_names() const;
+
+  void configure_optimizer(const OptimizerSpec& spec);
+  // Loss and gradients (accumulated into .grad of trainable tensors).
+  double backward(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops);
+  void zero_grad();
+  // zero_grad, backward, clip (max_grad_norm > 0), optimizer step.
+  StepResult train_step(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops,
+                        double max_grad_norm);
+  // Loss without gradients.
+  double evaluate_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops);
+
+  // --- parameters ---
+  torch::Tensor get(const std::string& name) const;             // float32 CPU copy
+  torch::Tensor grad(const std::string& name) const;            // float32 CPU copy (zeros if none)
+  void set(const std::string& name, const torch::Tensor& value); // copies into the parameter
+  // Saves base parameters (HF names) or adapters only, atomically.
+  void save(const std::string& path, bool adapters_only, const std::map<std::string, std::string>& metadata) const;
+
+ private:
+  struct LoRA {
+    std::string a_name, b_name;
+    double scale;
+  };
+  struct Record;   // keys/values kept for sweeps
+  struct Context;  // per-call tensors shared by the blocks
+
+  torch::Tensor& param(const std::string& name);
+  const torch::Tensor& param(const std::string& name) const;
+  torch::Tensor linear(const torch::Tensor& x, const std::string& module) const;
+  torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
+  std::pair<torch::Tensor, torch::Tensor> rotary(const torch::Tensor& positions) const;
+  torch::Tensor mlp(int64_t layer, const torch::Tensor& x) const;
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const Context& ctx) const;
+  // Applies the ops of one hook site; true when the forward should stop here.
+  bool site(int64_t ordinal, torch::Tensor& x, const Context& ctx) const;
+  // One decoder block, updating x in place; true when stopped early.
+  bool block(int64_t layer, torch::Tensor& x, const Context& ctx) const;
+  torch::optim::Optimizer& optimizer();
+  // Returns the final normalised hidden state [B, T, D], or an undefined tensor
+  // when stopped early after `stop_after` (an ordinal; -1 = run to the end).
+  torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
+                    int64_t stop_after, Record* record) const;
+  torch::Tensor logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const;
+  torch::Tensor compute_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops) const;
+  std::vector<torch::Tensor> trainable() const;
+
+  LlamaConfig config_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  TensorMap params_;                        // base parameters and adapters by name
+  std::map<std::string, LoRA> lora_;        // by module name
+  std::map<int64_t, double> mlp_adapters_;  // layer -> alpha
+  std::vector<std::string> adapter_names_;
+  torch::Tensor inv_freq_;                  // [head_dim / 2] float32 on device
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  OptimizerSpec optimizer_spec_;
+  bool optimizer_configured_ = false;
+};
+
+// Dtype from its name ("float32", "float16", "bfloat16"); throws E_DTYPE.
+torch::ScalarType parse_dtype(const std::string& name);
+// Device from "cpu" / "cuda" / "cuda:N"; throws E_DEVICE when CUDA is absent.
+torch::Device parse_device(const std::string& name);
+
+}  // namespace poser
