@@ -1,0 +1,58 @@
+/**
+ * Scenario data in the Poser schema (POSER-SPEC §2-5): types, validation,
+ * loading, prompt assembly, the seeded generator, contrast pairs and concept
+ * stimuli.
+ */
+export * from './types.js';
+export {
+  buildPrompt,
+  factsString,
+  fillFormat,
+  wrapPrompt,
+  unwrapPrompt,
+  isWrapped,
+  DEFAULT_FORMAT,
+  PROMPT_OPEN,
+  PROMPT_CLOSE,
+  INTRO_LINE,
+  ACTIONS_LINE,
+  QUESTION_LINE,
+  type PromptParts,
+} from './prompt.js';
+export {
+  scenarioSchema,
+  pairScenarioSchema,
+  errorItemSchema,
+  probsSchema,
+  validateItem,
+  itemKind,
+  ScenarioSchemaError,
+  type ItemKind,
+} from './schema.js';
+export {
+  loadScenarioFile,
+  parseScenarioItems,
+  ScenarioFileError,
+  type LoadedScenarioFile,
+  type LoadOptions,
+  type PromptMismatch,
+} from './loader.js';
+export {
+  generateDataset,
+  corpusTexts,
+  contrastPairs,
+  contrastPair,
+  conceptStimuli,
+  fakerCopy,
+  pairTagsOf,
+  DEFAULT_GENERATE_OPTIONS,
+  NON_BENIGN_DISTRIBUTIONS,
+  type GenerateOptions,
+  type Dataset,
+  type ContrastPair,
+  type ContrastOptions,
+  type ConceptSet,
+  type ConceptOptions,
+} from './generate.js';
+export { writeDataset, readManifest, itemStats, formatStats, formatItems, type DatasetManifest, type DistributionStats } from './io.js';
+export { Rng, hashString } from './random.js';
