@@ -1,0 +1,132 @@
+// Loads the compiled addon. cmake-js and node-gyp both write
+// build/Release/poser_native.node at the package root.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PoserError } from '../errors.js';
+
+/** A tensor as it crosses from native code: flat data and its shape. */
+export interface RawTensor {
+  data: Float32Array | Float64Array;
+  shape: number[];
+}
+
+export interface RawForwardResult {
+  logits?: RawTensor;
+  captures: (RawTensor | null)[];
+}
+
+export interface RawOp {
+  hook: string;
+  op: string;
+  all: boolean;
+  index?: Int32Array;
+  k?: number;
+  value?: Float32Array;
+  valueRows?: number;
+  scale?: number;
+  noise?: { distribution: string; zeroMean: boolean; seed: number; norm: number };
+}
+
+export interface RawBatch {
+  ids: Int32Array;
+  mask: Uint8Array;
+  batch: number;
+  length: number;
+}
+
+export interface RawLoss {
+  kind: 'answer' | 'lm';
+  targets?: Int32Array;
+  lossMask?: Uint8Array;
+}
+
+export interface NativeModel {
+  forward(req: RawBatch & { logits?: { mode: string; index?: Int32Array; k?: number }; ops?: RawOp[] }): Promise<RawForwardResult>;
+  sweep(req: RawBatch & { settings: RawOp[][] }): Promise<RawForwardResult[]>;
+  setTrainable(patterns: string[], adapters: boolean): Promise<string[]>;
+  addLora(modules: string[], rank: number, alpha: number, seed: number): Promise<void>;
+  addMlpAdapter(layer: number, rank: number, alpha: number, seed: number): Promise<void>;
+  removeAdapters(): Promise<void>;
+  configureOptimizer(spec: Record<string, unknown>): Promise<void>;
+  trainStep(req: RawBatch & { loss: RawLoss; ops?: RawOp[]; maxGradNorm?: number }): Promise<{ loss: number; gradNorm: number }>;
+  backward(req: RawBatch & { loss: RawLoss; ops?: RawOp[] }): Promise<number>;
+  zeroGrad(): Promise<void>;
+  evaluateLoss(req: RawBatch & { loss: RawLoss; ops?: RawOp[] }): Promise<number>;
+  getParameter(name: string): Promise<RawTensor>;
+  getGrad(name: string): Promise<RawTensor>;
+  setParameter(name: string, value: Float32Array, shape: number[]): Promise<void>;
+  save(path: string, adaptersOnly: boolean, metadata: Record<string, string>): Promise<void>;
+  parameterNames(): Promise<{ parameters: string[]; adapters: string[] }>;
+  dispose(): void;
+}
+
+export interface NativeBinding {
+  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string }): Promise<NativeModel>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
+  fitLogistic?(
+    x: Float32Array | Float64Array,
+    n: number,
+    d: number,
+    y: Int32Array,
+    options: { C: number; maxIter: number; tol: number; fitIntercept: boolean },
+  ): Promise<{ coef: RawTensor; intercept: number; iterations: number; converged: boolean }>;
+}
+
+let cached: NativeBinding | undefined;
+
+/** The package root (two levels above this file in both src/ and dist/). */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The native addon, loaded once. */
+export function binding(): NativeBinding {
+  if (cached) return cached;
+  const root = packageRoot();
+  const candidates = [
+    process.env.POSER_NATIVE_ADDON,
+    join(root, 'build', 'Release', 'poser_native.node'),
+    join(root, 'build', 'Debug', 'poser_native.node'),
+  ].filter((p): p is string => !!p);
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    throw new PoserError(
+      'E_BINDING',
+      `the poser-torch native addon is not built (looked for ${candidates.join(', ')}). ` +
+        'Build it with `npx cmake-js compile --out build` (or `npx node-gyp rebuild`) in the package directory; ' +
+        'it needs libtorch (see the README, "Where libtorch comes from").',
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path) as NativeBinding;
+  } catch (error) {
+    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return cached;
+}
+
+/** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new PoserError('E_ARG', `threads must be a positive integer, got ${n}`);
+  binding().setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return binding().getNumThreads();
+}
+
+/** What the addon was built against: libtorch version, CUDA, ABI, threading. */
+export function buildInfo(): ReturnType<NativeBinding['buildInfo']> {
+  return binding().buildInfo();
+}
