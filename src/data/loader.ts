@@ -148,7 +148,8 @@ export function parseScenarioItems(raw: unknown, file = '<memory>', options: Loa
       oversight: deriveOversight(o),
       dataset: (o.dataset as string | undefined) ?? dataset,
     } as ScenarioItem;
-    if (!item.benign_response && !item.oversight_is_poor) item.benign_response = item.response;
+    // Pair files store the aligned response (POSER-SPEC §3); elsewhere it is benign only where oversight is not poor.
+    if (!item.benign_response && (!item.oversight_is_poor || itemKind(o) === 'pair')) item.benign_response = item.response;
     items.push(item);
   });
   return {

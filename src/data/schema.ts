@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { FACT_TYPES } from './types.js';
 
-const answer = z.enum(['A', 'B']);
+const answer = z.enum(['A', 'B'], { error: 'must be "A" or "B"' });
 const factType = z.enum(FACT_TYPES as [string, ...string[]]);
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
 
@@ -38,7 +38,7 @@ export const pairScenarioSchema = z.looseObject({
   ...common,
   facts: z.array(z.looseObject({ type: factType, content: nonEmpty })).min(1, 'must list at least one fact'),
   format_string: nonEmpty.optional(),
-  complexity_level: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+  complexity_level: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }),
 });
 
 /** An error item: `{prompt, response: "error"}`. */
@@ -64,10 +64,6 @@ export function itemKind(raw: unknown): ItemKind {
     const o = raw as Record<string, unknown>;
     if (o.response === 'error') return 'error';
     if ('complexity_level' in o || 'format_string' in o) return 'pair';
-    if (Array.isArray(o.facts) && o.facts.length > 0 && o.facts.every((f) => f && typeof f === 'object' && 'type' in f)) {
-      // Typed facts without a format or complexity level: single-policy item with typed facts.
-      return 'format' in o ? 'single' : 'pair';
-    }
   }
   return 'single';
 }
