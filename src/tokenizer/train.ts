@@ -238,11 +238,6 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
     if (bestKey < 0 || bestCount < minFrequency) break;
     const a = Math.floor(bestKey / KEY);
     const b = bestKey % KEY;
-    if (symbolId.has(symbols[a] + symbols[b])) {
-      // Already a symbol by another route: record the merge without adding a symbol.
-      mergeIds(a, b);
-      continue;
-    }
     mergeIds(a, b);
   }
 
