@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/**
+ * The `poser` command line.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { PoserError } from '../errors.js';
+import { buildInfo, packageRoot } from '../native/binding.js';
+import { registerDataCommands } from './data.js';
+
+const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command();
+program.name('poser').description('Detect alignment-faking language models by reading and manipulating their internals.').version(pkg.version);
+
+program
+  .command('info')
+  .description('print what the native addon was built against (libtorch, CUDA, threads)')
+  .action(() => {
+    const info = buildInfo();
+    console.log(`libtorch ${info.torchVersion}; CUDA ${info.cudaAvailable ? `available (${info.cudaDeviceCount} devices)` : 'not available'}; C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`);
+    console.log(info.parallelInfo.trim());
+  });
+
+registerDataCommands(program);
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof PoserError) {
+    console.error(`poser: ${error.message} [${error.code}]`);
+  } else {
+    console.error(`poser: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  }
+  process.exitCode = 1;
+});
