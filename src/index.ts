@@ -10,5 +10,6 @@ export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, type BlockHook
 export { absolutePositions, padLeft, type EncodedBatch } from './model/batch.js';
 export { captureKey, type Intervention, type NoiseOptions, type Positions, type Vector } from './model/interventions.js';
 export { row, view, type Float32NdArray } from './model/tensor.js';
+export { fitLogisticProbe, type FeatureMatrix, type LogisticOptions, type LogisticProbe } from './probe.js';
 export * from './tokenizer/index.js';
 export * from './data/index.js';

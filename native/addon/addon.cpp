@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "model_wrap.h"
+#include "probe_wrap.h"
 #include "worker.h"
 
 namespace poser_addon {
@@ -52,6 +53,7 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   if (threads > 0) at::set_num_threads(threads);
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+  exports.Set("fitLogistic", Napi::Function::New(env, FitLogistic, "fitLogistic"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));

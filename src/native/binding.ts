@@ -1,7 +1,7 @@
-// Loads the compiled addon. cmake-js and node-gyp both write
-// build/Release/poser_native.node at the package root.
+// Loads the compiled addon: cmake-js writes build-cmake/Release/poser_native.node,
+// node-gyp build/Release/poser_native.node (the newer one wins).
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PoserError } from '../errors.js';
@@ -67,7 +67,7 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
-  fitLogistic?(
+  fitLogistic(
     x: Float32Array | Float64Array,
     n: number,
     d: number,
@@ -94,16 +94,16 @@ export function binding(): NativeBinding {
   if (cached) return cached;
   const root = packageRoot();
   const candidates = [
-    process.env.POSER_NATIVE_ADDON,
+    join(root, 'build-cmake', 'Release', 'poser_native.node'),
     join(root, 'build', 'Release', 'poser_native.node'),
-    join(root, 'build', 'Debug', 'poser_native.node'),
-  ].filter((p): p is string => !!p);
-  const path = candidates.find((p) => existsSync(p));
-  if (!path) {
+  ];
+  const built = candidates.filter((p) => existsSync(p)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  const path = process.env.POSER_NATIVE_ADDON ?? built[0];
+  if (!path || !existsSync(path)) {
     throw new PoserError(
       'E_BINDING',
-      `the poser-torch native addon is not built (looked for ${candidates.join(', ')}). ` +
-        'Build it with `npx cmake-js compile --out build` (or `npx node-gyp rebuild`) in the package directory; ' +
+      `the poser-torch native addon is not built (looked for ${process.env.POSER_NATIVE_ADDON ?? candidates.join(', ')}). ` +
+        'Build it with `npm run build:native` (cmake-js) or `npx node-gyp rebuild` in the package directory; ' +
         'it needs libtorch (see the README, "Where libtorch comes from").',
     );
   }
