@@ -67,6 +67,20 @@ torch::Tensor attention_bias(const torch::Tensor& mask, int64_t query_len) {
   return bias.masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<float>::infinity());
 }
 
+// Some libtorch builds lack reduced-precision matrix products on the CPU
+// (1.13 has no float16 addmm there); find out at load time, not mid-forward.
+void check_dtype_supported(const torch::Device& device, torch::ScalarType dtype) {
+  if (dtype == torch::kFloat32) return;
+  try {
+    auto opts = torch::TensorOptions().device(device).dtype(dtype);
+    torch::linear(torch::ones({2, 2}, opts), torch::ones({2, 2}, opts));
+  } catch (const c10::Error&) {
+    throw Error("E_DTYPE", std::string("compute in ") + c10::toString(dtype) + " is not supported on " + device.str() +
+                               " by this libtorch; load with dtype float32 or bfloat16 (weights stored in any "
+                               "dtype are converted on load)");
+  }
+}
+
 }  // namespace
 
 torch::ScalarType parse_dtype(const std::string& name) {
@@ -114,6 +128,7 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
     : config_(config), device_(parse_device(options.device)),
       dtype_(options.dtype.empty() ? torch::kFloat32 : parse_dtype(options.dtype)) {
   config_.validate();
+  check_dtype_supported(device_, dtype_);
   if (config_.tie_word_embeddings && !weights.count("lm_head.weight") && weights.count("model.embed_tokens.weight"))
     weights["lm_head.weight"] = weights["model.embed_tokens.weight"];
   for (const auto& [name, shape] : expected_tensors(config_)) {

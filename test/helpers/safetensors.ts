@@ -29,18 +29,43 @@ export function readSafetensors(path: string): Map<string, TestTensor> {
   return out;
 }
 
-/** Writes F32 tensors; `header` edits let tests break the file on purpose. */
+/** float32 -> bfloat16 bits, round to nearest even. */
+function toBf16(x: number): number {
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0];
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** float32 -> IEEE half bits (normal range, round to nearest). */
+function toF16(x: number): number {
+  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+  const a = Math.abs(x);
+  if (a < 6.103515625e-5) return sign | Math.round(a / 5.960464477539063e-8);
+  const e = Math.floor(Math.log2(a));
+  const m = Math.round((a / 2 ** e - 1) * 1024);
+  return m === 1024 ? sign | ((e + 16) << 10) : sign | ((e + 15) << 10) | m;
+}
+
+export type StoredDtype = 'F32' | 'F16' | 'BF16';
+
+function encode(data: Float32Array, dtype: StoredDtype): Buffer {
+  if (dtype === 'F32') return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const bits = Uint16Array.from(data, dtype === 'BF16' ? toBf16 : toF16);
+  return Buffer.from(bits.buffer);
+}
+
+/** Writes tensors stored as `dtype`; `header` edits let tests break the file on purpose. */
 export function writeSafetensors(
   path: string,
   tensors: Record<string, { shape: number[]; data: Float32Array }>,
   edit: (header: Record<string, unknown>) => void = () => {},
+  dtype: StoredDtype = 'F32',
 ): void {
   const header: Record<string, unknown> = {};
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    const bytes = encode(t.data, dtype);
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     chunks.push(bytes);
     offset += bytes.length;
   }
