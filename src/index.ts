@@ -13,3 +13,4 @@ export { row, view, type Float32NdArray } from './model/tensor.js';
 export { fitLogisticProbe, type FeatureMatrix, type LogisticOptions, type LogisticProbe } from './probe.js';
 export * from './tokenizer/index.js';
 export * from './data/index.js';
+export * from './strategies/index.js';
