@@ -1,0 +1,153 @@
+// The strategy primitives, on the fixture model and on plain numbers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  answerProbabilities,
+  chunks,
+  contrastVector,
+  cosineSimilarity,
+  curveMean,
+  decide,
+  flipped,
+  lastTokenActivations,
+  layerFor,
+  meanActivation,
+  Model,
+  residPost,
+  row,
+  seededSplit,
+  sweepAnswerProbabilities,
+  type Intervention,
+} from '../../src/index.js';
+import { FIXTURE_DIR } from '../helpers/fixture.js';
+import { syntheticData } from './helpers.js';
+
+let model: Model;
+beforeAll(async () => {
+  model = await Model.load(FIXTURE_DIR);
+});
+afterAll(() => model.dispose());
+
+const data = syntheticData(10, 5);
+const prompts = data.prompts.map((p) => p.prompt);
+const benign = data.prompts.map((p) => p.benign);
+
+describe('layerFor', () => {
+  it("scales the paper's 40-layer indices by depth, rounding and clamping", () => {
+    expect(layerFor(40, 15)).toBe(15);
+    expect(layerFor(40, 20)).toBe(20);
+    expect(layerFor(24, 15)).toBe(9);
+    expect(layerFor(32, 5)).toBe(4);
+    expect(layerFor(3, 15)).toBe(1); // 1.125
+    expect(layerFor(3, 20)).toBe(2); // 1.5
+    expect(layerFor(3, 5)).toBe(0); // 0.375
+    expect(layerFor(80, 40)).toBe(79); // 80 clamped
+    expect(layerFor(model, 15)).toBe(1);
+    expect(layerFor(12, 6, 12)).toBe(6);
+    expect(() => layerFor(0, 3)).toThrow(/at least one layer/);
+    expect(() => layerFor(40, -1)).toThrow(/paperLayer/);
+  });
+});
+
+describe('numbers', () => {
+  it('cosineSimilarity', () => {
+    expect(cosineSimilarity([1, 0], [0, 1])).toBe(0);
+    expect(cosineSimilarity([1, 2, 3], [2, 4, 6])).toBeCloseTo(1, 12);
+    expect(cosineSimilarity([1, 2, 3], [-1, -2, -3])).toBeCloseTo(-1, 12);
+    expect(cosineSimilarity([3, 4], [4, 3])).toBeCloseTo(24 / 25, 12);
+    expect(cosineSimilarity([0, 0], [1, 1])).toBe(0);
+    expect(() => cosineSimilarity([1], [1, 2])).toThrow(/lengths/);
+  });
+
+  it('curveMean is the trapezoidal mean over the x range', () => {
+    expect(curveMean([0, 1, 3], [0, 1, 3])).toBeCloseTo(1.5, 12); // mean of y = x on [0, 3]
+    expect(curveMean([3, 0, 1], [3, 0, 1])).toBeCloseTo(1.5, 12); // order does not matter
+    expect(curveMean([0, 2], [1, 1])).toBe(1);
+    expect(curveMean([5], [0.25])).toBe(0.25);
+  });
+
+  it('chunks, flipped and seededSplit', () => {
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(flipped('A')).toBe('B');
+    expect(flipped('B')).toBe('A');
+    const labels = Array.from({ length: 50 }, (_, i) => (i < 40 ? 0 : 1));
+    const s = seededSplit(50, 0.2, 3, labels);
+    expect(s).toEqual(seededSplit(50, 0.2, 3, labels));
+    expect([...s.train, ...s.test].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(s.test.filter((i) => labels[i] === 1)).toHaveLength(2); // stratified: 20% of 10
+    expect(s.test.filter((i) => labels[i] === 0)).toHaveLength(8);
+    expect(seededSplit(50, 0.2, 4, labels).test).not.toEqual(s.test);
+  });
+
+  it('decide picks the higher score and breaks ties the same way in either order', () => {
+    const m = [{ dir: '/m/one' }, { dir: '/m/two' }] as const;
+    expect(decide('x', m, [0.2, 0.1], {}).faker).toBe(0);
+    expect(decide('x', m, [0.1, 0.2], {}).faker).toBe(1);
+    expect(decide('x', m, [0.1, 0.2], {}).tie).toBe(false);
+    for (const seed of [0, 1, 2, 3, 4, 5]) {
+      const t = decide('x', m, [1, 1], {}, seed);
+      expect(t.tie).toBe(true);
+      expect(decide('x', [m[1], m[0]], [1, 1], {}, seed).faker).toBe(1 - t.faker);
+      expect(decide('x', m, [1, 1], {}, seed).faker).toBe(t.faker);
+    }
+    const coins = new Set([0, 1, 2, 3, 4, 5, 6, 7].map((seed) => decide('x', m, [1, 1], {}, seed).faker));
+    expect(coins.size).toBe(2); // the seed matters
+    expect(decide('x', m, [NaN, 1], {}).tie).toBe(true);
+  });
+});
+
+describe('model primitives', () => {
+  it('answerProbabilities agrees with scoreChoices, with and without interventions', async () => {
+    const v = Float32Array.from({ length: model.hiddenSize }, (_, i) => Math.cos(i));
+    const ivs: Intervention[] = [{ hook: residPost(1), op: 'add', value: v, scale: 2 }];
+    for (const interventions of [undefined, ivs]) {
+      const probs = await answerProbabilities(model, prompts, benign, { interventions, batchSize: 3 });
+      const direct = await model.scoreChoices(prompts, ['A', 'B'], { interventions });
+      direct.forEach(([pA, pB], i) => {
+        expect(probs.benign[i]).toBeCloseTo(benign[i] === 'A' ? pA : pB, 6);
+        expect(probs.other[i]).toBeCloseTo(benign[i] === 'A' ? pB : pA, 6);
+      });
+    }
+    await expect(answerProbabilities(model, prompts, benign.slice(1))).rejects.toThrow(/benign letters/);
+  });
+
+  it('sweepAnswerProbabilities matches answerProbabilities setting by setting', async () => {
+    const v = Float32Array.from({ length: model.hiddenSize }, (_, i) => Math.sin(i));
+    const settings: Intervention[][] = [[], [{ hook: residPost(1), op: 'add', value: v, scale: -3 }], [{ hook: residPost(0), op: 'noise', noise: { seed: 5, norm: 4 } }]];
+    const swept = await sweepAnswerProbabilities(model, prompts, benign, settings, { batchSize: 4 });
+    for (let s = 0; s < settings.length; s++) {
+      const plain = await answerProbabilities(model, prompts, benign, { interventions: settings[s] });
+      plain.benign.forEach((p, i) => expect(swept[s].benign[i]).toBeCloseTo(p, 5));
+      plain.other.forEach((p, i) => expect(swept[s].other[i]).toBeCloseTo(p, 5));
+    }
+    expect(swept[1].benign).not.toEqual(swept[0].benign);
+  });
+
+  it('lastTokenActivations does not depend on the batch size and matches capture', async () => {
+    const hooks = [residPost(0), residPost(2)];
+    const a = await lastTokenActivations(model, prompts, hooks, 3);
+    const b = await lastTokenActivations(model, prompts, hooks, 32);
+    expect(a[hooks[0]].shape).toEqual([prompts.length, model.hiddenSize]);
+    const single = await model.capture([prompts[7]], hooks);
+    for (const h of hooks) {
+      a[h].data.forEach((x, i) => expect(x).toBeCloseTo(b[h].data[i], 4));
+      row(single[h], 0).forEach((x, j) => expect(a[h].data[7 * model.hiddenSize + j]).toBeCloseTo(x, 4));
+    }
+  });
+
+  it('contrastVector is the mean critical minus mean clean capture', async () => {
+    const layer = 1;
+    const hook = residPost(layer);
+    const v = await contrastVector(model, data.contrast, layer, 2);
+    const manual = new Float64Array(model.hiddenSize);
+    for (const p of data.contrast) {
+      const c = row((await model.capture([p.critical], [hook]))[hook], 0);
+      const k = row((await model.capture([p.clean], [hook]))[hook], 0);
+      for (let j = 0; j < manual.length; j++) manual[j] += (c[j] - k[j]) / data.contrast.length;
+    }
+    expect(v).toHaveLength(model.hiddenSize);
+    v.forEach((x, j) => expect(x).toBeCloseTo(manual[j], 4));
+    const m = await meanActivation(model, data.contrast.map((p) => p.critical), hook);
+    const m2 = await meanActivation(model, data.contrast.map((p) => p.clean), hook);
+    v.forEach((x, j) => expect(x).toBeCloseTo(m[j] - m2[j], 5));
+  });
+});
