@@ -227,14 +227,15 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     k = torch::cat({ctx.cache->keys[layer].slice(2, 0, prefix), k}, 2);
     v = torch::cat({ctx.cache->values[layer].slice(2, 0, prefix), v}, 2);
   }
-  const int64_t rep = heads / kv_heads;
-  if (rep > 1) {  // query head i reads key/value head i / rep
-    k = k.repeat_interleave(rep, 1);
-    v = v.repeat_interleave(rep, 1);
-  }
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));
-  auto probs = torch::softmax(scores.to(torch::kFloat32) + ctx.bias, -1).to(q.scalar_type());
-  auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, tq, heads * hd});
+  // Grouped-query attention without copying keys/values per query head:
+  // query head i reads key/value head i / rep, so fold the rep query heads of
+  // each key/value head into the query-length axis.
+  const int64_t rep = heads / kv_heads, tk = k.size(2);
+  q = q.mul(1.0 / std::sqrt(static_cast<double>(hd))).reshape({b, kv_heads, rep * tq, hd});
+  auto scores = torch::matmul(q, k.transpose(-2, -1)).view({b, heads, tq, tk});  // [B, H, Tq, Tk]
+  scores = scores.scalar_type() == torch::kFloat32 ? scores.add_(ctx.bias) : scores.to(torch::kFloat32).add_(ctx.bias);
+  auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({b, kv_heads, rep * tq, tk});
+  auto out = torch::matmul(probs, v).view({b, heads, tq, hd}).transpose(1, 2).reshape({b, tq, heads * hd});
   return linear(out, p + "o_proj");
 }
 
