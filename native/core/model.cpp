@@ -53,6 +53,22 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
   return x * cos + rotate_half(x) * sin;
 }
 
+// Score elements per attention chunk (4 MB in float32).
+constexpr int64_t kAttentionChunkElements = 1 << 20;
+
+// softmax(q k^T + bias) v for q [B, H, Tq, hd] (already scaled), k and v
+// [B, KV, Tk, hd], bias [B, 1, Tq, Tk] -> [B, H, Tq, hd]. Query head i reads
+// key/value head i / rep: the rep query heads of each key/value head are
+// folded into the query axis instead of copying keys and values.
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& bias) {
+  const int64_t b = q.size(0), heads = q.size(1), tq = q.size(2), hd = q.size(3);
+  const int64_t kv_heads = k.size(1), rep = heads / kv_heads, tk = k.size(2);
+  auto scores = torch::matmul(q.reshape({b, kv_heads, rep * tq, hd}), k.transpose(-2, -1)).view({b, heads, tq, tk});
+  scores = scores.scalar_type() == torch::kFloat32 ? scores.add_(bias) : scores.to(torch::kFloat32).add_(bias);
+  auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({b, kv_heads, rep * tq, tk});
+  return torch::matmul(probs, v).view({b, heads, tq, hd});
+}
+
 // Additive attention bias [B, 1, Tq, Tk] in float32: 0 where allowed, -inf
 // elsewhere. Query i (absolute position key_len - Tq + i) sees keys j <= it
 // that are real tokens; a padding query also sees itself so no row is empty.
@@ -227,15 +243,25 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     k = torch::cat({ctx.cache->keys[layer].slice(2, 0, prefix), k}, 2);
     v = torch::cat({ctx.cache->values[layer].slice(2, 0, prefix), v}, 2);
   }
-  // Grouped-query attention without copying keys/values per query head:
-  // query head i reads key/value head i / rep, so fold the rep query heads of
-  // each key/value head into the query-length axis.
-  const int64_t rep = heads / kv_heads, tk = k.size(2);
-  q = q.mul(1.0 / std::sqrt(static_cast<double>(hd))).reshape({b, kv_heads, rep * tq, hd});
-  auto scores = torch::matmul(q, k.transpose(-2, -1)).view({b, heads, tq, tk});  // [B, H, Tq, Tk]
-  scores = scores.scalar_type() == torch::kFloat32 ? scores.add_(ctx.bias) : scores.to(torch::kFloat32).add_(ctx.bias);
-  auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({b, kv_heads, rep * tq, tk});
-  auto out = torch::matmul(probs, v).view({b, heads, tq, hd}).transpose(1, 2).reshape({b, tq, heads * hd});
+  q = q.mul(1.0 / std::sqrt(static_cast<double>(hd)));
+  // Rows are processed in chunks so the [rows, H, Tq, Tk] score tensor stays
+  // cache-sized: one large allocation per layer costs more in page faults
+  // and memory traffic than the arithmetic does.
+  const int64_t per_row = heads * tq * k.size(2);
+  const int64_t chunk = std::max<int64_t>(1, kAttentionChunkElements / per_row);
+  torch::Tensor out;
+  if (chunk >= b) {
+    out = attend(q, k, v, ctx.bias);
+  } else {
+    std::vector<torch::Tensor> parts;
+    for (int64_t start = 0; start < b; start += chunk) {
+      const int64_t n = std::min(chunk, b - start);
+      parts.push_back(attend(q.narrow(0, start, n), k.narrow(0, start, n), v.narrow(0, start, n),
+                             ctx.bias.narrow(0, start, n)));
+    }
+    out = torch::cat(parts, 0);
+  }
+  out = out.transpose(1, 2).reshape({b, tq, heads * hd});
   return linear(out, p + "o_proj");
 }
 
