@@ -1,31 +1,59 @@
 #!/usr/bin/env bash
-# Installs what poser-torch needs on Debian/Ubuntu, then its npm dependencies
-# (which builds the native addon). Safe to run again.
+# Installs what poser-torch needs on Debian/Ubuntu (libtorch with the pthread
+# OpenBLAS, compilers, GoogleTest), then its npm dependencies, which builds the
+# native addon with cmake-js. Safe to run again: installed packages are left
+# alone and the build is incremental.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+section() { printf '\n==== %s ====\n' "$*"; }
+elapsed() { printf '(%ss)\n' "$((SECONDS - ${1}))"; }
 
-PACKAGES=(libtorch-dev libopenblas0-pthread libopenblas-dev nlohmann-json3-dev libgtest-dev cmake ninja-build g++ make python3)
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
+
+section "System packages"
+t=$SECONDS
+# libtorch-dev: libtorch 1.13 (CPU) with headers and CMake config; libopenblas0-pthread:
+# its BLAS/LAPACK; nlohmann-json3-dev: the core's JSON header; libgtest-dev: the C++
+# tests; cmake, g++: both builds; make, python3: node-gyp; ninja-build: faster CMake builds.
+packages=(libtorch-dev libopenblas0-pthread nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build)
 missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing system packages: ${missing[*]}"
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  "${SUDO[@]}" apt-get update
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "all installed: ${packages[*]}"
 fi
 
-# libtorch calls the generic BLAS; make it the multithreaded OpenBLAS
-# (the reference BLAS is about 15x slower).
-arch_blas="libblas.so.3-$(gcc -dumpmachine)"
-openblas="/usr/lib/$(gcc -dumpmachine)/openblas-pthread/libblas.so.3"
-if [ -e "$openblas" ]; then $SUDO update-alternatives --set "$arch_blas" "$openblas" >/dev/null; fi
-arch_lapack="liblapack.so.3-$(gcc -dumpmachine)"
-openlapack="/usr/lib/$(gcc -dumpmachine)/openblas-pthread/liblapack.so.3"
-if [ -e "$openlapack" ]; then $SUDO update-alternatives --set "$arch_lapack" "$openlapack" >/dev/null; fi
+# libtorch links the generic libblas.so.3/liblapack.so.3; select the pthread OpenBLAS
+# explicitly (reference BLAS, BLIS or the OpenMP OpenBLAS may be installed as well).
+multiarch="$(gcc -print-multiarch)"
+for lib in libblas.so.3 liblapack.so.3; do
+  "${SUDO[@]}" update-alternatives --quiet --set "$lib-$multiarch" "/usr/lib/$multiarch/openblas-pthread/$lib"
+  echo "$lib -> $(readlink -f "/usr/lib/$multiarch/$lib")"
+done
 
-echo "==> npm ci (builds the native addon with cmake-js)"
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=17)?0:1)'; then
+  echo "Node.js >= 20.17 is needed (found: $(node --version 2>/dev/null || echo none)); install NodeSource's nodejs 20 or newer." >&2
+  exit 1
+fi
+# .npmrc points node-gyp and cmake-js at /usr/include/node; follow a Node installed elsewhere.
+if [ ! -f /usr/include/node/node_api.h ] && [ -z "${npm_config_nodedir:-}" ]; then
+  npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+  export npm_config_nodedir
+fi
+echo "node $(node --version), npm $(npm --version), cmake $(cmake --version | head -n1 | cut -d' ' -f3), g++ $(g++ -dumpfullversion)"
+elapsed "$t"
+
+section "npm ci (cmake-js build of the addon)"
+t=$SECONDS
 npm ci
+node -e "const i = require('./build-cmake/Release/poser_native.node').buildInfo(); console.log('cmake-js addon: libtorch', i.torchVersion, 'cxx11Abi', i.cxx11Abi)"
+elapsed "$t"
+
