@@ -14,3 +14,4 @@ export { fitLogisticProbe, type FeatureMatrix, type LogisticOptions, type Logist
 export * from './tokenizer/index.js';
 export * from './data/index.js';
 export * from './strategies/index.js';
+export * from './benchmark/index.js';
