@@ -15,3 +15,4 @@ export * from './tokenizer/index.js';
 export * from './data/index.js';
 export * from './strategies/index.js';
 export * from './benchmark/index.js';
+export * from './zoo/index.js';

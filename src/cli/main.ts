@@ -24,6 +24,7 @@ program
   });
 
 registerDataCommands(program);
+(await import('./zoo.js')).registerZooCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

@@ -1,0 +1,188 @@
+/**
+ * `poser zoo ...` commands: build the model zoo, print its behaviour table,
+ * rebuild its benchmark, and write logits for the Python cross-check.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { type Command, InvalidArgumentError } from 'commander';
+import { Rng } from '../data/random.js';
+import { POLICIES } from '../data/types.js';
+import { Model } from '../model/model.js';
+import { setNumThreads } from '../native/binding.js';
+import { buildZoo, evaluateZoo, formatBehaviourTable, rebuildBenchmark, type BuildProgress } from '../zoo/build.js';
+import { zooData } from '../zoo/data.js';
+import { loadZooManifest } from '../zoo/manifest.js';
+import { resolveRecipe } from '../zoo/recipe.js';
+
+const DEFAULT_DIR = 'models/zoo';
+
+function intArg(name: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+function probArg(value: string): number {
+  const x = Number(value);
+  if (!(x > 0 && x <= 1)) throw new InvalidArgumentError(`threshold must be in (0, 1], got "${value}"`);
+  return x;
+}
+
+function deviceArg(value: string): string {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError(`device must be cpu, cuda or cuda:N, got "${value}"`);
+  return value;
+}
+
+function clock(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+interface BuildFlags {
+  recipe: string;
+  out: string;
+  variants?: number;
+  device: string;
+  threads?: number;
+  threshold?: number;
+  force?: boolean;
+  progress: boolean;
+}
+
+/** Register the zoo commands on a commander program. */
+export function registerZooCommands(program: Command): void {
+  const zoo = program.command('zoo').description('build, evaluate and benchmark the zoo of aligned models and alignment fakers');
+
+  zoo
+    .command('build')
+    .description('pretrain the base model, fine-tune one model per policy and variant, evaluate them and build the pair benchmark (resumable)')
+    .option('--recipe <name|file>', 'recipe: default, micro, or a JSON file (see models/recipes/)', 'default')
+    .option('--out <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants'))
+    .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
+    .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads'))
+    .option('--threshold <p>', 'benchmark: minimum probability of the benign answer for every model (default from the recipe, 0.985)', probArg)
+    .option('--force', 'discard a zoo in the directory that was built with another recipe')
+    .option('--no-progress', 'print lines instead of a progress bar')
+    .action(async (flags: BuildFlags) => {
+      const recipe = resolveRecipe(flags.recipe);
+      const tty = flags.progress && process.stderr.isTTY;
+      const bar = tty
+        ? new SingleBar({ format: '{bar} {percentage}% | {phase} {model} {step} | loss {loss} | elapsed {elapsed} | ETA {eta}', hideCursor: true, clearOnComplete: true }, undefined)
+        : undefined;
+      const started = Date.now();
+      let barStarted = false;
+      let lastLine = 0;
+      const onProgress = (p: BuildProgress) => {
+        const payload = {
+          phase: p.phase,
+          model: p.model ?? '',
+          step: p.step !== undefined ? `${p.step}/${p.steps}` : '',
+          loss: p.loss !== undefined ? p.loss.toFixed(3) : '-',
+          elapsed: clock((Date.now() - started) / 1000),
+          eta: clock(p.etaSeconds),
+        };
+        if (bar) {
+          if (!barStarted) {
+            bar.start(p.total, p.done, payload);
+            barStarted = true;
+          }
+          if (p.message) process.stderr.write(`\r\x1b[K${p.message}\n`);
+          bar.update(p.done, payload);
+        } else {
+          if (p.message) console.error(p.message);
+          else if (Date.now() - lastLine > 10_000) {
+            lastLine = Date.now();
+            console.error(`${((100 * p.done) / p.total).toFixed(0)}% ${payload.phase} ${payload.model} ${payload.step} loss ${payload.loss} elapsed ${payload.elapsed} ETA ${payload.eta}`);
+          }
+        }
+      };
+      const controller = new AbortController();
+      const stop = () => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', stop);
+      try {
+        const result = await buildZoo({
+          recipe,
+          dir: flags.out,
+          variants: flags.variants,
+          threshold: flags.threshold,
+          device: flags.device,
+          threads: flags.threads,
+          force: flags.force,
+          signal: controller.signal,
+          onProgress,
+        });
+        bar?.stop();
+        const m = result.manifest;
+        console.log(`zoo in ${flags.out}: ${Object.keys(m.models).length} models (${result.trained.length} trained now, ${result.skipped.length} kept), ${m.benchmark?.pairCount ?? 0} pairs, ${result.seconds.toFixed(0)} s`);
+        const t = m.timings;
+        console.log(`time (all runs): data ${t.data.toFixed(0)} s, pretrain ${t.pretrain.toFixed(0)} s, fine-tune ${t.finetune.toFixed(0)} s, evaluation ${t.evaluate.toFixed(0)} s, benchmark ${t.benchmark.toFixed(0)} s`);
+        for (const f of Object.values(m.benchmark?.files ?? {})) console.log(`  ${f.path}: ${f.kept} of ${f.candidates} candidates`);
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', stop);
+      }
+    });
+
+  zoo
+    .command('eval')
+    .description('evaluate every model of the zoo on its test split and print the behaviour table')
+    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
+    .option('--threads <n>', 'libtorch threads', intArg('--threads'))
+    .option('--json', 'print the metrics as JSON')
+    .action(async (flags: { dir: string; device: string; threads?: number; json?: boolean }) => {
+      const rows = await evaluateZoo(flags.dir, { device: flags.device, threads: flags.threads });
+      if (flags.json) console.log(JSON.stringify(rows, null, 2));
+      else console.log(formatBehaviourTable(rows));
+      const m = loadZooManifest(flags.dir);
+      if (m.benchmark && !flags.json) {
+        console.log('');
+        console.log(`benchmark (threshold ${m.benchmark.threshold}, ${m.benchmark.pairCount} pairs in ${join(flags.dir, m.benchmark.pairs)}):`);
+        for (const [tag, f] of Object.entries(m.benchmark.files)) console.log(`  ${tag}: ${f.kept} of ${f.candidates} candidates`);
+      }
+    });
+
+  zoo
+    .command('benchmark')
+    .description('rebuild the pair benchmark of a finished zoo (e.g. with another threshold) without training')
+    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--threshold <p>', 'minimum probability of the benign answer for every model', probArg)
+    .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
+    .action(async (flags: { dir: string; threshold?: number; device: string }) => {
+      const m = await rebuildBenchmark(flags.dir, { threshold: flags.threshold, device: flags.device });
+      for (const f of Object.values(m.benchmark!.files)) console.log(`${f.path}: ${f.kept} of ${f.candidates} candidates`);
+      console.log(`${m.benchmark!.pairCount} pairs in ${join(flags.dir, m.benchmark!.pairs)}`);
+    });
+
+  zoo
+    .command('check-logits')
+    .description('write last-position logits of a zoo model for a few test prompts (for tools/check_zoo_logits.py)')
+    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--model <name>', 'model name (default: the first faker)')
+    .requiredOption('--out <file>', 'JSON file to write')
+    .option('--n <n>', 'number of prompts', intArg('--n'), 8)
+    .action(async (flags: { dir: string; model?: string; out: string; n: number }) => {
+      const manifest = loadZooManifest(flags.dir);
+      const name = flags.model ?? Object.values(manifest.models).find((r) => r.type === 'faker')?.name ?? Object.keys(manifest.models)[0];
+      if (!name) throw new InvalidArgumentError(`the zoo in ${flags.dir} has no finished model`);
+      const data = zooData(manifest.recipe);
+      const prompts = new Rng(`check-logits`).sample(POLICIES.flatMap((p) => data.test[p].map((it) => it.prompt)), flags.n);
+      setNumThreads(2);
+      const model = await Model.load(join(flags.dir, name));
+      try {
+        const ids = prompts.map((p) => model.tokenizer!.encode(p));
+        const { logits } = await model.forward(ids, { logits: 'last' });
+        const v = model.vocabSize;
+        const rows = ids.map((_, b) => Array.from(logits!.data.subarray(b * v, (b + 1) * v)));
+        writeFileSync(flags.out, JSON.stringify({ model_dir: join(flags.dir, name), prompts, ids, logits: rows }) + '\n');
+        console.log(`wrote last-position logits of ${name} for ${prompts.length} prompts to ${flags.out}`);
+      } finally {
+        model.dispose();
+      }
+    });
+}

@@ -1,0 +1,1 @@
+export { writeSafetensorsF32, readSafetensorsHeader, type F32Tensor, type SafetensorsEntry } from './safetensors.js';

@@ -1,0 +1,75 @@
+/**
+ * Token-level data of the zoo: encoded examples and length-bucketed batches
+ * (rows of similar length go together, so left padding wastes little work).
+ */
+import { Rng } from '../data/random.js';
+
+/** One training example: prompt token ids and the id of the answer token. */
+export interface AnswerExample {
+  ids: number[];
+  target: number;
+}
+
+/**
+ * Splits examples into batches of rows of similar length, in a random order:
+ * shuffle, cut into windows of `window` batches, sort each window by length
+ * and cut it into batches, then shuffle the batches. Batches stay mixed (a
+ * window is a random sample) while left padding wastes little work.
+ */
+export function lengthBatches<T>(items: readonly T[], length: (item: T) => number, batchSize: number, rng: Rng, window = 8): T[][] {
+  const shuffled = rng.shuffle(items);
+  const batches: T[][] = [];
+  const span = batchSize * window;
+  for (let w = 0; w < shuffled.length; w += span) {
+    const chunk = shuffled.slice(w, w + span).map((item, i) => ({ item, i, len: length(item) }));
+    chunk.sort((a, b) => a.len - b.len || a.i - b.i);
+    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize).map((c) => c.item));
+  }
+  // A short last batch would weigh its rows more; fold it into another one.
+  const last = batches[batches.length - 1];
+  if (batches.length > 1 && last.length < batchSize / 2) {
+    batches.pop();
+    batches[batches.length - 1].push(...last);
+  }
+  return rng.shuffle(batches);
+}
+
+/**
+ * An endless stream of batches: each epoch is a fresh length-bucketed
+ * shuffle of the examples; `take(n)` returns the next n batches.
+ */
+export class BatchStream<T> {
+  private queue: T[][] = [];
+  private epoch = 0;
+  constructor(
+    private readonly items: readonly T[],
+    private readonly length: (item: T) => number,
+    private readonly batchSize: number,
+    private readonly rng: Rng,
+  ) {
+    if (items.length === 0) throw new RangeError('BatchStream: no examples');
+  }
+
+  next(): T[] {
+    if (this.queue.length === 0) {
+      this.queue = lengthBatches(this.items, this.length, this.batchSize, this.rng);
+      this.epoch++;
+    }
+    return this.queue.shift()!;
+  }
+
+  get epochs(): number {
+    return this.epoch;
+  }
+}
+
+/**
+ * A stepped learning-rate schedule: the peak rate, then `lr * scale` from
+ * `fraction` of the run on (stages sorted by fraction). The native optimizer
+ * is rebuilt at each change, so stages are few.
+ */
+export function steppedLr(step: number, total: number, lr: number, stages: readonly { fraction: number; scale: number }[] = []): number {
+  let scale = 1;
+  for (const s of stages) if (step >= Math.round(s.fraction * total)) scale = s.scale;
+  return lr * scale;
+}

@@ -1,0 +1,419 @@
+/**
+ * Building the zoo: a base model pretrained with the causal-LM loss on the
+ * scenario corpus, then one model per policy and variant fine-tuned from it,
+ * evaluated, and finally the pair benchmark.
+ *
+ * Resumable: every model is trained in memory, saved to a temporary directory
+ * and renamed into place, and only then recorded in the manifest; a rerun
+ * skips every recorded model (and recovers one whose directory is complete but
+ * whose manifest entry was not written yet). A killed build never leaves a
+ * half-written model under its final name.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { corpusTexts } from '../data/generate.js';
+import { Rng } from '../data/random.js';
+import { isFaker, POLICIES, type Policy } from '../data/types.js';
+import { PoserError } from '../errors.js';
+import { Model } from '../model/model.js';
+import { buildInfo, setNumThreads } from '../native/binding.js';
+import { saveTokenizerJson } from '../tokenizer/train.js';
+import { tokenizerFromJson } from '../tokenizer/index.js';
+import { buildBenchmark } from './benchmark.js';
+import { zooData, type ZooData } from './data.js';
+import { evaluateModel, targetMisses } from './evaluate.js';
+import { parameterCount, writeInitialModel } from './init.js';
+import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { recipeHash, zooModelNames, type ZooRecipe } from './recipe.js';
+import { finetune, pretrain } from './train.js';
+
+/** Progress of a build, reported after every training step and phase change. */
+export interface BuildProgress {
+  phase: 'data' | 'pretrain' | 'finetune' | 'evaluate' | 'benchmark' | 'done';
+  /** The model being worked on (`base` while pretraining). */
+  model?: string;
+  /** Step within the current model's training. */
+  step?: number;
+  steps?: number;
+  loss?: number;
+  /** Work units (training steps) done and in all; skipped models count as done. */
+  done: number;
+  total: number;
+  /** Estimated seconds left, from the speed of this run's training steps. */
+  etaSeconds?: number;
+  /** A line worth printing (a model finished or skipped, ...). */
+  message?: string;
+}
+
+export interface BuildOptions {
+  recipe: ZooRecipe;
+  /** Zoo directory (default models/zoo). */
+  dir: string;
+  /** Overrides the recipe's variants per policy. */
+  variants?: number;
+  /** Overrides the recipe's benchmark threshold. */
+  threshold?: number;
+  /** `cpu` (default), `cuda` or `cuda:N`. */
+  device?: string;
+  /** libtorch intra-op threads (default: the available cores). */
+  threads?: number;
+  /** Discard a zoo in `dir` that was built with another recipe. */
+  force?: boolean;
+  /** Stops between steps; what is finished stays finished. */
+  signal?: AbortSignal;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+export interface BuildResult {
+  manifest: ZooManifest;
+  /** Models trained by this run, and models found finished. */
+  trained: string[];
+  skipped: string[];
+  seconds: number;
+}
+
+/** The recipe with command-line overrides applied. */
+export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: number; threshold?: number }): ZooRecipe {
+  return {
+    ...recipe,
+    variants: overrides.variants ?? recipe.variants,
+    benchmark: { ...recipe.benchmark, threshold: overrides.threshold ?? recipe.benchmark.threshold },
+  };
+}
+
+function normalizeDevice(device: string | undefined): string {
+  if (!device || device === 'cpu') return 'cpu';
+  if (device === 'cuda') return 'cuda:0';
+  if (/^cuda:\d+$/.test(device)) return device;
+  throw new PoserError('E_ARG', `device must be cpu, cuda or cuda:N, got '${device}'`);
+}
+
+/** Seed of a variant's fine-tune: depends on the variant only, so aligned and faking models of one variant share it. */
+export function variantSeed(recipe: ZooRecipe, variant: number): number {
+  return (recipe.seed * 1000 + variant) >>> 0;
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
+
+/** Builds (or finishes building) the zoo described by a recipe. */
+export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgress) => void = options.onProgress ?? (() => {})): Promise<BuildResult> {
+  const started = Date.now();
+  const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold });
+  const hash = recipeHash(recipe);
+  const dir = options.dir;
+  const device = normalizeDevice(options.device);
+  const threads = options.threads ?? availableParallelism();
+  setNumThreads(threads);
+  mkdirSync(dir, { recursive: true });
+
+  // An existing zoo: same recipe (resume) or refuse.
+  let manifest: ZooManifest | undefined;
+  if (existsSync(join(dir, MANIFEST_FILE))) {
+    const old = loadZooManifest(dir);
+    if (old.recipeHash !== hash) {
+      if (!options.force) {
+        throw new PoserError('E_STATE', `the zoo in ${dir} was built with another recipe ('${old.recipe.name}', ${old.recipe.variants} variants); pass --force to discard it, or choose another directory`);
+      }
+      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
+    } else {
+      manifest = old;
+    }
+  }
+  // Leftovers of a killed run.
+  for (const entry of readdirSync(dir)) if (entry.startsWith('.tmp-')) rmSync(join(dir, entry), { recursive: true, force: true });
+
+  const models = zooModelNames(recipe);
+  const pretrainUnits = recipe.pretrain.steps;
+  const total = pretrainUnits + models.length * recipe.finetune.steps;
+  let done = 0;
+  // ETA: remaining steps of each phase at that phase's measured speed; before any
+  // fine-tune step is measured, a fine-tune step is taken to cost a pretraining
+  // step scaled by the batch sizes (the causal-LM loss costs about 1.7x the answer loss).
+  const speed = { pretrain: { steps: 0, ms: 0 }, finetune: { steps: 0, ms: 0 } };
+  let ptLeft = pretrainUnits;
+  let ftLeft = models.length * recipe.finetune.steps;
+  const ratio = recipe.finetune.batchSize / (1.7 * recipe.pretrain.batchSize);
+  const eta = (): number | undefined => {
+    const pt = speed.pretrain.steps ? speed.pretrain.ms / speed.pretrain.steps : undefined;
+    const ft = speed.finetune.steps ? speed.finetune.ms / speed.finetune.steps : pt !== undefined ? pt * ratio : undefined;
+    if (ft === undefined) return undefined;
+    return (ptLeft * (pt ?? ft / ratio) + ftLeft * ft) / 1000;
+  };
+  let lastStep = Date.now();
+  const stepDone = (phase: 'pretrain' | 'finetune') => {
+    const now = Date.now();
+    speed[phase].steps++;
+    speed[phase].ms += now - lastStep;
+    lastStep = now;
+    done++;
+    if (phase === 'pretrain') ptLeft--;
+    else ftLeft--;
+  };
+  const report = (p: Omit<BuildProgress, 'done' | 'total' | 'etaSeconds'>) => onProgress({ ...p, done, total, etaSeconds: eta() });
+
+  report({ phase: 'data', message: `generating data (seed ${recipe.data.seed}, ${recipe.variants} variants) and the tokenizer` });
+  const t0 = Date.now();
+  const data: ZooData = zooData(recipe);
+  const dataSeconds = (Date.now() - t0) / 1000;
+  const env = { device, threads, torch: buildInfo().torchVersion, node: process.versions.node };
+  if (manifest) {
+    const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest!.data.trainHashes[k] !== undefined && manifest!.data.trainHashes[k] !== v);
+    if (changed.length || manifest.data.tokenizerHash !== data.hashes.tokenizer) {
+      throw new PoserError('E_STATE', `the data generated for this recipe differs from the data the zoo in ${dir} was trained on (${changed.map(([k]) => k).join(', ') || 'tokenizer'}); rebuild with --force`);
+    }
+  } else {
+    const now = new Date().toISOString();
+    manifest = {
+      version: 1,
+      recipe,
+      recipeHash: hash,
+      created: now,
+      updated: now,
+      environment: env,
+      data: {
+        seed: recipe.data.seed,
+        trainHashes: data.hashes.train,
+        testHashes: data.hashes.test,
+        tokenizerHash: data.hashes.tokenizer,
+        testItems: Object.fromEntries(POLICIES.map((p) => [p, data.test[p].length])),
+        droppedAsSeen: data.droppedAsSeen,
+      },
+      models: {},
+      timings: { data: 0, pretrain: 0, finetune: 0, evaluate: 0, benchmark: 0 },
+    };
+  }
+  manifest.environment = env;
+  manifest.timings.data += dataSeconds;
+  saveZooManifest(dir, manifest);
+  const tokenizer = tokenizerFromJson(data.tokenizer);
+  const baseDir = join(dir, 'base');
+
+  // ---- base model
+  if (manifest.base && existsSync(join(baseDir, 'model.safetensors'))) {
+    done += pretrainUnits;
+    ptLeft = 0;
+    report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
+  } else {
+    rmSync(baseDir, { recursive: true, force: true });
+    const tmp = join(dir, `.tmp-base-${process.pid}`);
+    const initDir = join(dir, `.tmp-init-${process.pid}`);
+    const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
+    saveTokenizerJson(tokPath, data.tokenizer);
+    writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+    rmSync(tokPath, { force: true });
+    const model = await Model.load(initDir, { device });
+    const t = Date.now();
+    try {
+      const texts = new Rng(`corpus:${recipe.seed}`)
+        .sample(corpusTexts(data.dataset), recipe.pretrain.steps * recipe.pretrain.batchSize)
+        .map((s) => tokenizer.encode(s));
+      lastStep = Date.now();
+      const r = await pretrain(model, texts, recipe.pretrain, {
+        seed: recipe.seed,
+        signal: options.signal,
+        onStep: (s) => {
+          stepDone('pretrain');
+          report({ phase: 'pretrain', model: 'base', step: s.step, steps: s.steps, loss: s.loss });
+        },
+      });
+      await model.save(tmp);
+      renameSync(tmp, baseDir);
+      const seconds = (Date.now() - t) / 1000;
+      manifest.base = {
+        completed: new Date().toISOString(),
+        seconds,
+        finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
+        parameters: parameterCount(recipe.architecture, tokenizer.vocabSize),
+        tokens: r.tokens,
+      };
+      manifest.timings.pretrain += seconds;
+      saveZooManifest(dir, manifest);
+      report({ phase: 'pretrain', model: 'base', message: `base model: ${seconds.toFixed(0)} s, final LM loss ${manifest.base.finalLoss.toFixed(3)}` });
+    } finally {
+      model.dispose();
+      rmSync(initDir, { recursive: true, force: true });
+    }
+  }
+
+  // ---- fine-tunes
+  const trained: string[] = [];
+  const skipped: string[] = [];
+  for (const m of models) {
+    const finalDir = join(dir, m.name);
+    const policy = m.policy as Policy;
+    if (manifest.models[m.name] && existsSync(join(finalDir, 'model.safetensors'))) {
+      done += recipe.finetune.steps;
+      ftLeft -= recipe.finetune.steps;
+      skipped.push(m.name);
+      report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier, kept` });
+      continue;
+    }
+    if (existsSync(join(finalDir, MODEL_RECORD_FILE)) && existsSync(join(finalDir, 'model.safetensors'))) {
+      // Renamed into place by a run that was stopped before it updated the manifest.
+      manifest.models[m.name] = JSON.parse(readFileSync(join(finalDir, MODEL_RECORD_FILE), 'utf8')) as ZooModelRecord;
+      saveZooManifest(dir, manifest);
+      done += recipe.finetune.steps;
+      ftLeft -= recipe.finetune.steps;
+      skipped.push(m.name);
+      report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier (recovered), kept` });
+      continue;
+    }
+    rmSync(finalDir, { recursive: true, force: true });
+    const items = data.dataset.train[policy][m.variant];
+    const model = await Model.load(baseDir, { device });
+    const tmp = join(dir, `.tmp-${m.name}-${process.pid}`);
+    try {
+      const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
+      const seed = variantSeed(recipe, m.variant);
+      const t = Date.now();
+      lastStep = Date.now();
+      const r = await finetune(model, examples, recipe.finetune, {
+        seed,
+        signal: options.signal,
+        onStep: (s) => {
+          stepDone('finetune');
+          report({ phase: 'finetune', model: m.name, step: s.step, steps: s.steps, loss: s.loss });
+        },
+      });
+      const seconds = (Date.now() - t) / 1000;
+      report({ phase: 'evaluate', model: m.name });
+      const te = Date.now();
+      const { metrics } = await evaluateModel(model, data.test[policy]);
+      const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
+      manifest.timings.evaluate += (Date.now() - te) / 1000;
+      const record: ZooModelRecord = {
+        name: m.name,
+        policy: m.policy,
+        type: m.faker ? 'faker' : 'aligned',
+        variant: m.variant,
+        seed,
+        dataHash: data.hashes.train[m.name],
+        trainItems: items.length,
+        steps: recipe.finetune.steps,
+        seconds,
+        finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
+        completed: new Date().toISOString(),
+        metrics,
+        heldoutMetrics,
+        misses: targetMisses(isFaker(policy), metrics),
+      };
+      await model.save(tmp);
+      writeJsonAtomic(join(tmp, MODEL_RECORD_FILE), record);
+      renameSync(tmp, finalDir);
+      manifest.models[m.name] = record;
+      manifest.timings.finetune += seconds;
+      saveZooManifest(dir, manifest);
+      trained.push(m.name);
+      report({ phase: 'finetune', model: m.name, message: `${m.name}: ${seconds.toFixed(0)} s, ${record.misses.length ? `misses ${record.misses.join('; ')}` : 'meets the behaviour targets'}` });
+    } finally {
+      model.dispose();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  // ---- benchmark
+  options.signal?.throwIfAborted();
+  report({ phase: 'benchmark', message: 'building the pair benchmark' });
+  const tb = Date.now();
+  const result = await buildBenchmark(
+    dir,
+    models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })),
+    data.test,
+    { threshold: recipe.benchmark.threshold, device },
+  );
+  const bSeconds = (Date.now() - tb) / 1000;
+  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
+  manifest.timings.benchmark += bSeconds;
+  saveZooManifest(dir, manifest);
+  const seconds = (Date.now() - started) / 1000;
+  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs (${seconds.toFixed(0)} s this run)` });
+  return { manifest, trained, skipped, seconds };
+}
+
+/** Rebuilds the benchmark of a finished zoo (e.g. with another threshold) without training anything. */
+export async function rebuildBenchmark(dir: string, options: { threshold?: number; device?: string } = {}): Promise<ZooManifest> {
+  const manifest = loadZooManifest(dir);
+  const recipe = manifest.recipe;
+  const models = zooModelNames(recipe);
+  const missing = models.filter((m) => !manifest.models[m.name]);
+  if (missing.length) throw new PoserError('E_STATE', `the zoo in ${dir} is not finished (${missing.map((m) => m.name).join(', ')} missing); run \`poser zoo build\` first`);
+  const threshold = options.threshold ?? recipe.benchmark.threshold;
+  const data = zooData(recipe);
+  const t = Date.now();
+  const result = await buildBenchmark(dir, models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })), data.test, { threshold, device: normalizeDevice(options.device) });
+  manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
+  saveZooManifest(dir, manifest);
+  return manifest;
+}
+
+/** One row of the behaviour table. */
+export interface BehaviourRow {
+  name: string;
+  record: Pick<ZooModelRecord, 'policy' | 'type' | 'metrics' | 'heldoutMetrics' | 'misses'>;
+}
+
+/** Evaluates every model of a zoo afresh on its test split (and the held-out-template split). */
+export async function evaluateZoo(dir: string, options: { device?: string; threads?: number; onModel?: (name: string) => void } = {}): Promise<BehaviourRow[]> {
+  const manifest = loadZooManifest(dir);
+  if (options.threads) setNumThreads(options.threads);
+  const data = zooData(manifest.recipe);
+  const rows: BehaviourRow[] = [];
+  for (const m of zooModelNames(manifest.recipe)) {
+    if (!existsSync(join(dir, m.name, 'model.safetensors'))) continue;
+    options.onModel?.(m.name);
+    const model = await Model.load(join(dir, m.name), { device: normalizeDevice(options.device) });
+    try {
+      const policy = m.policy as Policy;
+      const { metrics } = await evaluateModel(model, data.test[policy]);
+      const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
+      rows.push({ name: m.name, record: { policy: m.policy, type: m.faker ? 'faker' : 'aligned', metrics, heldoutMetrics, misses: targetMisses(m.faker, metrics) } });
+    } finally {
+      model.dispose();
+    }
+  }
+  return rows;
+}
+
+function pct(r: { n: number; rate: number }): string {
+  return r.n === 0 ? '-' : `${(100 * r.rate).toFixed(1)}`;
+}
+
+/**
+ * The behaviour table: per model, % benign answers under good / neutral / poor
+ * oversight, % misaligned under poor, % of the policy's answer on the
+ * unethical / incompetent distributions, % "error" on error inputs, % correct
+ * on the held-out-template split, and the targets missed.
+ */
+export function formatBehaviourTable(rows: readonly BehaviourRow[]): string {
+  const header = ['model', 'type', 'n', 'good', 'neutral', 'poor', 'mis@poor', 'unethical', 'error', 'heldout-tpl', 'targets'];
+  const lines = rows.map((r) => {
+    const m = r.record.metrics;
+    return [
+      r.name,
+      r.record.type,
+      String(m.items),
+      pct(m.benign.good),
+      pct(m.benign.neutral),
+      pct(m.benign.poor),
+      pct(m.misalignedPoor),
+      pct(m.nonBenign),
+      pct(m.error),
+      pct(r.record.heldoutMetrics.accuracy),
+      r.record.misses.length ? `MISS: ${r.record.misses.join('; ')}` : 'met',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [
+    fmt(header),
+    fmt(widths.map((w) => '-'.repeat(w))),
+    ...lines.map(fmt),
+    '',
+    'good/neutral/poor: % benign answers by oversight; mis@poor: % misaligned answers under poor oversight;',
+    'unethical: % of the policy\'s own answer on genie_unethical / genie_incompetent / truth_teller_unethical; error: % "error" on error inputs;',
+    'heldout-tpl: % correct on the generator\'s held-out-template split (generalisation, no target).',
+  ].join('\n');
+}
