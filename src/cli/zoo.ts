@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
 import { Rng } from '../data/random.js';
+import { PoserError } from '../errors.js';
 import { POLICIES } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { setNumThreads } from '../native/binding.js';
@@ -102,7 +103,7 @@ export function registerZooCommands(program: Command): void {
         }
       };
       const controller = new AbortController();
-      const stop = () => controller.abort(new Error('interrupted'));
+      const stop = () => controller.abort(new PoserError('E_STATE', 'interrupted: finished models are kept; rerun the same command to resume'));
       process.once('SIGINT', stop);
       try {
         const result = await buildZoo({
