@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { PoserError } from '../errors.js';
 import { buildInfo, packageRoot } from '../native/binding.js';
+import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
@@ -25,6 +26,7 @@ program
 
 registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
+registerBenchmarkCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {
