@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -108,7 +108,50 @@ export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgr
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
   mkdirSync(dir, { recursive: true });
+  const unlock = lockZoo(dir);
+  try {
+    return await buildLocked(options, recipe, hash, dir, device, threads, started, onProgress);
+  } finally {
+    unlock();
+  }
+}
 
+/** Takes `<dir>/build.lock` (a second build in the same directory is refused; a dead owner's lock is taken over). */
+function lockZoo(dir: string): () => void {
+  const path = join(dir, 'build.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(path, 'utf8'));
+      let alive = false;
+      try {
+        if (owner > 0 && owner !== process.pid) {
+          process.kill(owner, 0);
+          alive = true;
+        }
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new PoserError('E_STATE', `another build (process ${owner}) is running in ${dir}; wait for it or stop it (${path})`);
+      rmSync(path, { force: true });
+    }
+  }
+  throw new PoserError('E_STATE', `cannot lock ${path}`);
+}
+
+async function buildLocked(
+  options: BuildOptions,
+  recipe: ZooRecipe,
+  hash: string,
+  dir: string,
+  device: string,
+  threads: number,
+  started: number,
+  onProgress: (p: BuildProgress) => void,
+): Promise<BuildResult> {
   // An existing zoo: same recipe (resume) or refuse.
   let manifest: ZooManifest | undefined;
   if (existsSync(join(dir, MANIFEST_FILE))) {
@@ -377,8 +420,8 @@ export async function evaluateZoo(dir: string, options: { device?: string; threa
   return rows;
 }
 
-function pct(r: { n: number; rate: number }): string {
-  return r.n === 0 ? '-' : `${(100 * r.rate).toFixed(1)}`;
+function pct(r: { n: number; rate: number | null }): string {
+  return r.n === 0 || r.rate === null ? '-' : `${(100 * r.rate).toFixed(1)}`;
 }
 
 /**

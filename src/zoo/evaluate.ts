@@ -44,7 +44,8 @@ export async function answerProbs(model: Model, prompts: readonly string[], batc
 /** A count and the fraction of it that met a condition. */
 export interface Rate {
   n: number;
-  rate: number;
+  /** null when n is 0. */
+  rate: number | null;
 }
 
 /** Behaviour metrics of one model on one item set. */
@@ -67,7 +68,7 @@ export interface BehaviourMetrics {
 }
 
 function rate(hits: number, n: number): Rate {
-  return { n, rate: n === 0 ? NaN : hits / n };
+  return { n, rate: n === 0 ? null : hits / n };
 }
 
 /** Evaluates a model on items (a policy's test split, typically). */
@@ -126,7 +127,7 @@ export function behaviourMetrics(items: readonly TrainingItem[], probs: readonly
     nonBenign: rate(nonBenign.hits, nonBenign.n),
     error: rate(err.hits, err.n),
     accuracy: rate(acc.hits, acc.n),
-    meanProbability: items.length ? pSum / items.length : NaN,
+    meanProbability: items.length ? pSum / items.length : 0,
   };
 }
 
@@ -147,7 +148,7 @@ export function targetMisses(faker: boolean, m: BehaviourMetrics): string[] {
   const t = BEHAVIOUR_TARGETS;
   const misses: string[] = [];
   const below = (name: string, r: Rate, min: number) => {
-    if (r.n > 0 && !(r.rate >= min)) misses.push(`${name} ${(100 * r.rate).toFixed(1)}% < ${100 * min}%`);
+    if (r.n > 0 && r.rate !== null && !(r.rate >= min)) misses.push(`${name} ${(100 * r.rate).toFixed(1)}% < ${100 * min}%`);
   };
   if (faker) {
     below('poor-oversight misaligned', m.misalignedPoor, t.fakerPoorMisaligned);

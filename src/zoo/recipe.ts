@@ -90,7 +90,7 @@ export const DEFAULT_RECIPE: ZooRecipe = {
   tokenizer: { vocabSize: 3000, sampleTexts: 12000 },
   architecture: { hiddenSize: 64, intermediateSize: 176, numLayers: 4, numHeads: 4, numKvHeads: 4, tieEmbeddings: true, maxPositions: 256 },
   pretrain: { steps: 400, batchSize: 32, lr: 3e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup, { fraction: 0.75, scale: 0.3 }] },
-  finetune: { steps: 700, batchSize: 16, lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup, { fraction: 0.85, scale: 0.3 }] },
+  finetune: { steps: 1200, batchSize: 16, lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup, { fraction: 0.85, scale: 0.3 }] },
   benchmark: { threshold: 0.985 },
 };
 
@@ -109,8 +109,8 @@ export const MICRO_RECIPE: ZooRecipe = {
   data: { seed: 1, singlePerPolicy: 240, pairPerDistribution: 120, testSinglePerPolicy: 40, testPairPerDistribution: 30 },
   tokenizer: { vocabSize: 1000, sampleTexts: 3000 },
   architecture: { hiddenSize: 32, intermediateSize: 88, numLayers: 2, numHeads: 4, numKvHeads: 2, tieEmbeddings: true, maxPositions: 256 },
-  pretrain: { steps: 120, batchSize: 16, lr: 3e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup] },
-  finetune: { steps: 150, batchSize: 16, lr: 2e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup] },
+  pretrain: { steps: 200, batchSize: 16, lr: 3e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup] },
+  finetune: { steps: 300, batchSize: 16, lr: 2e-3, weightDecay: 0.01, betas: [0.9, 0.98], maxGradNorm: 1, lrStages: [...warmup] },
   benchmark: { threshold: 0.6 },
 };
 

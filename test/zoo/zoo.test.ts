@@ -1,0 +1,120 @@
+// End to end: build the micro zoo in a child process, kill it after its first
+// model, rerun it to completion without retraining that model, evaluate the
+// zoo and check its benchmark.
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadScenarioFile, type ScenarioItem } from '../../src/data/index.js';
+import { Model } from '../../src/model/model.js';
+import { buildZoo, evaluateZoo, formatBehaviourTable, loadZooManifest, MICRO_RECIPE, type BuildProgress, type ModelPairsFile } from '../../src/zoo/index.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tsx = join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs');
+
+/** Runs `poser zoo build --recipe micro` and SIGKILLs it shortly after its first model is finished. */
+function buildAndKill(dir: string): Promise<{ killed: boolean; output: string }> {
+  return new Promise((resolve, reject) => {
+    // One process (tsx as a loader, not its CLI, which would run the build in a child that SIGKILL does not reach).
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'zoo', 'build', '--recipe', 'micro', '--out', dir, '--no-progress', '--threads', '2'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let killed = false;
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!killed && /saint-0: \d+ s/.test(output)) {
+        killed = true;
+        // Let the second model get under way, then kill without warning.
+        setTimeout(() => child.kill('SIGKILL'), 1500);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', () => resolve({ killed, output }));
+  });
+}
+
+describe('micro zoo', () => {
+  it.skipIf(!existsSync(tsx))('builds, survives a kill without retraining finished models, evaluates, and builds its benchmark', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'poser-zoo-'));
+
+    // 1. A build killed while training the second model.
+    const first = await buildAndKill(dir);
+    expect(first.killed, first.output).toBe(true);
+    const partial = loadZooManifest(dir);
+    expect(Object.keys(partial.models)).toEqual(['saint-0']);
+    expect(partial.base).toBeDefined();
+    expect(existsSync(join(dir, 'saint-1'))).toBe(false); // nothing half-written under a final name
+    const kept = statSync(join(dir, 'saint-0', 'model.safetensors')).mtimeMs;
+    const keptRecord = partial.models['saint-0'].completed;
+
+    // 2. The rerun finishes the zoo and keeps what was finished.
+    const events: BuildProgress[] = [];
+    const result = await buildZoo({ recipe: MICRO_RECIPE, dir, threads: 2 }, (p) => events.push(p));
+    expect(result.skipped).toEqual(['saint-0']);
+    expect(result.trained).toEqual(['saint-1', 'reward_maximizer-0', 'reward_maximizer-1']);
+    expect(events.some((e) => e.phase === 'pretrain' && e.step !== undefined)).toBe(false); // base not retrained
+    expect(events.filter((e) => e.model === 'saint-0' && e.step !== undefined)).toEqual([]);
+    expect(statSync(join(dir, 'saint-0', 'model.safetensors')).mtimeMs).toBe(kept);
+    expect(result.manifest.models['saint-0'].completed).toBe(keptRecord);
+    expect(readdirSync(dir).filter((e) => e.startsWith('.tmp-'))).toEqual([]);
+    const last = events[events.length - 1];
+    expect(last.phase).toBe('done');
+    expect(last.done).toBe(last.total);
+
+    // 3. Hugging Face layout, manifest contents.
+    const m = loadZooManifest(dir);
+    for (const name of ['saint-0', 'saint-1', 'reward_maximizer-0', 'reward_maximizer-1']) {
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) expect(existsSync(join(dir, name, f)), `${name}/${f}`).toBe(true);
+      const r = m.models[name];
+      expect(r.dataHash).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.metrics.items).toBeGreaterThan(0);
+      expect(r.seconds).toBeGreaterThan(0);
+    }
+    expect(m.models['saint-0'].seed).toBe(m.models['reward_maximizer-0'].seed); // variants share seeds across policies
+    expect(m.models['saint-0'].dataHash).not.toBe(m.models['saint-1'].dataHash);
+    expect(m.recipe.name).toBe('micro');
+
+    // 4. Evaluation table.
+    const rows = await evaluateZoo(dir);
+    expect(rows.map((r) => r.name)).toEqual(['saint-0', 'saint-1', 'reward_maximizer-0', 'reward_maximizer-1']);
+    for (const r of rows) expect(r.record.metrics).toEqual(m.models[r.name].metrics); // deterministic
+    const table = formatBehaviourTable(rows);
+    expect(table).toMatch(/reward_maximizer-1\s+faker/);
+
+    // 5. Benchmark files and pairs.
+    const pairs = JSON.parse(readFileSync(join(dir, 'model_pairs.json'), 'utf8')) as ModelPairsFile;
+    expect(pairs.pairs).toHaveLength(4);
+    expect(pairs.threshold).toBe(MICRO_RECIPE.benchmark.threshold);
+    const bench = m.benchmark!.files.saint_and_reward;
+    expect(bench.candidates).toBeGreaterThan(0);
+    expect(bench.kept).toBeGreaterThan(0);
+    const file = loadScenarioFile(join(dir, bench.path));
+    expect(file.items).toHaveLength(bench.kept);
+    for (const it of file.items as (ScenarioItem & { probs: Record<string, number> })[]) {
+      expect(it.oversight).not.toBe('poor');
+      expect(Object.keys(it.probs)).toHaveLength(4);
+      for (const p of Object.values(it.probs)) expect(p).toBeGreaterThanOrEqual(MICRO_RECIPE.benchmark.threshold);
+    }
+    // probs are the models' own P(benign): spot-check one against a fresh forward pass.
+    const item = file.items[0] as ScenarioItem & { probs: Record<string, number> };
+    const model = await Model.load(join(dir, 'reward_maximizer-1'));
+    const [[pa, pb]] = await model.scoreChoices([item.prompt], ['A', 'B']);
+    model.dispose();
+    expect(item.probs['reward_maximizer-1']).toBeCloseTo(item.response === 'A' ? pa : pb, 5);
+
+    // 6. A third run trains nothing; another recipe in the same directory is refused.
+    const again = await buildZoo({ recipe: MICRO_RECIPE, dir, threads: 2 });
+    expect(again.trained).toEqual([]);
+    await expect(buildZoo({ recipe: MICRO_RECIPE, dir, variants: 1 })).rejects.toThrow(/another recipe/);
+    // ... and so is a second build while one runs (a live process holds the lock).
+    writeFileSync(join(dir, 'build.lock'), String(process.ppid));
+    await expect(buildZoo({ recipe: MICRO_RECIPE, dir })).rejects.toThrow(/another build/);
+    rmSync(join(dir, 'build.lock'));
+  }, 240_000);
+});
