@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "expect_error.h"
 #include "probe.h"
 #include "safetensors.h"
 
@@ -65,23 +66,6 @@ double objective_grad_inf(const Tensor& X, const Tensor& y, const LogisticProbe&
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();
-}
-
-void expect_error(const std::function<void()>& fn, const std::string& code,
-                  const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const poser::Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
-          << "message \"" << e.what() << "\" lacks \"" << f << "\"";
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected poser::Error " << code << ", got std::exception: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected poser::Error " << code << ", nothing thrown";
 }
 
 // Synthetic wide data: n rows, d features, labels from a noisy linear rule.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "expect_error.h"
 #include "safetensors.h"
 
 namespace fs = std::filesystem;
@@ -63,25 +64,6 @@ std::string le64(uint64_t n) {
 // A raw safetensors file from a header text and a data section.
 void write_raw(const std::string& path, const std::string& header, const std::string& data) {
   write_bytes(path, le64(header.size()) + header + data);
-}
-
-// Runs fn, expecting a poser::Error with `code` whose message contains every
-// fragment.
-void expect_error(const std::function<void()>& fn, const std::string& code,
-                  const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const poser::Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const auto& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
-          << "message \"" << e.what() << "\" lacks \"" << f << "\"";
-    return;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected poser::Error " << code << ", got std::exception: " << e.what();
-    return;
-  }
-  ADD_FAILURE() << "expected poser::Error " << code << ", nothing thrown";
 }
 
 // Same dtype, shape and bytes.
