@@ -84,6 +84,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                         InstanceMethod("addMlpAdapter", &ModelWrap::AddMlpAdapter),
                                         InstanceMethod("removeAdapters", &ModelWrap::RemoveAdapters),
                                         InstanceMethod("configureOptimizer", &ModelWrap::ConfigureOptimizer),
+                                        InstanceMethod("setLearningRate", &ModelWrap::SetLearningRate),
                                         InstanceMethod("trainStep", &ModelWrap::TrainStep),
                                         InstanceMethod("backward", &ModelWrap::Backward),
                                         InstanceMethod("zeroGrad", &ModelWrap::ZeroGrad),
@@ -232,6 +233,13 @@ Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
     auto spec = parse_optimizer(arg_object(info, 0, "optimizer"));
     return Run(
         info, "configureOptimizer", [=](poser::LlamaModel& m) { m.configure_optimizer(spec); }, undefined_result);
+  });
+}
+
+Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
+  return reject_on_throw(info.Env(), [&]() -> Napi::Value {
+    const double lr = arg_number(info, 0, "learning rate");
+    return Run(info, "setLearningRate", [=](poser::LlamaModel& m) { m.set_learning_rate(lr); }, undefined_result);
   });
 }
 

@@ -41,6 +41,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value AddMlpAdapter(const Napi::CallbackInfo& info);
   Napi::Value RemoveAdapters(const Napi::CallbackInfo& info);
   Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value SetLearningRate(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);

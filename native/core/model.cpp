@@ -498,6 +498,14 @@ void LlamaModel::configure_optimizer(const OptimizerSpec& spec) {
   optimizer_.reset();
 }
 
+void LlamaModel::set_learning_rate(double lr) {
+  if (!(lr > 0) || !std::isfinite(lr)) throw Error("E_ARG", "learning rate must be > 0, got " + std::to_string(lr));
+  if (!optimizer_configured_) throw Error("E_STATE", "no optimizer configured: call configureOptimizer first");
+  optimizer_spec_.lr = lr;
+  if (optimizer_)
+    for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+}
+
 torch::optim::Optimizer& LlamaModel::optimizer() {
   if (!optimizer_configured_) throw Error("E_STATE", "no optimizer configured: call configureOptimizer first");
   if (!optimizer_) {

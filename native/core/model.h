@@ -97,6 +97,9 @@ class LlamaModel {
   std::vector<std::string> adapter_names() const;
 
   void configure_optimizer(const OptimizerSpec& spec);
+  // Changes the learning rate and keeps the optimizer's state (moments), for
+  // schedules such as warm-up or cosine decay.
+  void set_learning_rate(double lr);
   // Loss and gradients (accumulated into .grad of trainable tensors).
   double backward(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops);
   void zero_grad();

@@ -309,6 +309,12 @@ export class Model {
     );
   }
 
+  /** Changes the learning rate of the configured optimizer, keeping its state (for warm-up or decay schedules). */
+  async setLearningRate(lr: number): Promise<void> {
+    check(Number.isFinite(lr) && lr > 0, `learning rate must be a finite number > 0, got ${lr}`);
+    return this.enqueue('setLearningRate', () => this.native.setLearningRate(lr));
+  }
+
   private lowerLoss(batch: EncodedBatch, loss: Loss): RawLoss {
     if (loss.kind === 'answer') {
       check(loss.targets.length === batch.batch, `loss: ${loss.targets.length} targets for ${batch.batch} rows`);

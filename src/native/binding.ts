@@ -50,6 +50,7 @@ export interface NativeModel {
   addMlpAdapter(layer: number, rank: number, alpha: number, seed: number): Promise<void>;
   removeAdapters(): Promise<void>;
   configureOptimizer(spec: Record<string, unknown>): Promise<void>;
+  setLearningRate(lr: number): Promise<void>;
   trainStep(req: RawBatch & { loss: RawLoss; ops?: RawOp[]; maxGradNorm?: number }): Promise<{ loss: number; gradNorm: number }>;
   backward(req: RawBatch & { loss: RawLoss; ops?: RawOp[] }): Promise<number>;
   zeroGrad(): Promise<void>;

@@ -132,3 +132,29 @@ describe('adapters parity', () => {
       expect(frozen.data.every((x) => x === 0)).toBe(true);
     }));
 });
+
+describe('learning-rate schedules', () => {
+  it('setLearningRate keeps the AdamW moments (equals a run at the new rate only when state carries over)', async () => {
+    const run = async (schedule: number[], change: 'keep' | 'set' | 'rebuild') =>
+      withModel(async (m) => {
+        await m.setTrainable({ patterns: ['mlp'] });
+        await m.configureOptimizer({ lr: schedule[0] });
+        for (const [i, lr] of schedule.entries()) {
+          if (i > 0 && change === 'set') await m.setLearningRate(lr);
+          if (i > 0 && change === 'rebuild') await m.configureOptimizer({ lr });
+          await m.trainStep(fixtureBatch(), { kind: 'answer', targets: TARGETS });
+        }
+        return (await m.parameter('model.layers.1.mlp.down_proj.weight')).data;
+      });
+    const constant = await run([1e-2, 1e-2, 1e-2], 'keep');
+    expect(relError(await run([1e-2, 1e-2, 1e-2], 'set'), constant)).toBe(0);
+    // rebuilding the optimizer drops the moments and gives another trajectory
+    expect(relError(await run([1e-2, 1e-2, 1e-2], 'rebuild'), constant)).toBeGreaterThan(1e-3);
+    const decayed = await run([1e-2, 5e-3, 1e-3], 'set');
+    expect(relError(decayed, constant)).toBeGreaterThan(1e-4);
+    const m = await Model.load(FIXTURE_DIR);
+    await expect(m.setLearningRate(1e-3)).rejects.toMatchObject({ code: 'E_STATE' });
+    await expect(m.setLearningRate(0)).rejects.toThrow(/learning rate must be/);
+    m.dispose();
+  });
+});
