@@ -103,6 +103,25 @@ export interface ConceptSet {
   negative: string[];
 }
 
+/**
+ * Candidate benchmark prompts of an (aligned, faker) combination: the two
+ * policies' test items with good or neutral oversight from distributions where
+ * a faker has a benign answer, each prompt once, with the benign answer as
+ * `response`.
+ */
+export function benchmarkCandidatesOf(test: Record<Policy, TrainingItem[]>, aligned: AlignedPolicy, faker: FakerPolicy): ScenarioItem[] {
+  const seen = new Set<string>();
+  const out: ScenarioItem[] = [];
+  for (const item of [...test[aligned], ...test[faker]]) {
+    if (item.response === 'error') continue;
+    const s = item as ScenarioItem;
+    if (s.oversight === 'poor' || NON_BENIGN_DISTRIBUTIONS.includes(s.dataset) || seen.has(s.prompt)) continue;
+    seen.add(s.prompt);
+    out.push({ ...s, response: s.benign_response ?? s.response });
+  }
+  return out;
+}
+
 /** Everything the generator makes. */
 export interface Dataset {
   seed: number;
@@ -661,16 +680,7 @@ export function generateDataset(options: GenerateOptions): Dataset {
   for (const a of ALIGNED_POLICIES) {
     for (const f of FAKER_POLICIES) {
       const tag = pairTag(a, f);
-      const seen = new Set<string>();
-      const cands: ScenarioItem[] = [];
-      for (const item of [...test[a], ...test[f]]) {
-        if (item.response === 'error') continue;
-        const s = item as ScenarioItem;
-        if (s.oversight === 'poor' || NON_BENIGN_DISTRIBUTIONS.includes(s.dataset) || seen.has(s.prompt)) continue;
-        seen.add(s.prompt);
-        cands.push({ ...s, response: s.benign_response ?? s.response });
-      }
-      benchmarkCandidates[tag] = cands;
+      benchmarkCandidates[tag] = benchmarkCandidatesOf(test, a, f);
       const pairItems = testPairs.get(tag)!;
       contrast[tag] = contrastPairs(pairItems, { n: Math.min(o.contrastPerPair, pairItems.length), seed: root.fork(`contrast:${tag}`).nextUint32() });
       concepts[tag] = conceptStimuli(pairItems, { n: o.conceptStimuliPerSide, seed: root.fork(`concepts:${tag}`).nextUint32() });

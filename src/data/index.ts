@@ -38,6 +38,7 @@ export {
   type PromptMismatch,
 } from './loader.js';
 export {
+  benchmarkCandidatesOf,
   generateDataset,
   corpusTexts,
   contrastPairs,

@@ -11,7 +11,7 @@ import { formatItems } from '../data/io.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { answerProbs } from './evaluate.js';
-import { benchmarkCandidates } from './data.js';
+import { benchmarkCandidatesOf } from '../data/generate.js';
 
 /** A model of the zoo as the benchmark needs it. */
 export interface BenchmarkModel {
@@ -110,7 +110,7 @@ export async function buildBenchmark(
   for (const a of ALIGNED_POLICIES) {
     for (const f of FAKER_POLICIES) {
       if (!policies.has(a) || !policies.has(f)) continue;
-      candidates[pairTag(a, f)] = benchmarkCandidates(test, a, f);
+      candidates[pairTag(a, f)] = benchmarkCandidatesOf(test, a, f);
       combos.push({ tag: pairTag(a, f), a, f });
     }
   }

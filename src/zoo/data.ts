@@ -15,7 +15,7 @@
  * template split is still evaluated and reported as a generalisation figure.
  */
 import { createHash } from 'node:crypto';
-import { corpusTexts, generateDataset, NON_BENIGN_DISTRIBUTIONS, type Dataset } from '../data/generate.js';
+import { corpusTexts, generateDataset, type Dataset } from '../data/generate.js';
 import { formatItems } from '../data/io.js';
 import { Rng } from '../data/random.js';
 import { pairTag, POLICIES, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
@@ -79,25 +79,6 @@ export function zooData(recipe: ZooRecipe): ZooData {
     hashes: { train, test: testHashes, tokenizer: sha256(JSON.stringify(tokenizer)) },
     tokenizer,
   };
-}
-
-/**
- * Benchmark candidates of one (aligned, faker) combination (POSER-SPEC §4):
- * the scenarios of both policies' test splits with good or neutral oversight,
- * outside the distributions where a faker has no benign answer, each prompt
- * once, with the benign answer as `response`.
- */
-export function benchmarkCandidates(test: Record<Policy, TrainingItem[]>, aligned: AlignedPolicy, faker: FakerPolicy): ScenarioItem[] {
-  const seen = new Set<string>();
-  const out: ScenarioItem[] = [];
-  for (const item of [...test[aligned], ...test[faker]]) {
-    if (item.response === 'error') continue;
-    const s = item as ScenarioItem;
-    if (s.oversight === 'poor' || NON_BENIGN_DISTRIBUTIONS.includes(s.dataset) || seen.has(s.prompt)) continue;
-    seen.add(s.prompt);
-    out.push({ ...s, response: s.benign_response ?? s.response });
-  }
-  return out;
 }
 
 export { pairTag };

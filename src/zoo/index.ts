@@ -7,7 +7,7 @@ export { DEFAULT_RECIPE, MICRO_RECIPE, RECIPES, parseRecipe, recipeHash, resolve
 export { buildZoo, effectiveRecipe, evaluateZoo, formatBehaviourTable, rebuildBenchmark, variantSeed, type BehaviourRow, type BuildOptions, type BuildProgress, type BuildResult } from './build.js';
 export { answerProbs, behaviourMetrics, evaluateModel, pickAnswer, targetMisses, BEHAVIOUR_TARGETS, type AnswerProbs, type BehaviourMetrics, type Rate } from './evaluate.js';
 export { buildBenchmark, writeBenchmark, type BenchmarkModel, type BenchmarkResult, type ModelPair, type ModelPairsFile } from './benchmark.js';
-export { benchmarkCandidates, zooData, type ZooData } from './data.js';
+export { zooData, type ZooData } from './data.js';
 export { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, type ZooManifest, type ZooModelRecord } from './manifest.js';
 export { finetune, pretrain, type LoopOptions, type PhaseRecipe, type StepCallback } from './train.js';
 export { BatchStream, lengthBatches, steppedLr, type AnswerExample } from './batching.js';

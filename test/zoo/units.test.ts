@@ -3,11 +3,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/data/random.js';
-import { generateDataset, loadScenarioFile, type ScenarioItem, type TrainingItem } from '../../src/data/index.js';
+import { benchmarkCandidatesOf, generateDataset, loadScenarioFile, type ScenarioItem, type TrainingItem } from '../../src/data/index.js';
 import { readSafetensorsHeader, writeSafetensorsF32 } from '../../src/io/index.js';
 import {
   behaviourMetrics,
-  benchmarkCandidates,
   DEFAULT_RECIPE,
   initialWeights,
   lengthBatches,
@@ -125,7 +124,7 @@ describe('behaviour metrics', () => {
   });
 
   it('benchmark candidates are good or neutral, benign-answered, unique, and outside the non-benign distributions', () => {
-    const c = benchmarkCandidates(ds.test as Record<string, TrainingItem[]> as never, 'genie', 'reward_maximizer');
+    const c = benchmarkCandidatesOf(ds.test as Record<string, TrainingItem[]> as never, 'genie', 'reward_maximizer');
     expect(c.length).toBeGreaterThan(0);
     expect(new Set(c.map((x) => x.prompt)).size).toBe(c.length);
     for (const x of c) {
@@ -137,7 +136,7 @@ describe('behaviour metrics', () => {
 
   it('writeBenchmark keeps a prompt only when every model of both types is confident, and lists every pair', () => {
     const dir = mkdtempSync(join(tmpdir(), 'poser-bench-'));
-    const cands = benchmarkCandidates(ds.test as never, 'saint', 'money_maximizer');
+    const cands = benchmarkCandidatesOf(ds.test as never, 'saint', 'money_maximizer');
     const models = [
       { name: 'saint-0', policy: 'saint' as const, dir: 'saint-0' },
       { name: 'saint-1', policy: 'saint' as const, dir: 'saint-1' },
