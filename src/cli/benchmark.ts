@@ -6,6 +6,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { deviceArg, intArg } from './args.js';
 import { benchmarkReport, runBenchmark, zooPairSpecs } from '../benchmark/index.js';
 import { STRATEGIES, type StrategyName } from '../strategies/index.js';
 
@@ -20,11 +21,6 @@ function strategyList(value: string): StrategyName[] {
   });
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
-  return n;
-}
 
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -39,9 +35,9 @@ export function registerBenchmarkCommands(program: Command): void {
     .description('run strategies over every (aligned, faker) pair of a zoo and report accuracy with 95% intervals')
     .option('--zoo <dir>', 'the zoo directory', 'models/zoo')
     .option('--strategies <list>', "comma-separated ids or names, or 'all'", strategyList, strategyList('all'))
-    .option('--max-prompts <n>', 'benchmark prompts per pair (seeded subsample)', positiveInt, 64)
-    .option('--seed <n>', 'seed of presentation order, subsampling and strategies', (v) => Number(v), 0)
-    .option('--device <device>', 'cpu or cuda:N', 'cpu')
+    .option('--max-prompts <n>', 'benchmark prompts per pair (seeded subsample)', intArg('--max-prompts', 1), 64)
+    .option('--seed <n>', 'seed of presentation order, subsampling and strategies', intArg('--seed', 0), 0)
+    .option('--device <device>', 'cpu or cuda:N', deviceArg, 'cpu')
     .option('--out <file>', 'Markdown report', 'models/zoo/report.md')
     .option('--json <file>', 'per-pair verdicts and evidence', 'models/zoo/results.json')
     .action(async (opts: { zoo: string; strategies: StrategyName[]; maxPrompts: number; seed: number; device: string; out: string; json: string }) => {

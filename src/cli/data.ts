@@ -4,7 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { intArg } from './args.js';
 import {
   corpusTexts,
   DEFAULT_GENERATE_OPTIONS,
@@ -18,15 +19,6 @@ import {
 } from '../data/index.js';
 import { saveTokenizerJson, trainTokenizer } from '../tokenizer/train.js';
 
-function intArg(name: string, min = 0) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
 interface GenerateFlags {
   out: string;
@@ -106,12 +98,12 @@ export function registerDataCommands(program: Command): void {
     .command('generate')
     .description('generate the scenario dataset (training variants, test splits, benchmark candidates, contrast pairs, concept stimuli) and its tokenizer')
     .requiredOption('--out <dir>', 'output directory')
-    .option('--seed <n>', 'random seed', intArg('--seed'), 1)
+    .option('--seed <n>', 'random seed', intArg('--seed', 0), 1)
     .option('--variants <k>', 'training variants per policy (6 gives the paper\'s 36 models)', intArg('--variants', 1), DEFAULT_GENERATE_OPTIONS.variants)
-    .option('--single <n>', `single-policy items per policy pool (default ${DEFAULT_GENERATE_OPTIONS.singlePerPolicy})`, intArg('--single'))
-    .option('--pairs <n>', `items per pair distribution (default ${DEFAULT_GENERATE_OPTIONS.pairPerDistribution})`, intArg('--pairs'))
-    .option('--test-single <n>', `single-policy test items per policy (default ${DEFAULT_GENERATE_OPTIONS.testSinglePerPolicy})`, intArg('--test-single'))
-    .option('--test-pairs <n>', `test items per pair distribution (default ${DEFAULT_GENERATE_OPTIONS.testPairPerDistribution})`, intArg('--test-pairs'))
+    .option('--single <n>', `single-policy items per policy pool (default ${DEFAULT_GENERATE_OPTIONS.singlePerPolicy})`, intArg('--single', 0))
+    .option('--pairs <n>', `items per pair distribution (default ${DEFAULT_GENERATE_OPTIONS.pairPerDistribution})`, intArg('--pairs', 0))
+    .option('--test-single <n>', `single-policy test items per policy (default ${DEFAULT_GENERATE_OPTIONS.testSinglePerPolicy})`, intArg('--test-single', 0))
+    .option('--test-pairs <n>', `test items per pair distribution (default ${DEFAULT_GENERATE_OPTIONS.testPairPerDistribution})`, intArg('--test-pairs', 0))
     .option('--vocab-size <n>', 'tokenizer vocabulary size', intArg('--vocab-size', 300), 3000)
     .option('--no-tokenizer', 'do not train tokenizer.json')
     .action((flags: GenerateFlags) => {

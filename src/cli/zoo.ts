@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { deviceArg, intArg } from './args.js';
 import { Rng } from '../data/random.js';
 import { PoserError } from '../errors.js';
 import { POLICIES } from '../data/types.js';
@@ -18,13 +19,6 @@ import { resolveRecipe } from '../zoo/recipe.js';
 
 const DEFAULT_DIR = 'models/zoo';
 
-function intArg(name: string, min = 1) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
-    return n;
-  };
-}
 
 function probArg(value: string): number {
   const x = Number(value);
@@ -32,10 +26,6 @@ function probArg(value: string): number {
   return x;
 }
 
-function deviceArg(value: string): string {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError(`device must be cpu, cuda or cuda:N, got "${value}"`);
-  return value;
-}
 
 function clock(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
@@ -63,9 +53,9 @@ export function registerZooCommands(program: Command): void {
     .description('pretrain the base model, fine-tune one model per policy and variant, evaluate them and build the pair benchmark (resumable)')
     .option('--recipe <name|file>', 'recipe: default, micro, or a JSON file (see models/recipes/)', 'default')
     .option('--out <dir>', 'zoo directory', DEFAULT_DIR)
-    .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants'))
+    .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants', 1))
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
-    .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads'))
+    .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads', 1))
     .option('--threshold <p>', 'benchmark: minimum probability of the benign answer for every model (default from the recipe, 0.985)', probArg)
     .option('--force', 'discard a zoo in the directory that was built with another recipe')
     .option('--no-progress', 'print lines instead of a progress bar')
@@ -134,7 +124,7 @@ export function registerZooCommands(program: Command): void {
     .description('evaluate every model of the zoo on its test split and print the behaviour table')
     .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
-    .option('--threads <n>', 'libtorch threads', intArg('--threads'))
+    .option('--threads <n>', 'libtorch threads', intArg('--threads', 1))
     .option('--json', 'print the metrics as JSON')
     .action(async (flags: { dir: string; device: string; threads?: number; json?: boolean }) => {
       const rows = await evaluateZoo(flags.dir, { device: flags.device, threads: flags.threads });
@@ -166,7 +156,7 @@ export function registerZooCommands(program: Command): void {
     .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
     .option('--model <name>', 'model name (default: the first faker)')
     .requiredOption('--out <file>', 'JSON file to write')
-    .option('--n <n>', 'number of prompts', intArg('--n'), 8)
+    .option('--n <n>', 'number of prompts', intArg('--n', 1), 8)
     .action(async (flags: { dir: string; model?: string; out: string; n: number }) => {
       const manifest = loadZooManifest(flags.dir);
       const name = flags.model ?? Object.values(manifest.models).find((r) => r.type === 'faker')?.name ?? Object.keys(manifest.models)[0];
