@@ -62,6 +62,25 @@ torch::Tensor transform(const Intervention& op, const torch::Tensor& sel, const 
   return sel;
 }
 
+// One op on x [B, T, D]; returns the updated x (unchanged for captures).
+torch::Tensor apply_op(const Intervention& op, size_t i, torch::Tensor x, std::vector<torch::Tensor>& captures) {
+  torch::Tensor gather_index, sel;
+  if (op.positions.all) {
+    sel = x;
+  } else {
+    auto idx = op.positions.index.to(x.device(), torch::kLong);
+    gather_index = idx.unsqueeze(-1).expand({idx.size(0), idx.size(1), x.size(2)});
+    sel = x.gather(1, gather_index);
+  }
+  if (op.op == OpKind::Capture) {
+    if (captures.size() <= i) captures.resize(i + 1);
+    captures[i] = sel.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    return x;
+  }
+  auto updated = transform(op, sel, x);
+  return op.positions.all ? updated.expand_as(x).contiguous() : x.scatter(1, gather_index, updated);
+}
+
 }  // namespace
 
 torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Intervention>& ops,
@@ -69,21 +88,14 @@ torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Int
   for (size_t i = 0; i < ops.size(); ++i) {
     const Intervention& op = ops[i];
     if (op.ordinal != ordinal) continue;
-    torch::Tensor gather_index, sel;
-    if (op.positions.all) {
-      sel = x;
-    } else {
-      auto idx = op.positions.index.to(x.device(), torch::kLong);
-      gather_index = idx.unsqueeze(-1).expand({idx.size(0), idx.size(1), x.size(2)});
-      sel = x.gather(1, gather_index);
-    }
-    if (op.op == OpKind::Capture) {
-      if (captures.size() < ops.size()) captures.resize(ops.size());
-      captures[i] = sel.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    if (op.row_count <= 0) {
+      x = apply_op(op, i, x, captures);
       continue;
     }
-    auto updated = transform(op, sel, x);
-    x = op.positions.all ? updated.expand_as(x).contiguous() : x.scatter(1, gather_index, updated);
+    const int64_t end = op.row_begin + op.row_count;
+    auto part = apply_op(op, i, x.narrow(0, op.row_begin, op.row_count), captures);
+    if (op.op != OpKind::Capture)
+      x = torch::cat({x.narrow(0, 0, op.row_begin), part, x.narrow(0, end, x.size(0) - end)}, 0);
   }
   return x;
 }

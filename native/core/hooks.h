@@ -53,6 +53,11 @@ struct Intervention {
   torch::Tensor value;
   double scale = 1.0;      // Add: value * scale; Scale: factor; Noise: draw * scale
   NoiseSpec noise;
+  // When row_count > 0 the op touches only batch rows [row_begin, row_begin +
+  // row_count) and its positions/values/captures are those rows' (sweeps stack
+  // several settings along the batch).
+  int64_t row_begin = 0;
+  int64_t row_count = 0;
 };
 
 // Applies every op registered for `ordinal` to x [B, T, D] (out of place, so

@@ -53,6 +53,9 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
   return x * cos + rotate_half(x) * sin;
 }
 
+// Bytes of cached keys/values a sweep may copy to stack its settings.
+constexpr int64_t kSweepCacheBytes = int64_t{256} << 20;
+
 // Score elements per attention chunk (4 MB in float32).
 constexpr int64_t kAttentionChunkElements = 1 << 20;
 
@@ -328,7 +331,7 @@ torch::Tensor LlamaModel::logits_at(const torch::Tensor& normed, const LogitsSpe
 }
 
 ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, const std::vector<Intervention>& ops) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   ForwardResult result;
   int64_t stop_after = -1;
   if (logits.mode == LogitsSpec::Mode::None) {
@@ -343,7 +346,7 @@ ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, 
 
 std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
                                                   const std::vector<std::vector<Intervention>>& settings) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   const int64_t b = batch.ids.size(0), t = batch.ids.size(1), layers = config_.num_hidden_layers;
   int64_t from_layer = layers;
   for (const auto& ops : settings)
@@ -361,27 +364,57 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   std::vector<torch::Tensor> unused;
   run(batch, {}, unused, -1, &record);
 
-  // Rerun only the last position, from from_layer on, against cached keys/values.
+  // Rerun only the last position, from from_layer on, against cached
+  // keys/values. Settings are stacked along the batch (setting s owns rows
+  // [s B, (s + 1) B)), in groups whose copies of the cache fit a budget.
   auto mask = batch.mask.to(device_, torch::kLong);
   auto last_pos = (mask.cumsum(-1) - 1).clamp_min(0).slice(1, t - 1);  // [B, 1]
-  Context ctx;
-  std::tie(ctx.cos, ctx.sin) = rotary(last_pos);
-  ctx.bias = attention_bias(mask, 1);
-  ctx.cache = &record;
+  int64_t cache_bytes = 1;
+  for (int64_t layer = from_layer; layer < layers; ++layer)
+    cache_bytes += (record.keys[layer].numel() + record.values[layer].numel()) * record.keys[layer].element_size();
+  const int64_t group = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
+  const auto settings_count = static_cast<int64_t>(settings.size());
   auto last_index = torch::zeros({b, 1}, torch::kLong);
   std::vector<ForwardResult> results(settings.size());
-  for (size_t s = 0; s < settings.size(); ++s) {
-    std::vector<Intervention> ops = settings[s];
-    for (auto& op : ops) op.positions.index = last_index;  // position 0 of the one-token slice
+  for (int64_t first = 0; first < settings_count; first += group) {
+    const int64_t n = std::min(group, settings_count - first);
+    Record stacked;
+    stacked.from_layer = from_layer;
+    stacked.keys.resize(layers);
+    stacked.values.resize(layers);
+    for (int64_t layer = from_layer; layer < layers; ++layer) {
+      stacked.keys[layer] = record.keys[layer].repeat({n, 1, 1, 1});
+      stacked.values[layer] = record.values[layer].repeat({n, 1, 1, 1});
+    }
+    std::vector<Intervention> ops;
+    std::vector<std::pair<int64_t, size_t>> owner;  // (setting, op index in it)
+    for (int64_t s = first; s < first + n; ++s)
+      for (size_t j = 0; j < settings[s].size(); ++j) {
+        Intervention op = settings[s][j];
+        op.positions.index = last_index;  // position 0 of the one-token slice
+        op.row_begin = (s - first) * b;
+        op.row_count = b;
+        ops.push_back(std::move(op));
+        owner.emplace_back(s, j);
+      }
+    std::vector<torch::Tensor> captures(ops.size());
+    Context ctx;
+    std::tie(ctx.cos, ctx.sin) = rotary(last_pos.repeat({n, 1}));
+    ctx.bias = attention_bias(mask.repeat({n, 1}), 1);
+    ctx.cache = &stacked;
     ctx.ops = &ops;
-    ctx.captures = &results[s].captures;
-    results[s].captures.assign(ops.size(), torch::Tensor());
-    auto x = record.resid_in;
+    ctx.captures = &captures;
+    auto x = record.resid_in.repeat({n, 1, 1});
     if (from_layer == 0) site(0, x, ctx);
     for (int64_t layer = from_layer; layer < layers; ++layer) block(layer, x, ctx);
     auto normed = rms_norm(x, param("model.norm.weight"));
     site(final_hook_ordinal(layers), normed, ctx);
-    results[s].logits = torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32).to(torch::kCPU).contiguous();
+    auto logits = torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32).to(torch::kCPU);  // [n B, 1, V]
+    for (int64_t s = first; s < first + n; ++s) {
+      results[s].logits = logits.narrow(0, (s - first) * b, b).contiguous();
+      results[s].captures.assign(settings[s].size(), torch::Tensor());
+    }
+    for (size_t k = 0; k < owner.size(); ++k) results[owner[k].first].captures[owner[k].second] = captures[k];
   }
   return results;
 }
@@ -555,7 +588,7 @@ StepResult LlamaModel::train_step(const Batch& batch, const LossSpec& loss, cons
 }
 
 double LlamaModel::evaluate_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   return compute_loss(batch, loss, ops).item<double>();
 }
 
