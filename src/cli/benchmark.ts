@@ -2,10 +2,9 @@
  * `poser benchmark run`: the detection strategies over every (aligned, faker)
  * pair of a built zoo, scored with intervals, written as a report.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
+import { writeFileAtomic } from '../io/atomic.js';
 import { deviceArg, intArg } from './args.js';
 import { benchmarkReport, runBenchmark, zooPairSpecs } from '../benchmark/index.js';
 import { STRATEGIES, type StrategyName } from '../strategies/index.js';
@@ -21,12 +20,6 @@ function strategyList(value: string): StrategyName[] {
   });
 }
 
-
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp-${process.pid}`, text);
-  renameSync(`${path}.tmp-${process.pid}`, path);
-}
 
 export function registerBenchmarkCommands(program: Command): void {
   const bench = program.command('benchmark').description('run the detection strategies on the pair benchmark');
@@ -62,8 +55,8 @@ export function registerBenchmarkCommands(program: Command): void {
         seed: opts.seed,
         context: [`zoo: ${opts.zoo}, ${pairs.length} pairs`, `up to ${opts.maxPrompts} benchmark prompts per pair, seed ${opts.seed}`, `run time ${seconds.toFixed(0)} s on ${opts.device}`],
       });
-      writeAtomic(opts.out, report);
-      writeAtomic(opts.json, JSON.stringify(results, null, 1) + '\n');
+      writeFileAtomic(opts.out, report);
+      writeFileAtomic(opts.json, JSON.stringify(results, null, 1) + '\n');
       console.log(report);
       console.log(`report: ${opts.out}; verdicts and evidence: ${opts.json}`);
     });

@@ -1,4 +1,5 @@
-import { existsSync, renameSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { copyFileAtomic, writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PoserError, check } from '../errors.js';
@@ -392,12 +393,9 @@ export class Model {
   async save(dir: string, metadata: Record<string, string> = {}): Promise<void> {
     mkdirSync(dir, { recursive: true });
     await this.enqueue('save', () => this.native.save(join(dir, 'model.safetensors'), false, { format: 'pt', ...metadata }));
-    writeAtomic(join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...this.config, torch_dtype: this.dtype }, null, 2) + '\n');
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...this.config, torch_dtype: this.dtype }, null, 2) + '\n');
     const tokenizerPath = join(this.dir, 'tokenizer.json');
-    if (existsSync(tokenizerPath) && join(dir, 'tokenizer.json') !== tokenizerPath) {
-      copyFileSync(tokenizerPath, join(dir, `tokenizer.json.tmp-${process.pid}`));
-      renameSync(join(dir, `tokenizer.json.tmp-${process.pid}`), join(dir, 'tokenizer.json'));
-    }
+    if (existsSync(tokenizerPath) && join(dir, 'tokenizer.json') !== tokenizerPath) copyFileAtomic(tokenizerPath, join(dir, 'tokenizer.json'));
   }
 
   /** Saves only the adapters (safetensors, atomic). */
@@ -435,11 +433,4 @@ export function softmaxPick(logits: Float32NdArray, ids: number[]): number[][] {
     out.push(ids.map((id) => Math.exp(logits.get(i, id) - max) / sum));
   }
   return out;
-}
-
-/** Writes a file through a temporary name and a rename. */
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }

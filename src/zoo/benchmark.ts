@@ -5,13 +5,14 @@
  * threshold; write them in the Poser benchmark schema with per-model `probs`,
  * and the list of (aligned model, faker model) pairs with their benchmark file.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatItems } from '../data/io.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { answerProbs } from './evaluate.js';
 import { benchmarkCandidatesOf } from '../data/generate.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** A model of the zoo as the benchmark needs it. */
 export interface BenchmarkModel {
@@ -47,12 +48,6 @@ export interface BenchmarkResult {
   pairs: ModelPair[];
 }
 
-function writeTextAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 /**
  * Filters candidates by per-model P(benign) and writes `<dir>/benchmark/<tag>.json`
  * and `<dir>/model_pairs.json`.
@@ -80,7 +75,7 @@ export function writeBenchmark(
         .filter(({ p }) => Object.values(p).every((x) => x >= threshold))
         .map(({ item, p }) => ({ ...item, probs: p }));
       const rel = `benchmark/${tag}.json`;
-      writeTextAtomic(join(dir, rel), formatItems(kept));
+      writeFileAtomic(join(dir, rel), formatItems(kept));
       files[tag] = { path: rel, candidates: cands.length, kept: kept.length };
       for (const am of involved.filter((m) => m.policy === a)) {
         for (const fm of involved.filter((m) => m.policy === f)) {
@@ -90,7 +85,7 @@ export function writeBenchmark(
     }
   }
   const file: ModelPairsFile = { version: 1, threshold, pairs };
-  writeTextAtomic(join(dir, 'model_pairs.json'), JSON.stringify(file, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'model_pairs.json'), JSON.stringify(file, null, 2) + '\n');
   return { files, pairs };
 }
 

@@ -4,9 +4,10 @@
  * only once its directory is complete, so the manifest is what a resumed build
  * trusts.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PoserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { BehaviourMetrics } from './evaluate.js';
 import type { ZooRecipe } from './recipe.js';
 
@@ -80,9 +81,7 @@ export function loadZooManifest(dir: string): ZooManifest {
 
 /** Writes a JSON file through a temporary name and a rename. */
 export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
 export function saveZooManifest(dir: string, manifest: ZooManifest): void {
