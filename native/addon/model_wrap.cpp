@@ -260,15 +260,19 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::LossCall(const Napi::CallbackInfo& info, const char* method, LossMethod fn) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto state = Live("backward");
+    auto state = Live(method);
     auto req = std::make_shared<TrainRequest>(parse_train(arg_object(info, 0, "loss request"), state->model->config()));
     auto loss = std::make_shared<double>(0);
     return Run(
-        info, "backward", [=](poser::LlamaModel& m) { *loss = m.backward(req->batch, req->loss, req->ops); },
+        info, method, [=](poser::LlamaModel& m) { *loss = (m.*fn)(req->batch, req->loss, req->ops); },
         [loss](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *loss); });
   });
+}
+
+Napi::Value ModelWrap::Backward(const Napi::CallbackInfo& info) {
+  return LossCall(info, "backward", &poser::LlamaModel::backward);
 }
 
 Napi::Value ModelWrap::ZeroGrad(const Napi::CallbackInfo& info) {
@@ -278,14 +282,7 @@ Napi::Value ModelWrap::ZeroGrad(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::EvaluateLoss(const Napi::CallbackInfo& info) {
-  return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto state = Live("evaluateLoss");
-    auto req = std::make_shared<TrainRequest>(parse_train(arg_object(info, 0, "loss request"), state->model->config()));
-    auto loss = std::make_shared<double>(0);
-    return Run(
-        info, "evaluateLoss", [=](poser::LlamaModel& m) { *loss = m.evaluate_loss(req->batch, req->loss, req->ops); },
-        [loss](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *loss); });
-  });
+  return LossCall(info, "evaluateLoss", &poser::LlamaModel::evaluate_loss);
 }
 
 Napi::Value ModelWrap::GetParameter(const Napi::CallbackInfo& info) {

@@ -34,6 +34,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Run(const Napi::CallbackInfo& info, const char* method,
                   std::function<void(poser::LlamaModel&)> work, std::function<Napi::Value(Napi::Env)> result);
 
+  // A loss request in, the loss out (backward, evaluateLoss).
+  using LossMethod = double (poser::LlamaModel::*)(const poser::Batch&, const poser::LossSpec&,
+                                                   const std::vector<poser::Intervention>&);
+  Napi::Value LossCall(const Napi::CallbackInfo& info, const char* method, LossMethod fn);
+
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Sweep(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
