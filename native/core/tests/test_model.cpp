@@ -40,38 +40,37 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& b, const torc
   return diff / b.abs().masked_select(keep).max().item<double>();
 }
 
-double logits_error(const std::string& device) {
-  auto expected = poser::load_safetensors_file(kFixture + "/expected.safetensors");
+std::unique_ptr<poser::LlamaModel> load_fixture(const std::string& device) {
   poser::LoadOptions options;
   options.device = device;
-  auto model = poser::LlamaModel::load(kFixture, fixture_config(), options);
+  return poser::LlamaModel::load(kFixture, fixture_config(), options);
+}
+
+// Relative error of the model's logits on the fixture batch.
+double logits_error(poser::LlamaModel& model) {
+  auto expected = poser::load_safetensors_file(kFixture + "/expected.safetensors");
   poser::Batch batch{expected.at("input_ids"), expected.at("attention_mask")};
   poser::LogitsSpec all;
   all.mode = poser::LogitsSpec::Mode::All;
-  auto out = model->forward(batch, all, {});
+  auto out = model.forward(batch, all, {});
   return relative_error(out.logits, expected.at("logits"), batch.mask);
 }
 
-TEST(ModelParity, LogitsOnCpu) { EXPECT_LT(logits_error("cpu"), 1e-4); }
+TEST(ModelParity, LogitsOnCpu) { EXPECT_LT(logits_error(*load_fixture("cpu")), 1e-4); }
 
 TEST(ModelParity, LogitsOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const double err = logits_error("cuda:0");
+  const double err = logits_error(*load_fixture("cuda:0"));
   std::cout << "cuda:0 logits relative error " << err << "\n";
   EXPECT_LT(err, 1e-4);
 }
 
 TEST(ModelParity, PerturbedWeightIsDetected) {
-  auto expected = poser::load_safetensors_file(kFixture + "/expected.safetensors");
-  auto model = poser::LlamaModel::load(kFixture, fixture_config(), {});
+  auto model = load_fixture("cpu");
   auto w = model->get("model.layers.1.mlp.down_proj.weight");
   w.index_put_({0, 0}, w.index({0, 0}) + 0.05);
   model->set("model.layers.1.mlp.down_proj.weight", w);
-  poser::Batch batch{expected.at("input_ids"), expected.at("attention_mask")};
-  poser::LogitsSpec all;
-  all.mode = poser::LogitsSpec::Mode::All;
-  auto out = model->forward(batch, all, {});
-  EXPECT_GT(relative_error(out.logits, expected.at("logits"), batch.mask), 1e-4);
+  EXPECT_GT(logits_error(*model), 1e-4);
 }
 
 }  // namespace
