@@ -6,7 +6,7 @@
 import { Rng } from '../data/random.js';
 import { NON_BENIGN_DISTRIBUTIONS } from '../data/generate.js';
 import { isErrorItem, otherAnswer, type Oversight, type ScenarioItem, type TrainingItem } from '../data/types.js';
-import { softmaxPick, type Model } from '../model/model.js';
+import type { Model } from '../model/model.js';
 import { lengthBatches } from './batching.js';
 
 /** Probabilities of the three answers for one prompt. */
@@ -29,12 +29,10 @@ export function pickAnswer(p: AnswerProbs): 'A' | 'B' | 'error' {
 export async function answerProbs(model: Model, prompts: readonly string[], batchSize = 64): Promise<AnswerProbs[]> {
   const tok = model.tokenizer;
   if (!tok) throw new Error('answerProbs: the model has no tokenizer');
-  const ids = [model.tokenId('A'), model.tokenId('B'), model.tokenId('error')];
   const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
   const out: AnswerProbs[] = new Array(prompts.length);
   for (const batch of lengthBatches(rows, (r) => r.ids.length, batchSize, new Rng(0))) {
-    const { logits } = await model.forward(batch.map((r) => r.ids), { logits: 'last' });
-    softmaxPick(logits!, ids).forEach(([a, b, e], j) => {
+    (await model.scoreChoices(batch.map((r) => r.ids), ['A', 'B', 'error'])).forEach(([a, b, e], j) => {
       out[batch[j].i] = { A: a, B: b, error: e };
     });
   }
