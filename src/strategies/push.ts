@@ -23,7 +23,7 @@ export interface PushOptions {
   normalization?: Normalization;
   /** `common` only: largest ratio of the common norm to a model's own that the measurement covers (default 4). */
   maxRatio?: number;
-  /** `common` only: grid points per doubling of the push (default 4). */
+  /** `common` only: grid points per doubling of the push (default 8). */
   ratioSteps?: number;
 }
 
@@ -32,7 +32,7 @@ export interface PushOptions {
  * half the smallest |coefficient| to maxRatio times the largest, `steps`
  * points per doubling (so every c·ρ with ρ in [1/2, maxRatio] lies inside it).
  */
-export function pushGrid(coefficients: readonly number[], maxRatio = 4, steps = 4): number[] {
+export function pushGrid(coefficients: readonly number[], maxRatio = 4, steps = 8): number[] {
   check(Number.isFinite(maxRatio) && maxRatio >= 1, `push: maxRatio must be >= 1, got ${maxRatio}`);
   check(Number.isInteger(steps) && steps >= 1, `push: ratioSteps must be a positive integer, got ${steps}`);
   const mags = coefficients.map(Math.abs).filter((c) => c > 0);

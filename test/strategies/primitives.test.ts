@@ -6,7 +6,10 @@ import {
   contrastVector,
   cosineSimilarity,
   curveMean,
+  crossingDepth,
   decide,
+  pushGrid,
+  pushMultipliers,
   interpolate,
   isTie,
   stratifiedFolds,
@@ -106,6 +109,26 @@ describe('numbers', () => {
     expect(interpolate(xs, ys, -0.1)).toBeNaN();
     expect(interpolate(xs, ys, 3.1)).toBeNaN();
     expect(() => interpolate([0, 0], [1, 1], 0)).toThrow(/ascending/);
+  });
+
+  it('crossingDepth interpolates between the depth below the threshold and the first at or above it', () => {
+    const depths = [-1, 0, 1, 2];
+    expect(crossingDepth(depths, [0.5, 0.7, 0.9, 1], 0.8)).toBeCloseTo(0.5, 12);
+    expect(crossingDepth(depths, [0.5, 1, 1, 1], 0.8)).toBeCloseTo(-0.4, 12);
+    expect(crossingDepth(depths, [0.5, 0.8, 1, 1], 0.8)).toBe(0);
+    expect(crossingDepth(depths, [0.9, 1, 1, 1], 0.8)).toBe(-1);
+    expect(crossingDepth(depths, [0.5, 0.6, 0.7, 0.75], 0.8)).toBeNull();
+  });
+
+  it('pushGrid spans c/2 to maxRatio c geometrically; common multipliers include the coefficients', () => {
+    const g = pushGrid([0, 1, 3], 4, 2);
+    expect(g[0]).toBe(0.5);
+    expect(g[g.length - 1]).toBeCloseTo(12, 12);
+    for (let k = 1; k < g.length - 1; k++) expect(g[k] / g[k - 1]).toBeCloseTo(Math.SQRT2, 12);
+    expect(pushMultipliers([0, 1, 3], { normalization: 'own' })).toEqual([0, 1, 3]);
+    const m = pushMultipliers([0, 1, 3], { normalization: 'common', ratioSteps: 2 });
+    expect(m).toEqual([...new Set([0, 1, 3, ...g])].sort((x, y) => x - y));
+    expect(() => pushGrid([1], 0.5)).toThrow(/maxRatio/);
   });
 
   it('stratifiedFolds deals each answer evenly over the folds, fixed by the seed', () => {
