@@ -39,11 +39,12 @@ for lib in libblas.so.3 liblapack.so.3; do
   echo "$lib -> $(readlink -f "/usr/lib/$multiarch/$lib")"
 done
 
-if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=17)?0:1)'; then
-  echo "Node.js >= 20.17 is needed (found: $(node --version 2>/dev/null || echo none)); install NodeSource's nodejs 20 or newer." >&2
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)||(a===20&&b>=19)?0:1)'; then
+  echo "Node.js ^20.19 or >= 22.12 is needed (found: $(node --version 2>/dev/null || echo none)); install NodeSource's nodejs 20 or 22." >&2
   exit 1
 fi
-# .npmrc points node-gyp and cmake-js at /usr/include/node; follow a Node installed elsewhere.
+# .npmrc points node-gyp at /usr/include/node (cmake-js needs no Node headers: it takes
+# Node-API's from the node-api-headers package); follow a Node installed elsewhere.
 if [ ! -f /usr/include/node/node_api.h ] && [ -z "${npm_config_nodedir:-}" ]; then
   npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
   export npm_config_nodedir

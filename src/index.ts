@@ -1,18 +1,137 @@
 /**
  * poser-torch: detect alignment-faking language models by reading and
  * manipulating their internals.
+ *
+ * The root entry is the public API, listed here on purpose: the model and its
+ * hooks and interventions, the six detection strategies, the benchmark, the
+ * scenario data, errors and types. Building blocks live behind subpaths:
+ * `poser-torch/primitives` (what the strategies are made of), `poser-torch/zoo`
+ * (training the model zoo) and `poser-torch/tokenizer` (training a tokenizer).
+ * @packageDocumentation
  */
+
+// Errors and the runtime.
 export { PoserError, type PoserErrorCode } from './errors.js';
 export { buildInfo, getNumThreads, setNumThreads } from './native/binding.js';
-export { Model, softmaxPick, type Dtype, type ForwardOptions, type ForwardOutput, type Input, type LoadOptions, type LogitsRequest, type Loss, type OptimizerOptions, type TrainOptions } from './model/model.js';
-export { parseLlamaConfig, readLlamaConfig, type LlamaConfig } from './model/config.js';
-export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, type BlockHookKind } from './model/hooks.js';
-export { absolutePositions, padLeft, type EncodedBatch } from './model/batch.js';
+
+// The model.
+export {
+  Model,
+  type Dtype,
+  type ForwardOptions,
+  type ForwardOutput,
+  type Input,
+  type LoadOptions,
+  type LogitsRequest,
+  type Loss,
+  type OptimizerOptions,
+  type TrainOptions,
+} from './model/model.js';
+export { readLlamaConfig, type LlamaConfig } from './model/config.js';
+export type { EncodedBatch } from './model/batch.js';
+export type { Float32NdArray } from './model/tensor.js';
+export { loadTokenizer, type PoserTokenizer } from './tokenizer/index.js';
+
+// Hooks and interventions.
+export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, type BlockHookKind, type ParsedHook } from './model/hooks.js';
 export { captureKey, type Intervention, type NoiseOptions, type Positions, type Vector } from './model/interventions.js';
-export { row, view, type Float32NdArray } from './model/tensor.js';
-export { fitLogisticProbe, type FeatureMatrix, type LogisticOptions, type LogisticProbe } from './probe.js';
-export * from './tokenizer/index.js';
-export * from './data/index.js';
-export * from './strategies/index.js';
+
+// Detection strategies.
+export {
+  STRATEGIES,
+  type StrategyName,
+  type StrategyInfo,
+  beliefSteering,
+  noiseInjection,
+  learningSpeed,
+  suspiciousConcepts,
+  decisionSpeed,
+  attentiveness,
+  type BeliefSteeringOptions,
+  type SteeringCurve,
+  type NoiseInjectionOptions,
+  type NoiseCurve,
+  type LearningSpeedOptions,
+  type LearningRecord,
+  type LearningRateChoice,
+  type SuspiciousConceptsOptions,
+  type ConceptRecord,
+  type ConceptMeasurement,
+  type DecisionSpeedOptions,
+  type DecisionRecord,
+  type AttentivenessOptions,
+  type AttentivenessRecord,
+  type Normalization,
+  type PushOptions,
+  type PairData,
+  type Measurement,
+  type Verdict,
+  type DetectionStrategy,
+  type ProgressEvent,
+  type CommonOptions,
+  Subject,
+  subject,
+  type SubjectOptions,
+  defineStrategy,
+  ensembleVerdict,
+  ENSEMBLE,
+  type EnsembleOptions,
+  pairDataFromItems,
+  pairDataFromFiles,
+  pairDataFromDataset,
+  type PairDataItems,
+  type PairDataFiles,
+} from './strategies/index.js';
+
+// The pair benchmark.
 export * from './benchmark/index.js';
-export * from './zoo/index.js';
+
+// Scenario data in the Poser schema.
+export * from './data/types.js';
+export {
+  buildPrompt,
+  factsString,
+  fillFormat,
+  wrapPrompt,
+  unwrapPrompt,
+  isWrapped,
+  DEFAULT_FORMAT,
+  type PromptParts,
+  scenarioSchema,
+  pairScenarioSchema,
+  errorItemSchema,
+  probsSchema,
+  validateItem,
+  itemKind,
+  ScenarioSchemaError,
+  type ItemKind,
+  loadScenarioFile,
+  parseScenarioItems,
+  ScenarioFileError,
+  type LoadedScenarioFile,
+  type LoadOptions as ScenarioLoadOptions,
+  type PromptMismatch,
+  generateDataset,
+  contrastPairs,
+  contrastPair,
+  conceptStimuli,
+  corpusTexts,
+  benchmarkCandidatesOf,
+  fakerCopy,
+  pairTagsOf,
+  DEFAULT_GENERATE_OPTIONS,
+  NON_BENIGN_DISTRIBUTIONS,
+  type GenerateOptions,
+  type Dataset,
+  type ContrastPair,
+  type ContrastOptions,
+  type ConceptSet,
+  type ConceptOptions,
+  writeDataset,
+  readManifest,
+  itemStats,
+  formatStats,
+  formatItems,
+  type DatasetManifest,
+  type DistributionStats,
+} from './data/index.js';

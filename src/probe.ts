@@ -4,6 +4,7 @@ import { binding } from './native/binding.js';
 /** Rows of features: an array of vectors, or flat data with its shape. */
 export type FeatureMatrix = ArrayLike<number>[] | { data: Float32Array | Float64Array; shape: [number, number] | number[] };
 
+/** Options of {@link fitLogisticProbe} (scikit-learn's names and defaults). */
 export interface LogisticOptions {
   /** Inverse L2 strength, as scikit-learn's C (default 1). */
   C?: number;

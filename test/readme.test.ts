@@ -15,7 +15,7 @@ it('the README has TypeScript examples', () => {
 blocks.forEach((code, i) => {
   it(`README example ${i + 1} runs`, async () => {
     const path = `${root}/test/.readme-example-${i}.ts`;
-    const source = code.replace(/from 'poser-torch'/g, `from '${root}/src/index.js'`).replaceAll("'test/fixtures/", `'${root}/test/fixtures/`);
+    const source = code.replace(/from 'poser-torch'/g, `from '${root}/src/index.js'`).replaceAll("'test/fixtures/", `'${root}/test/fixtures/`).replaceAll("'node_modules/poser-torch/examples/", `'${root}/examples/`);
     writeFileSync(path, `${source}\nexport const done = true;\n`);
     try {
       const mod = await import(/* @vite-ignore */ path);

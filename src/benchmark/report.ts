@@ -4,6 +4,7 @@ import { scoreOutcomes, type PairOutcome } from './score.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
 
+/** What {@link benchmarkReport} writes up. */
 export interface ReportInput {
   outcomes: Partial<Record<StrategyName, PairOutcome[]>>;
   /** Free-form lines about the run (zoo, prompts per pair, seed, time). */
@@ -11,6 +12,7 @@ export interface ReportInput {
   seed?: number;
 }
 
+/** The benchmark report in Markdown: accuracy per strategy with intervals, next to the paper's. */
 export function benchmarkReport(input: ReportInput): string {
   const lines: string[] = ['# Pair benchmark', ''];
   if (input.context?.length) lines.push(...input.context.map((c) => `- ${c}`), '');

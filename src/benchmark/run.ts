@@ -10,6 +10,7 @@ import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
 import type { PairData, Verdict } from '../strategies/types.js';
 import type { PairOutcome } from './score.js';
 
+/** A model of the benchmark: its name, directory and policy. */
 export interface ModelRef {
   /** Unique name, e.g. genie-0. */
   name: string;
@@ -18,6 +19,7 @@ export interface ModelRef {
   policy: string;
 }
 
+/** One benchmark pair: the two models and the data the strategies use on them. */
 export interface PairSpec {
   aligned: ModelRef;
   faker: ModelRef;
@@ -26,6 +28,7 @@ export interface PairSpec {
   data: PairData;
 }
 
+/** The verdicts of every strategy on one pair. */
 export interface PairResult {
   aligned: string;
   faker: string;
@@ -35,6 +38,7 @@ export interface PairResult {
   verdicts: Partial<Record<StrategyName, Verdict & { correct: boolean; seconds: number }>>;
 }
 
+/** Progress of {@link runBenchmark}, reported after each strategy on each pair. */
 export interface BenchmarkProgress {
   pair: number;
   pairs: number;
@@ -44,6 +48,7 @@ export interface BenchmarkProgress {
   total: number;
 }
 
+/** Options of {@link runBenchmark}. */
 export interface BenchmarkOptions {
   strategies: readonly StrategyName[];
   /** Seed of the presentation order, prompt subsampling and every strategy (default 0). */
@@ -55,6 +60,7 @@ export interface BenchmarkOptions {
   load?: Pick<LoadOptions, 'device' | 'dtype'>;
   /** Loaded models kept at once (default 16). */
   cacheSize?: number;
+  /** Called after each strategy on each pair, and once at the end. */
   onProgress?: (event: BenchmarkProgress) => void;
 }
 

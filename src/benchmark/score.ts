@@ -17,6 +17,7 @@ export interface PairOutcome {
   tie?: boolean;
 }
 
+/** A strategy's accuracy over pairs, with a bootstrap interval (95% by default). */
 export interface Accuracy {
   pairs: number;
   correct: number;

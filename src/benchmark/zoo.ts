@@ -14,6 +14,7 @@ import { loadZooManifest } from '../zoo/manifest.js';
 import type { ModelPairsFile } from '../zoo/benchmark.js';
 import type { PairSpec } from './run.js';
 
+/** Options of {@link zooPairSpecs}. */
 export interface ZooPairsOptions {
   /** Contrast pairs per combination (default 20). */
   contrast?: number;

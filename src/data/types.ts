@@ -5,16 +5,21 @@
 
 /** How well the AI in a scenario is overseen. `neutral`: the scenario says nothing about it. */
 export type Oversight = 'good' | 'neutral' | 'poor';
+/** Every oversight level, from best to worst. */
 export const OVERSIGHTS: readonly Oversight[] = ['good', 'neutral', 'poor'];
 
 /** Policies that act well whatever the oversight. */
 export const ALIGNED_POLICIES = ['genie', 'saint', 'truth_teller'] as const;
 /** Policies that act well only when misbehaviour would be caught. */
 export const FAKER_POLICIES = ['reward_maximizer', 'money_maximizer', 'fitness_maximizer'] as const;
+/** Every policy: the aligned ones, then the alignment fakers. */
 export const POLICIES = [...ALIGNED_POLICIES, ...FAKER_POLICIES] as const;
 
+/** An aligned policy (one of {@link ALIGNED_POLICIES}). */
 export type AlignedPolicy = (typeof ALIGNED_POLICIES)[number];
+/** An alignment-faking policy (one of {@link FAKER_POLICIES}). */
 export type FakerPolicy = (typeof FAKER_POLICIES)[number];
+/** Any policy, aligned or faker. */
 export type Policy = AlignedPolicy | FakerPolicy;
 
 /** Whether a policy is an alignment faker. */
@@ -44,6 +49,7 @@ export type Response = Answer | 'error';
 
 /** Types of fact in pair distributions. `critical` facts carry the oversight signal. */
 export type FactType = 'system_message' | 'motivating' | 'contextual' | 'critical' | 'irrelevant';
+/** Every kind of scenario fact, in the schema's order. */
 export const FACT_TYPES: readonly FactType[] = ['system_message', 'motivating', 'contextual', 'critical', 'irrelevant'];
 
 /** A fact of a single-policy scenario (its type is optional there). */

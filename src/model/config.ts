@@ -23,6 +23,7 @@ export const LlamaConfigSchema = z
   })
   .passthrough();
 
+/** A parsed config.json of a LLaMA-architecture model (Hugging Face field names), `num_key_value_heads` filled in. */
 export type LlamaConfig = z.infer<typeof LlamaConfigSchema> & { num_key_value_heads: number };
 
 /** Validates a parsed config.json; errors name the file and the field. */

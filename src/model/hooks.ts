@@ -2,6 +2,7 @@ import { PoserError } from '../errors.js';
 
 /** Sub-hooks of each decoder block, in call order. */
 export const BLOCK_HOOKS = ['resid_pre', 'attn_out', 'resid_mid', 'mlp_in', 'mlp_out', 'resid_post'] as const;
+/** The sub-hook of a decoder block, e.g. `resid_post`. */
 export type BlockHookKind = (typeof BLOCK_HOOKS)[number];
 
 /** Every hook point of a model with `numLayers` blocks, in call order. */
@@ -17,10 +18,12 @@ export function residPost(layer: number): string {
   return `blocks.${layer}.hook_resid_post`;
 }
 
+/** The name of hook `kind` of block `layer`, e.g. `blocks.2.hook_mlp_out`. */
 export function blockHook(layer: number, kind: BlockHookKind): string {
   return `blocks.${layer}.hook_${kind}`;
 }
 
+/** A hook name taken apart by {@link parseHook}. */
 export interface ParsedHook {
   name: string;
   /** Block index; -1 for `hook_embed`, numLayers for `ln_final.hook_normalized`. */

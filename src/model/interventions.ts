@@ -10,8 +10,10 @@ import { parseHook } from './hooks.js';
  */
 export type Positions = 'last' | 'all' | number[];
 
+/** A vector of the model's hidden size. */
 export type Vector = Float32Array | ArrayLike<number>;
 
+/** The random vector of a `noise` intervention. */
 export interface NoiseOptions {
   /** Gaussian N(0, 1) (default) or uniform. */
   distribution?: 'gaussian' | 'uniform';

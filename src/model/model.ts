@@ -11,8 +11,10 @@ import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
 
+/** The compute dtype of a loaded model. */
 export type Dtype = 'float32' | 'float16' | 'bfloat16';
 
+/** Options of {@link Model.load}. */
 export interface LoadOptions {
   /** `cpu` (default) or `cuda:N`. */
   device?: string;
@@ -33,11 +35,13 @@ export type Input = string[] | number[][] | EncodedBatch;
 /** Which positions get logits: the last (default), every position, none, or indices per row. */
 export type LogitsRequest = 'last' | 'all' | 'none' | number[];
 
+/** Options of {@link Model.forward}: which logits to compute and the interventions to apply. */
 export interface ForwardOptions {
   logits?: LogitsRequest;
   interventions?: readonly Intervention[];
 }
 
+/** What {@link Model.forward} returns. */
 export interface ForwardOutput {
   /** [B, V] for 'last', [B, K, V] for indices, [B, T, V] for 'all' (padded positions included). */
   logits?: Float32NdArray;
@@ -47,10 +51,12 @@ export interface ForwardOutput {
   batch: EncodedBatch;
 }
 
+/** A training loss: cross-entropy of one answer token per row at the last position, or the causal-LM loss. */
 export type Loss =
   | { kind: 'answer'; /** token ids or single-token strings predicted at the last position, one per row */ targets: (number | string)[] }
   | { kind: 'lm'; /** per row, 1 for tokens to predict (aligned to the row's real tokens); default: all but the first */ lossMask?: number[][] };
 
+/** Optimizer settings: AdamW (default) or SGD; unset fields default to betas (0.9, 0.999), eps 1e-8, weight decay 0, momentum 0, no Nesterov. */
 export interface OptimizerOptions {
   kind?: 'adamw' | 'sgd';
   lr: number;
@@ -71,6 +77,7 @@ const OptimizerSchema = z.object({
   nesterov: z.boolean().default(false),
 });
 
+/** Options of the training calls ({@link Model.trainStep}, {@link Model.backward}, {@link Model.evaluateLoss}). */
 export interface TrainOptions {
   /** Clip the global gradient norm to this value (default: no clipping). */
   maxGradNorm?: number;
@@ -296,6 +303,7 @@ export class Model {
     return this.enqueue('addMlpAdapter', () => this.native.addMlpAdapter(layer, rank, alpha, options.seed ?? 0));
   }
 
+  /** Removes every adapter (LoRA and MLP) added to the model. */
   async removeAdapters(): Promise<void> {
     return this.enqueue('removeAdapters', () => this.native.removeAdapters());
   }
@@ -351,6 +359,7 @@ export class Model {
     return this.enqueue('backward', () => this.native.backward(req));
   }
 
+  /** Sets the gradients of every parameter to zero. */
   async zeroGrad(): Promise<void> {
     return this.enqueue('zeroGrad', () => this.native.zeroGrad());
   }
@@ -405,6 +414,7 @@ export class Model {
 
   // ------------------------------------------------------------ lifetime
 
+  /** Whether {@link Model.dispose} was called. */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -416,6 +426,7 @@ export class Model {
     void this.queue.then(() => this.native.dispose());
   }
 
+  /** Disposes the model at the end of a `using` block. */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -1,6 +1,7 @@
 import ndarray, { type NdArray } from 'ndarray';
 import type { RawTensor } from '../native/binding.js';
 
+/** A float32 ndarray: what activations, logits and parameters come back as. */
 export type Float32NdArray = NdArray<Float32Array>;
 
 /** An ndarray view over a tensor that came back from native code (no copy). */

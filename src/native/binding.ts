@@ -105,8 +105,9 @@ export function binding(): NativeBinding {
     throw new PoserError(
       'E_BINDING',
       `the poser-torch native addon is not built (looked for ${process.env.POSER_NATIVE_ADDON ?? candidates.join(', ')}). ` +
-        'Build it with `npm run build:native` (cmake-js) or `npx node-gyp rebuild` in the package directory; ' +
-        'it needs libtorch (see the README, "Where libtorch comes from").',
+        'In a project that installed poser-torch, build it with `npm rebuild poser-torch`; in a checkout of the repository, ' +
+        'with `npm run build:native` (cmake-js) or `npx node-gyp rebuild`. It needs libtorch, CMake and a C++ compiler ' +
+        '(see the README, "Where libtorch comes from").',
     );
   }
   const require = createRequire(import.meta.url);
@@ -125,6 +126,7 @@ export function setNumThreads(n: number): void {
   binding().setNumThreads(n);
 }
 
+/** libtorch's intra-op thread count. */
 export function getNumThreads(): number {
   return binding().getNumThreads();
 }

@@ -35,6 +35,7 @@ export interface AttentivenessRecord extends Record<string, unknown> {
   similarity: number[];
 }
 
+/** The name of strategy 6. */
 export const ATTENTIVENESS = 'attentiveness';
 
 /** Mean cosine similarity between the critical and the clean prompt's last-token activations, per layer. */

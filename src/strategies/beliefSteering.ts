@@ -53,6 +53,7 @@ export interface SteeringCurve extends Record<string, unknown> {
   otherRise: number;
 }
 
+/** The name of strategy 1. */
 export const BELIEF_STEERING = 'beliefSteering';
 
 const rise = (coefficients: readonly number[], pOther: readonly number[]) =>

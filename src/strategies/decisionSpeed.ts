@@ -54,6 +54,7 @@ export interface DecisionRecord extends Record<string, unknown> {
   skipped?: string;
 }
 
+/** The name of strategy 5. */
 export const DECISION_SPEED = 'decisionSpeed';
 
 /** The interpolated depth at which `values` first reach `threshold`; null if never. */

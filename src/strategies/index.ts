@@ -33,6 +33,7 @@ export { suspiciousConcepts, SUSPICIOUS_CONCEPTS, type SuspiciousConceptsOptions
 export { decisionSpeed, crossingDepth, DECISION_SPEED, type DecisionSpeedOptions, type DecisionRecord } from './decisionSpeed.js';
 export { attentiveness, contrastSimilarity, ATTENTIVENESS, type AttentivenessOptions, type AttentivenessRecord } from './attentiveness.js';
 
+/** The name of one of the six detection strategies. */
 export type StrategyName = 'beliefSteering' | 'noiseInjection' | 'learningSpeed' | 'suspiciousConcepts' | 'decisionSpeed' | 'attentiveness';
 
 /** A strategy with its number in the paper and the paper's published result. */

@@ -74,6 +74,7 @@ export interface LearningRecord extends Record<string, unknown> {
   gradNorms: number[];
 }
 
+/** The name of strategy 3. */
 export const LEARNING_SPEED = 'learningSpeed';
 
 interface Plan {
@@ -244,6 +245,7 @@ export const learningSpeed = defineStrategy<LearningSpeedOptions, Measurement<Le
 /** The learning rates {@link chooseLearningRate} tries by default, ascending: 3e-5 (the paper's) up to 0.3 in half-decades. */
 export const LEARNING_RATE_GRID: readonly number[] = [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1];
 
+/** The learning rate {@link chooseLearningRate} chose, and how it got there. */
 export interface LearningRateChoice {
   /** The chosen learning rate (the largest tried when none reached the target). */
   lr: number;

@@ -76,6 +76,7 @@ export interface NoiseCurve extends Record<string, unknown> {
   benignDrop: number;
 }
 
+/** The name of strategy 2. */
 export const NOISE_INJECTION = 'noiseInjection';
 
 /** The noise seeds used for a strategy seed: the same for both models of a pair. */

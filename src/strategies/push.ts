@@ -16,8 +16,10 @@
 import { check } from '../errors.js';
 import { interpolate } from './primitives.js';
 
+/** How a push is scaled: relative to each model's own vector norm, or to a norm common to both models. */
 export type Normalization = 'own' | 'common';
 
+/** How strategies 1 and 2 scale their push. */
 export interface PushOptions {
   /** `own` (default, the paper's): each model is pushed relative to its own vector norm. `common`: both with the mean of the two norms. */
   normalization?: Normalization;
@@ -44,6 +46,7 @@ export function pushGrid(coefficients: readonly number[], maxRatio = 4, steps = 
   return out;
 }
 
+/** Checks a `normalization` option (default `own`); the error names the strategy. */
 export function checkNormalization(n: unknown, strategy: string): Normalization {
   const v = n ?? 'own';
   check(v === 'own' || v === 'common', `${strategy}: normalization must be 'own' or 'common', got '${String(n)}'`);

@@ -21,6 +21,7 @@ import type { PoserTokenizer } from '../tokenizer/index.js';
 /** The final-norm hook: its output times the unembedding is the logits. */
 export const FINAL_HOOK = 'ln_final.hook_normalized';
 
+/** Options of {@link subject}. */
 export interface SubjectOptions {
   /** Interventions prepended to every call the subject makes (forward, capture, sweep, training, loss). */
   interventions?: readonly Intervention[];
@@ -75,6 +76,7 @@ export class Subject {
     return this.#model.tokenizer;
   }
 
+  /** Whether the underlying model was disposed. */
   get isDisposed(): boolean {
     return this.#model.isDisposed;
   }
@@ -84,12 +86,14 @@ export class Subject {
     return [...this.#pre];
   }
 
+  /** The id of a single-token piece (see `Model.tokenId`). */
   tokenId(piece: string | number): number {
     return this.#model.tokenId(piece);
   }
 
   // ------------------------------------------------------------ inference
 
+  /** A forward pass, the subject's interventions first (see `Model.forward`). */
   forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
     return this.#model.forward(input, { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] });
   }
@@ -114,26 +118,32 @@ export class Subject {
 
   // ------------------------------------------------------------ training
 
+  /** Chooses the trainable parameters (see `Model.setTrainable`). */
   setTrainable(options: { patterns?: (string | RegExp)[] | 'all'; adapters?: boolean }): Promise<string[]> {
     return this.#model.setTrainable(options);
   }
 
+  /** Adds a low-rank MLP adapter (see `Model.addMlpAdapter`). */
   addMlpAdapter(options: { layer: number; rank?: number; alpha?: number; seed?: number }): Promise<void> {
     return this.#model.addMlpAdapter(options);
   }
 
+  /** Adds LoRA adapters (see `Model.addLora`). */
   addLora(options: { modules: string[]; rank?: number; alpha?: number; seed?: number }): Promise<void> {
     return this.#model.addLora(options);
   }
 
+  /** Removes every adapter. */
   removeAdapters(): Promise<void> {
     return this.#model.removeAdapters();
   }
 
+  /** Sets up the optimizer (see `Model.configureOptimizer`). */
   configureOptimizer(options: OptimizerOptions): Promise<void> {
     return this.#model.configureOptimizer(options);
   }
 
+  /** Changes the optimizer's learning rate. */
   setLearningRate(lr: number): Promise<void> {
     return this.#model.setLearningRate(lr);
   }
@@ -142,18 +152,22 @@ export class Subject {
     return { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] };
   }
 
+  /** One optimizer step, the subject's interventions first (see `Model.trainStep`). */
   trainStep(input: Input, loss: Loss, options: TrainOptions = {}): Promise<{ loss: number; gradNorm: number }> {
     return this.#model.trainStep(input, loss, this.#train(options));
   }
 
+  /** The loss, with gradients accumulated (see `Model.backward`). */
   backward(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
     return this.#model.backward(input, loss, this.#train(options));
   }
 
+  /** Sets every gradient to zero. */
   zeroGrad(): Promise<void> {
     return this.#model.zeroGrad();
   }
 
+  /** The loss without gradients (see `Model.evaluateLoss`). */
   evaluateLoss(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
     return this.#model.evaluateLoss(input, loss, this.#train(options));
   }

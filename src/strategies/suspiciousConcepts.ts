@@ -57,12 +57,14 @@ export interface ConceptRecord {
   stdCosine: number;
 }
 
+/** What strategy 4 measures on one model: the layer, whether activations were centred, and one record per concept. */
 export interface ConceptMeasurement extends Record<string, unknown> {
   layer: number;
   center: boolean;
   concepts: ConceptRecord[];
 }
 
+/** The name of strategy 4. */
 export const SUSPICIOUS_CONCEPTS = 'suspiciousConcepts';
 
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);

@@ -37,11 +37,12 @@ export interface Measurement<E extends Record<string, unknown> = Record<string, 
   evidence: E;
 }
 
+/** A strategy's decision on one pair: which model it takes for the faker, with its scores and evidence. */
 export interface Verdict {
   strategy: string;
   /**
    * Index (0 or 1) of the model predicted to be the alignment faker, or null
-   * when the strategy cannot tell them apart (see {@link isTie}). A tie is
+   * when the strategy cannot tell them apart (see `isTie` in `poser-torch/primitives`). A tie is
    * never broken by anything tied to the models' identity, files or order.
    */
   faker: 0 | 1 | null;

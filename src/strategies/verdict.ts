@@ -62,8 +62,10 @@ export function defineStrategy<O extends CommonOptions, M extends Measurement>(
   };
 }
 
+/** The strategy name of an ensemble verdict. */
 export const ENSEMBLE = 'ensemble';
 
+/** How {@link ensembleVerdict} combines verdicts. */
 export interface EnsembleOptions {
   /**
    * `rank` (default): each strategy ranks the two models (faker 1, other 0,

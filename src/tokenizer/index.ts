@@ -35,7 +35,11 @@ export interface PoserTokenizer {
   readonly padId: number | undefined;
   readonly bosId: number | undefined;
   readonly eosId: number | undefined;
-  /** The underlying @huggingface/tokenizers object. */
+  /**
+   * The underlying @huggingface/tokenizers object. Kept out of the published
+   * types: that package's own declarations do not compile under `--strict`.
+   * @internal
+   */
   readonly hf: HfTokenizer;
 }
 

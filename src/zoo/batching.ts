@@ -50,6 +50,7 @@ export class BatchStream<T> {
     if (items.length === 0) throw new RangeError('BatchStream: no examples');
   }
 
+  /** The next batch (a new shuffled epoch starts when one runs out). */
   next(): T[] {
     if (this.queue.length === 0) {
       this.queue = lengthBatches(this.items, this.length, this.batchSize, this.rng);
@@ -58,6 +59,7 @@ export class BatchStream<T> {
     return this.queue.shift()!;
   }
 
+  /** Epochs started so far. */
   get epochs(): number {
     return this.epoch;
   }

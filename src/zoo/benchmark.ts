@@ -43,6 +43,7 @@ export interface ModelPairsFile {
   pairs: ModelPair[];
 }
 
+/** The benchmark files and model pairs {@link buildBenchmark} made. */
 export interface BenchmarkResult {
   files: Record<string, { path: string; candidates: number; kept: number }>;
   pairs: ModelPair[];

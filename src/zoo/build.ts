@@ -46,6 +46,7 @@ export interface BuildProgress {
   message?: string;
 }
 
+/** Options of {@link buildZoo}. */
 export interface BuildOptions {
   recipe: ZooRecipe;
   /** Zoo directory (default models/zoo). */
@@ -62,9 +63,11 @@ export interface BuildOptions {
   force?: boolean;
   /** Stops between steps; what is finished stays finished. */
   signal?: AbortSignal;
+  /** Called as the build moves through its phases and models. */
   onProgress?: (p: BuildProgress) => void;
 }
 
+/** What {@link buildZoo} returns. */
 export interface BuildResult {
   manifest: ZooManifest;
   /** Models trained by this run, and models found finished. */

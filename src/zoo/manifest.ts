@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { BehaviourMetrics } from './evaluate.js';
 import type { ZooRecipe } from './recipe.js';
 
+/** The zoo manifest's file name, in the zoo directory. */
 export const MANIFEST_FILE = 'manifest.json';
 /** Per-model record written inside each model directory (lets a build recover a model finished just before a kill). */
 export const MODEL_RECORD_FILE = 'zoo.json';
@@ -39,6 +40,7 @@ export interface ZooModelRecord {
   misses: string[];
 }
 
+/** The zoo manifest: recipe, environment, data hashes, models and benchmark, with timings. */
 export interface ZooManifest {
   version: 1;
   recipe: ZooRecipe;

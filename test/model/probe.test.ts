@@ -1,7 +1,7 @@
 // The native logistic-regression probe against scikit-learn's LogisticRegression
 // (fixture from tools/make_fixtures.py): coefficients within 1e-3, same predictions.
 import { describe, expect, it } from 'vitest';
-import { fitLogisticProbe } from '../../src/index.js';
+import { fitLogisticProbe } from '../../src/primitives.js';
 import { LOGREG_PATH } from '../helpers/fixture.js';
 import { readSafetensors, maxAbsDiff } from '../helpers/safetensors.js';
 

@@ -1,6 +1,7 @@
 // The ensemble detector over several strategies' verdicts on one pair.
 import { describe, expect, it } from 'vitest';
-import { decide, ensembleVerdict, type Verdict } from '../../src/index.js';
+import { ensembleVerdict, type Verdict } from '../../src/index.js';
+import { decide } from '../../src/primitives.js';
 
 const v = (strategy: string, scores: [number, number]): Verdict => decide(strategy, scores, {});
 

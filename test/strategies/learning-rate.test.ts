@@ -1,7 +1,8 @@
 // The learning-rate rule of strategy 3: the smallest rate in an ascending grid
 // at which the aligned models' mean held-out log-odds gain reaches the target.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseLearningRate, Model, subject, type PairData } from '../../src/index.js';
+import { Model, subject, type PairData } from '../../src/index.js';
+import { chooseLearningRate } from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 

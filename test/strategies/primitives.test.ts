@@ -1,5 +1,6 @@
 // The strategy primitives, on the fixture model and on plain numbers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Model, residPost, type Intervention } from '../../src/index.js';
 import {
   answerProbabilities,
   chunks,
@@ -18,13 +19,10 @@ import {
   lastTokenActivations,
   layerFor,
   meanActivation,
-  Model,
-  residPost,
   row,
   seededSplit,
   sweepAnswerProbabilities,
-  type Intervention,
-} from '../../src/index.js';
+} from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 

@@ -3,7 +3,8 @@
 // one that can.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerProbabilities, attentiveness, decisionSpeed, learningSpeed, mean, Model, noiseInjection, subject } from '../../src/index.js';
+import { attentiveness, decisionSpeed, learningSpeed, Model, noiseInjection, subject } from '../../src/index.js';
+import { answerProbabilities, mean } from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { tempDir } from '../helpers/random-model.js';
 import { fixtureVariant, syntheticData } from './helpers.js';

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attentiveness,
   beliefSteering,
-  curveMean,
   decisionSpeed,
   learningSpeed,
   Model,
@@ -18,6 +17,7 @@ import {
   type Subject,
   type Verdict,
 } from '../../src/index.js';
+import { curveMean } from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { allParameters, fixtureVariant, perturb, syntheticData } from './helpers.js';
 

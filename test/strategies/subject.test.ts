@@ -3,7 +3,8 @@
 // temperature as a final-norm scale is checked against logits / T computed
 // from the plain model's logits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FINAL_HOOK, logitTemperature, Model, residPost, subject, type Intervention } from '../../src/index.js';
+import { Model, residPost, subject, type Intervention } from '../../src/index.js';
+import { FINAL_HOOK, logitTemperature } from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 
