@@ -6,7 +6,7 @@
 #   - the addon compiles from the package's sources without downloading Node headers,
 #   - the consumer typechecks under --strict without skipLibCheck,
 #   - it runs as ES modules on the packaged example (load, capture, steer, score),
-#   - the package loads with require() from CommonJS,
+#   - the package loads with require() from CommonJS, and its CLI runs,
 #   - a failed `npm rebuild poser-torch` leaves the working addon in place.
 # Needs what scripts/setup.sh installs (libtorch, CMake, a compiler) and the npm
 # registry. JOBS (default 2) sets the addon's compile parallelism.
@@ -57,6 +57,9 @@ node dist/consumer.js
 
 step "CommonJS: require('poser-torch')"
 node require.cjs
+
+step "the CLI: npx poser --version"
+[ "$(npx poser --version)" = "$(node -p "require('poser-torch/package.json').version")" ] || fail "npx poser --version"
 
 step "a failed npm rebuild keeps the addon"
 # A cmake that fails to configure and build (its -E file commands and --version
