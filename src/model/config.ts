@@ -238,7 +238,7 @@ function parseRope(
  * The config.json of a validated config, in the layout transformers 4.x
  * writes (top-level `rope_theta`, `rope_scaling`), which 4.x and 5.x both read.
  */
-export function llamaConfigJson(config: LlamaConfig): Record<string, unknown> {
+export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> {
   const { rope, ...fields } = config;
   let scaling: Record<string, unknown> | null = null;
   if (rope.type === 'linear' || rope.type === 'dynamic') scaling = { rope_type: rope.type, factor: rope.factor };

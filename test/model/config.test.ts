@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { llamaConfigJson, parseLlamaConfig, PoserError, type LlamaConfig } from '../../src/index.js';
+import { llamaConfigToJson, parseLlamaConfig, PoserError, type LlamaConfig } from '../../src/index.js';
 
 const DIALECTS = fileURLToPath(new URL('../fixtures/dialects', import.meta.url));
 const written = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(`${DIALECTS}/${dir}/config.json`, 'utf8'));
@@ -103,7 +103,7 @@ describe('config dialects', () => {
   it('the saved form reads back to the same config, in both transformers layouts', () => {
     for (const dir of ['default-tf5', 'linear-tf5', 'dynamic-tf4', 'llama3-tf5', 'head-dim-tf5']) {
       const c: LlamaConfig = parseLlamaConfig(written(dir));
-      const json = llamaConfigJson(c);
+      const json = llamaConfigToJson(c);
       expect(json).not.toHaveProperty('rope');
       expect(parseLlamaConfig(JSON.parse(JSON.stringify(json)))).toEqual(c);
     }
