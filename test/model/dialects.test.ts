@@ -113,6 +113,24 @@ describe('positions beyond max_position_embeddings', () => {
   });
 });
 
+describe('dynamic rope past the limit', () => {
+  it('a sweep (cached prefix, last token rerun) equals a full forward per setting', async () => {
+    const model = await Model.load(join(DIALECTS, 'dynamic-tf4'));
+    try {
+      const prompts = [tokens(28), tokens(21)];
+      const value = Float32Array.from({ length: model.hiddenSize }, (_, i) => Math.sin(i));
+      const settings: Intervention[][] = [[], [{ hook: 'blocks.1.hook_resid_pre', op: 'add', value, scale: 2 }]];
+      const swept = await model.sweep(prompts, settings);
+      for (let s = 0; s < settings.length; s++) {
+        const full = await model.forward(prompts, { interventions: settings[s] });
+        expect(relError(swept[s].logits.data, full.logits!.data), `setting ${s}`).toBeLessThan(1e-5);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe('explicit head_dim', () => {
   it('a head_dim that disagrees with the weights is a shape error naming head_dim', async () => {
     const dir = tempDir();
