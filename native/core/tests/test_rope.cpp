@@ -77,3 +77,17 @@ TEST(Rope, PositionLimit) {
   EXPECT_NO_THROW(dynamic.tables(beyond, torch::kFloat32));
   expect_error([] { poser::RopeSpec::parse_type("yarn"); }, "E_UNSUPPORTED", {"'yarn'"});
 }
+
+// The tables are computed where the positions live; on a GPU they must equal
+// the CPU's (dynamic scaling builds its frequencies on the CPU and moves them).
+TEST(Rope, CudaMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto s = spec(poser::RopeSpec::Type::Dynamic, 2.0);
+  auto positions = torch::arange(28, torch::kLong).view({1, 28});
+  poser::RotaryEmbedding cpu(s, kHeadDim, 16, torch::kCPU);
+  poser::RotaryEmbedding gpu(s, kHeadDim, 16, torch::Device(torch::kCUDA, 0));
+  auto [cos_c, sin_c] = cpu.tables(positions, torch::kFloat32);
+  auto [cos_g, sin_g] = gpu.tables(positions.to(torch::kCUDA), torch::kFloat32);
+  EXPECT_LT((cos_g.cpu() - cos_c).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((sin_g.cpu() - sin_c).abs().max().item<double>(), 1e-5);
+}
