@@ -90,6 +90,33 @@ describe('config dialects', () => {
     expect(noOriginal.rope.original_max_position_embeddings).toBe(128);
   });
 
+  it('configs as hub checkpoints ship them (SmolLM2-135M, Llama 3.2 1B, TinyLlama 1.1B)', () => {
+    const smol = parseLlamaConfig({
+      _name_or_path: 'HuggingFaceTB/SmolLM2-135M', architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0,
+      bos_token_id: 0, eos_token_id: 0, head_dim: 64, hidden_act: 'silu', hidden_size: 576, initializer_range: 0.041666666666666664,
+      intermediate_size: 1536, is_llama_config: true, max_position_embeddings: 2048, mlp_bias: false, model_type: 'llama',
+      num_attention_heads: 9, num_hidden_layers: 30, num_key_value_heads: 3, pretraining_tp: 1, rms_norm_eps: 1e-5,
+      rope_interleaved: false, rope_scaling: null, rope_theta: 100000, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+      transformers_version: '4.48.0', use_cache: true, vocab_size: 49152,
+    });
+    expect(smol).toMatchObject({ head_dim: 64, num_key_value_heads: 3, tie_word_embeddings: true, rope: { type: 'default', theta: 100000 } });
+    const llama32 = parseLlamaConfig({
+      architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: 128001,
+      head_dim: 64, hidden_act: 'silu', hidden_size: 2048, initializer_range: 0.02, intermediate_size: 8192, max_position_embeddings: 131072,
+      mlp_bias: false, model_type: 'llama', num_attention_heads: 32, num_hidden_layers: 16, num_key_value_heads: 8, pretraining_tp: 1,
+      rms_norm_eps: 1e-5, rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+      rope_theta: 500000.0, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0.dev0', use_cache: true, vocab_size: 128256,
+    });
+    expect(llama32.rope).toEqual({ type: 'llama3', theta: 500000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 });
+    const tiny = parseLlamaConfig({
+      _name_or_path: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0', architectures: ['LlamaForCausalLM'], bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu',
+      hidden_size: 2048, initializer_range: 0.02, intermediate_size: 5632, max_position_embeddings: 2048, model_type: 'llama',
+      num_attention_heads: 32, num_hidden_layers: 22, num_key_value_heads: 4, pretraining_tp: 1, rms_norm_eps: 1e-5, rope_scaling: null,
+      rope_theta: 10000.0, tie_word_embeddings: false, torch_dtype: 'bfloat16', transformers_version: '4.35.0', use_cache: true, vocab_size: 32000,
+    });
+    expect(tiny).toMatchObject({ head_dim: 64, max_position_embeddings: 2048, rope: { type: 'default', theta: 10000 } });
+  });
+
   it('explicit head_dim: used as given, hidden_size need not be a multiple of the heads', () => {
     const c = parseLlamaConfig({ ...BASE, hidden_size: 30, head_dim: 12 });
     expect(c.head_dim).toBe(12);
