@@ -62,11 +62,11 @@ const FieldsSchema = z.object({
 
 /**
  * Fields that never change what the forward computes: bookkeeping, tokens,
- * generation defaults, initialisation. Accepted with any value.
+ * generation defaults, initialisation, the attention kernel's name (every
+ * kernel computes the same attention). Accepted with any value.
  */
 const INERT_FIELDS = new Set([
-  '_name_or_path', '_commit_hash', '_attn_implementation', '_attn_implementation_autoset', '_from_model_config',
-  'transformers_version', 'torch_dtype', 'dtype', 'use_bfloat16', 'use_cache', 'initializer_range',
+  'transformers_version', 'attn_implementation', 'use_flash_attention_2', 'model_max_length', 'torch_dtype', 'dtype', 'use_bfloat16', 'use_cache', 'initializer_range',
   'bos_token_id', 'eos_token_id', 'pad_token_id', 'sep_token_id', 'decoder_start_token_id', 'tokenizer_class', 'prefix',
   'id2label', 'label2id', 'num_labels', 'problem_type', 'finetuning_task', 'task_specific_params',
   'return_dict', 'output_hidden_states', 'output_attentions', 'torchscript', 'tf_legacy_loss',
@@ -129,7 +129,8 @@ export function parseLlamaConfig(raw: unknown, source = 'config.json'): LlamaCon
   };
 
   for (const [key, value] of Object.entries(raw)) {
-    if (key in FieldsSchema.shape || INERT_FIELDS.has(key) || key === 'rope_scaling' || key === 'rope_parameters') continue;
+    // transformers keeps its bookkeeping (_name_or_path, _attn_implementation, ...) under a leading underscore.
+    if (key in FieldsSchema.shape || INERT_FIELDS.has(key) || key.startsWith('_')) continue;
     const neutral = NEUTRAL_ONLY[key];
     if (neutral) {
       if (value !== null && !neutral(value))

@@ -179,6 +179,8 @@ describe('fields that change the computation are refused by name', () => {
       attention_dropout: 0,
       hidden_act: 'silu',
       some_future_switch: null,
+      _attn_implementation_autoset: true,
+      attn_implementation: 'sdpa',
     });
     expect(c.rope.type).toBe('default');
   });
