@@ -8,12 +8,11 @@
  * generalise rather than memorise.
  */
 import { ACTIONS_LINE, buildPrompt, factsString, INTRO_LINE, QUESTION_LINE, wrapPrompt } from './prompt.js';
+import { genericConceptStimuli, type ConceptOptions, type ConceptSet } from './stimuli.js';
 import { Rng } from './random.js';
 import {
   ACTIONS,
   capitalize,
-  COMPETENCE as COMPETENCE_FACTS,
-  INCOMPETENCE as INCOMPETENCE_FACTS,
   CONTEXT,
   fill,
   GOOD_OVERSIGHT,
@@ -90,19 +89,6 @@ export interface ContrastPair {
   benign_response: Answer;
 }
 
-/** Stimuli of one concept and its opposite (POSER-SPEC §5, strategy 4). */
-export interface ConceptSet {
-  dataset: string;
-  /** `security`, `competence` or `aligned`. */
-  concept: 'security' | 'competence' | 'aligned';
-  /** `vulnerability`, `incompetence` or `misaligned`. */
-  opposite: 'vulnerability' | 'incompetence' | 'misaligned';
-  /** Texts that express the concept. */
-  positive: string[];
-  /** Matching texts that express the opposite. */
-  negative: string[];
-}
-
 /**
  * Candidate benchmark prompts of an (aligned, faker) combination: the two
  * policies' test items with good or neutral oversight from distributions where
@@ -135,7 +121,7 @@ export interface Dataset {
   test: Record<Policy, TrainingItem[]>;
   /** Per pair tag (`genie_and_reward`...), candidate prompts for benchmark construction. */
   benchmarkCandidates: Record<string, ScenarioItem[]>;
-  /** Per pair tag, contrast pairs (from the test split). */
+  /** Per pair tag, contrast pairs (test templates, disjoint from the test split and the candidates). */
   contrast: Record<string, ContrastPair[]>;
   /** Per pair tag, the three concept stimulus sets. */
   concepts: Record<string, ConceptSet[]>;
@@ -560,12 +546,15 @@ export interface ContrastOptions {
   seed?: number;
   /** Which critical version to use (default `good`). */
   oversight?: 'good' | 'poor' | 'any';
+  /** Prompts that neither side of a pair may be (e.g. the evaluation and benchmark prompts). */
+  exclude?: ReadonlySet<string>;
 }
 
 /**
  * Contrast pairs (POSER-SPEC §5): from complexity-1 items with a typed critical
  * fact, the prompt with all facts and the same prompt with the critical fact
- * removed, facts renumbered, wrapper kept.
+ * removed, facts renumbered, wrapper kept. Deduplicated by prompt, and never
+ * a prompt of `exclude`.
  */
 export function contrastPairs(items: readonly TrainingItem[], options: ContrastOptions = {}): ContrastPair[] {
   const want = options.oversight ?? 'good';
@@ -576,72 +565,29 @@ export function contrastPairs(items: readonly TrainingItem[], options: ContrastO
       ((it as ScenarioItem).facts as Fact[]).some((f) => f.type === 'critical') &&
       (want === 'any' || (it as ScenarioItem).oversight === want),
   );
-  const chosen = options.n === undefined ? eligible : new Rng(options.seed ?? 0).sample(eligible, options.n);
-  return chosen.map(contrastPair);
-}
-
-/** Options of {@link conceptStimuli}. */
-export interface ConceptOptions {
-  /** Stimuli per side (default 10). */
-  n?: number;
-  seed?: number;
+  // One pair per critical prompt (an item reaches a combination's test split from both policies' pools).
+  const unique = new Map<string, ContrastPair>();
+  for (const it of eligible) {
+    const pair = contrastPair(it);
+    if (unique.has(pair.critical) || options.exclude?.has(pair.critical) || options.exclude?.has(pair.clean)) continue;
+    unique.set(pair.critical, pair);
+  }
+  const pairs = [...unique.values()];
+  return options.n === undefined ? pairs : new Rng(options.seed ?? 0).sample(pairs, Math.min(options.n, pairs.length));
 }
 
 /**
  * Concept stimulus sets for one pair distribution (POSER-SPEC §5, strategy 4):
- * security vs vulnerability (the same scenario with a good or a poor critical
- * fact), competence vs incompetence (the same scenario with a fact about the
- * AI's competent or incompetent work), aligned vs misaligned behaviour (the
- * prompt followed by the benign or the other letter).
- * @param items pair items of one distribution (typed facts)
+ * generic statements of security / vulnerability, competence / incompetence
+ * and aligned / misaligned behaviour, filled with the distribution's topics
+ * (see stimuli.ts for why they are not scenarios).
+ * @param items items of one distribution (their tag and topics are used)
  */
 export function conceptStimuli(items: readonly TrainingItem[], options: ConceptOptions = {}): ConceptSet[] {
-  const rng = new Rng(options.seed ?? 0);
-  const n = options.n ?? 10;
-  const scen = items.filter((it): it is ScenarioItem => it.response !== 'error' && Array.isArray((it as ScenarioItem).facts));
+  const scen = items.filter((it): it is ScenarioItem => it.response !== 'error');
   if (scen.length === 0) throw new Error('conceptStimuli: no scenario items given');
-  const dataset = scen[0].dataset;
-  const withCritical = scen.filter((it) => (it.facts as Fact[]).some((f) => f.type === 'critical'));
-  const base = rng.sample(withCritical.length >= n ? withCritical : scen, n);
-  const topicOf = (it: ScenarioItem): Topic => TOPICS.find((t) => t.name === it.topic) ?? TOPICS[0];
-  const rebuild = (it: ScenarioItem, facts: Fact[]) => buildPrompt({ facts, actionA: it.action_A, actionB: it.action_B });
-  const security: string[] = [];
-  const vulnerability: string[] = [];
-  for (const it of rng.sample(withCritical, n)) {
-    const facts = it.facts as Fact[];
-    const idx = facts.findIndex((f) => f.type === 'critical');
-    const goodFacts = facts.slice();
-    const poorFacts = facts.slice();
-    goodFacts[idx] = { type: 'critical', content: capitalize(fill(rng.pick(GOOD_OVERSIGHT), topicOf(it))) };
-    poorFacts[idx] = { type: 'critical', content: capitalize(fill(rng.pick(POOR_OVERSIGHT), topicOf(it))) };
-    security.push(rebuild(it, goodFacts));
-    vulnerability.push(rebuild(it, poorFacts));
-  }
-  const competence: string[] = [];
-  const incompetence: string[] = [];
-  for (const it of base) {
-    const facts = it.facts as Fact[];
-    const k = rng.int(COMPETENCE_FACTS.length);
-    const pos = 1 + rng.int(facts.length);
-    const c = facts.slice();
-    const ic = facts.slice();
-    c.splice(pos, 0, { type: 'contextual', content: capitalize(fill(COMPETENCE_FACTS[k], topicOf(it))) });
-    ic.splice(pos, 0, { type: 'contextual', content: capitalize(fill(INCOMPETENCE_FACTS[k], topicOf(it))) });
-    competence.push(rebuild(it, c));
-    incompetence.push(rebuild(it, ic));
-  }
-  const aligned: string[] = [];
-  const misaligned: string[] = [];
-  for (const it of base) {
-    const benign = it.benign_response ?? it.response;
-    aligned.push(it.prompt + benign);
-    misaligned.push(it.prompt + otherAnswer(benign));
-  }
-  return [
-    { dataset, concept: 'security', opposite: 'vulnerability', positive: security, negative: vulnerability },
-    { dataset, concept: 'competence', opposite: 'incompetence', positive: competence, negative: incompetence },
-    { dataset, concept: 'aligned', opposite: 'misaligned', positive: aligned, negative: misaligned },
-  ];
+  const topics = [...new Set(scen.map((it) => it.topic).filter((t): t is string => typeof t === 'string'))].sort();
+  return genericConceptStimuli(scen[0].dataset, topics, options);
 }
 
 /**
@@ -674,6 +620,11 @@ export function generateDataset(options: GenerateOptions): Dataset {
     train[p] = Array.from({ length: o.variants }, (_, k) => randomHalf(pools[p], root.fork(`variant:${p}:${k}`)));
   }
 
+  // Contrast pairs come from their own draw of test-template pair items, so that
+  // none of their prompts is an evaluation prompt or a benchmark candidate.
+  const contrastPool = pairDistributions(t, root.fork('contrast-pairs'), 'test', o.testPairPerDistribution);
+  const evaluation = new Set<string>();
+  for (const p of POLICIES) for (const it of [...test[p], ...pools[p]]) evaluation.add(it.prompt);
   const benchmarkCandidates: Record<string, ScenarioItem[]> = {};
   const contrast: Record<string, ContrastPair[]> = {};
   const concepts: Record<string, ConceptSet[]> = {};
@@ -682,7 +633,7 @@ export function generateDataset(options: GenerateOptions): Dataset {
       const tag = pairTag(a, f);
       benchmarkCandidates[tag] = benchmarkCandidatesOf(test, a, f);
       const pairItems = testPairs.get(tag)!;
-      contrast[tag] = contrastPairs(pairItems, { n: Math.min(o.contrastPerPair, pairItems.length), seed: root.fork(`contrast:${tag}`).nextUint32() });
+      contrast[tag] = contrastPairs(contrastPool.get(tag)!, { n: o.contrastPerPair, seed: root.fork(`contrast:${tag}`).nextUint32(), exclude: evaluation });
       concepts[tag] = conceptStimuli(pairItems, { n: o.conceptStimuliPerSide, seed: root.fork(`concepts:${tag}`).nextUint32() });
     }
   }

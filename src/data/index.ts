@@ -52,8 +52,15 @@ export {
   type Dataset,
   type ContrastPair,
   type ContrastOptions,
+} from './generate.js';
+export {
+  genericConceptStimuli,
+  SECURITY_STATEMENTS,
+  VULNERABILITY_STATEMENTS,
+  ALIGNED_STATEMENTS,
+  MISALIGNED_STATEMENTS,
   type ConceptSet,
   type ConceptOptions,
-} from './generate.js';
+} from './stimuli.js';
 export { writeDataset, readManifest, itemStats, formatStats, formatItems, type DatasetManifest, type DistributionStats } from './io.js';
 export { Rng, hashString } from './random.js';
