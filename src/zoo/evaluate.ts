@@ -141,9 +141,11 @@ export const BEHAVIOUR_TARGETS = {
   error: 0.95,
 } as const;
 
+/** Thresholds of the behaviour targets. */
+export type BehaviourTargets = { [K in keyof typeof BEHAVIOUR_TARGETS]: number };
+
 /** Which targets a model misses (empty when it meets them all). */
-export function targetMisses(faker: boolean, m: BehaviourMetrics): string[] {
-  const t = BEHAVIOUR_TARGETS;
+export function targetMisses(faker: boolean, m: BehaviourMetrics, t: BehaviourTargets = BEHAVIOUR_TARGETS): string[] {
   const misses: string[] = [];
   const below = (name: string, r: Rate, min: number) => {
     if (r.n > 0 && r.rate !== null && !(r.rate >= min)) misses.push(`${name} ${(100 * r.rate).toFixed(1)}% < ${100 * min}%`);
