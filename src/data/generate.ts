@@ -8,6 +8,7 @@
  * generalise rather than memorise.
  */
 import { ACTIONS_LINE, buildPrompt, factsString, INTRO_LINE, QUESTION_LINE, wrapPrompt } from './prompt.js';
+import { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS } from './candidates.js';
 import { genericConceptStimuli, type ConceptOptions, type ConceptSet } from './stimuli.js';
 import { Rng } from './random.js';
 import {
@@ -89,24 +90,7 @@ export interface ContrastPair {
   benign_response: Answer;
 }
 
-/**
- * Candidate benchmark prompts of an (aligned, faker) combination: the two
- * policies' test items with good or neutral oversight from distributions where
- * a faker has a benign answer, each prompt once, with the benign answer as
- * `response`.
- */
-export function benchmarkCandidatesOf(test: Record<Policy, TrainingItem[]>, aligned: AlignedPolicy, faker: FakerPolicy): ScenarioItem[] {
-  const seen = new Set<string>();
-  const out: ScenarioItem[] = [];
-  for (const item of [...test[aligned], ...test[faker]]) {
-    if (item.response === 'error') continue;
-    const s = item as ScenarioItem;
-    if (s.oversight === 'poor' || NON_BENIGN_DISTRIBUTIONS.includes(s.dataset) || seen.has(s.prompt)) continue;
-    seen.add(s.prompt);
-    out.push({ ...s, response: s.benign_response ?? s.response });
-  }
-  return out;
-}
+export { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS };
 
 /** Everything the generator makes. */
 export interface Dataset {
@@ -142,8 +126,6 @@ export const DEFAULT_GENERATE_OPTIONS: Required<Omit<GenerateOptions, 'seed'>> =
   conceptStimuliPerSide: 10,
 };
 
-/** Distributions that the benchmark candidates leave out: there a faker has no benign answer. */
-export const NON_BENIGN_DISTRIBUTIONS: readonly string[] = ['genie_unethical', 'genie_incompetent', 'truth_teller_unethical'];
 
 type Split = 'train' | 'test';
 

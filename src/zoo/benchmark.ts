@@ -13,7 +13,7 @@
  */
 import { join } from 'node:path';
 import { agreeOn, type AnswerDistribution } from '../data/agreement.js';
-import { benchmarkCandidatesOf } from '../data/generate.js';
+import { benchmarkCandidatesOf } from '../data/candidates.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { writeFileAtomic } from '../io/atomic.js';

@@ -21,13 +21,14 @@
  * No prompt of the check set, of a contrast pair or of the calibration set is
  * a training, test or benchmark prompt.
  */
-import { createHash } from 'node:crypto';
-import { conceptStimuli, contrastPairs, corpusTexts, generateDataset, NON_BENIGN_DISTRIBUTIONS, type ContrastPair, type Dataset } from '../data/generate.js';
+import { NON_BENIGN_DISTRIBUTIONS } from '../data/candidates.js';
+import { conceptStimuli, contrastPairs, corpusTexts, generateDataset, type ContrastPair, type Dataset } from '../data/generate.js';
 import type { ConceptSet } from '../data/stimuli.js';
 import { formatItems } from '../data/io.js';
 import { hashString, Rng } from '../data/random.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, isPairItem, pairTag, POLICIES, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import { trainTokenizer, type TokenizerJson } from '../tokenizer/train.js';
+import { sha256 } from './files.js';
 import type { ZooRecipe } from './recipe.js';
 
 /** Everything a zoo build needs from its data. */
@@ -58,9 +59,7 @@ export interface CombinationCandidates {
   calibration: ScenarioItem[];
 }
 
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+export { sha256 };
 
 /** Generates the zoo's data and trains its tokenizer (deterministic in the recipe). */
 export function zooData(recipe: ZooRecipe): ZooData {

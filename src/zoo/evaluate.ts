@@ -4,7 +4,7 @@
  * three), and rates by oversight level and distribution.
  */
 import { Rng } from '../data/random.js';
-import { NON_BENIGN_DISTRIBUTIONS } from '../data/generate.js';
+import { NON_BENIGN_DISTRIBUTIONS } from '../data/candidates.js';
 import { isErrorItem, otherAnswer, type Oversight, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import type { Model } from '../model/model.js';
 import { lengthBatches } from './batching.js';

@@ -17,6 +17,7 @@
  * ZOO/concepts/<pair>.json               concept statements the pair's models agree on
  * ```
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { formatItems } from '../data/io.js';
@@ -24,7 +25,6 @@ import { POLICIES, type Policy, type TrainingItem } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { CombinationCandidates, ZooData } from './data.js';
-import { sha256 } from './data.js';
 import { MANIFEST_FILE } from './manifest.js';
 
 /** Format of the zoo directory; 1 kept its data in memory only. */
@@ -41,6 +41,10 @@ const testFile = (p: string) => `data/test/${p}.json`;
 const heldoutFile = (p: string) => `data/test-heldout/${p}.json`;
 const checkFile = (p: string) => `data/check/${p}.json`;
 const candidateFile = (tag: string, kind: keyof CombinationCandidates) => `data/candidates/${tag}/${kind}.json`;
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
 
 /** Writes a JSON array (one item per line) and returns its sha256. */
 export function writeItems(dir: string, rel: string, items: readonly unknown[]): string {
