@@ -66,3 +66,4 @@ export { writeDataset, readManifest, itemStats, formatStats, formatItems, type D
 export { Rng, hashString } from './random.js';
 export { agreeOn, checkPairAgreement, topAnswer, withoutSeparating, ANSWERS, type AgreementReport, type AnswerChoice, type AnswerDistribution, type SeparatingPrompt } from './agreement.js';
 export { promptFacts, systemMessageFact } from './loader.js';
+export { isPaperLayout, loadScenarioFileChecked, paperBenchmarkFile, paperCombinations, parseCombination, readPaperPair, type PaperPairFiles } from './paper.js';
