@@ -165,5 +165,5 @@ describe('micro zoo', () => {
     writeFileSync(join(dir, 'build.lock'), String(process.ppid));
     await expect(buildZoo({ recipe: MICRO_RECIPE, dir })).rejects.toThrow(/another build/);
     rmSync(join(dir, 'build.lock'));
-  }, 420_000);
+  }, 600_000);
 });
