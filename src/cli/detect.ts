@@ -17,7 +17,7 @@ import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Model } from '../model/model.js';
 import { pairDataFromDataset, pairDataFromFiles } from '../strategies/data.js';
-import { STRATEGIES, type StrategyName } from '../strategies/index.js';
+import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
 import type { PairData } from '../strategies/types.js';
 import { readZooPairs } from '../zoo/pairs.js';
 import { deviceArg, intArg } from './args.js';
@@ -153,16 +153,18 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
       return out;
     };
     const confidence = { A: meanBenignLogOdds(await score(models[0]), benign), B: meanBenignLogOdds(await score(models[1]), benign) };
+    // Strategies see blind subjects: nothing that names or locates a model.
+    const subjects = [subject(models[0]), subject(models[1])] as const;
     const verdicts: DetectVerdict[] = [];
     for (const name of options.strategies) {
       const info = STRATEGIES[name];
       onLine(`running strategy ${info.id} (${name})`);
       const started = performance.now();
-      const v = await info.run(models, clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
+      const v = await info.run(subjects, clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
       verdicts.push({
         strategy: name,
         title: info.title,
-        faker: v.tie ? null : v.faker === 0 ? 'A' : 'B',
+        faker: v.faker === null ? null : v.faker === 0 ? 'A' : 'B',
         scores: { A: v.scores[0], B: v.scores[1] },
         seconds: (performance.now() - started) / 1000,
         evidence: v.evidence,
