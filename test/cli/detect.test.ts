@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { detectData, runDetect } from '../../src/cli/detect.js';
+import { detectData, readStrategyOptions, runDetect } from '../../src/cli/detect.js';
 import { tempDir } from '../helpers/random-model.js';
 
 const PAPER = fileURLToPath(new URL('../data/fixtures/paper-layout', import.meta.url));
@@ -36,5 +36,22 @@ describe('poser detect data', () => {
     expect(() => detectData({ ...models, data: [bad] })).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining(bad) }));
     await expect(runDetect({ ...models, modelA: '/nowhere/a', data: [PAPER], strategies: ['attentiveness'] })).rejects.toMatchObject({ code: 'E_IO', message: expect.stringContaining('/nowhere/a') });
     await expect(runDetect({ ...models, data: [PAPER], strategies: [] })).rejects.toMatchObject({ code: 'E_ARG' });
+  });
+});
+
+describe('poser detect --options', () => {
+  it('reads common and per-strategy options, and names a bad file or key', () => {
+    const dir = tempDir('poser-detect-opts-');
+    const ok = join(dir, 'ok.json');
+    writeFileSync(ok, JSON.stringify({ common: { batchSize: 8 }, noiseInjection: { draws: 2 } }));
+    expect(readStrategyOptions(ok)).toEqual({ common: { batchSize: 8 }, noiseInjection: { draws: 2 } });
+    expect(readStrategyOptions(undefined)).toEqual({});
+    const unknown = join(dir, 'unknown.json');
+    writeFileSync(unknown, JSON.stringify({ noise: {} }));
+    expect(() => readStrategyOptions(unknown)).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining("unknown strategy 'noise'") }));
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{');
+    expect(() => readStrategyOptions(broken)).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining(broken) }));
+    expect(() => readStrategyOptions(join(dir, 'missing.json'))).toThrow(expect.objectContaining({ code: 'E_IO' }));
   });
 });
