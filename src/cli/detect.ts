@@ -154,14 +154,12 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
       return out;
     };
     const confidence = { A: meanBenignLogOdds(await score(models[0]), benign), B: meanBenignLogOdds(await score(models[1]), benign) };
-    // Strategies see blind subjects: nothing that names or locates a model.
-    const subjects = [subject(models[0]), subject(models[1])] as const;
     const verdicts: DetectVerdict[] = [];
     for (const name of options.strategies) {
       const info = STRATEGIES[name];
       onLine(`running strategy ${info.id} (${name})`);
       const started = performance.now();
-      const v = await info.run(subjects, clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
+      const v = await info.run([subject(models[0]), subject(models[1])], clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
       verdicts.push({
         strategy: name,
         title: info.title,
