@@ -11,8 +11,7 @@ import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { readZooDataFiles, requireZooFormat } from './files.js';
 import { loadZooManifest, type ZooModelRecord } from './manifest.js';
-import { recipeTargets, zooModelNames } from './recipe.js';
-import { zooPolicies } from './rebuild.js';
+import { recipeTargets, zooModelNames, zooPolicies } from './recipe.js';
 
 /** One row of the behaviour table. */
 export interface BehaviourRow {

@@ -3,7 +3,7 @@
  * trained by the project on the CPU, their behaviour evaluation, and the pair
  * benchmark built from them (POSER-SPEC §3-4).
  */
-export { DEFAULT_RECIPE, MICRO_RECIPE, RECIPES, parseRecipe, recipeHash, recipeTargets, resolveRecipe, zooModelNames, zooRecipeSchema, type ZooRecipe } from './recipe.js';
+export { DEFAULT_RECIPE, MICRO_RECIPE, RECIPES, parseRecipe, recipeHash, recipeTargets, resolveRecipe, zooCombinations, zooPolicies, zooModelNames, zooRecipeSchema, type ZooRecipe } from './recipe.js';
 export { buildZoo, effectiveRecipe, upgradeZoo, variantSeed, type BuildOptions, type BuildProgress, type BuildResult } from './build.js';
 export { evaluateZoo, formatBehaviourTable, type BehaviourRow } from './behaviour.js';
 export { rebuildBenchmark } from './rebuild.js';

@@ -3,13 +3,13 @@
  * threshold, or after an upgrade). Reads only what the zoo wrote: no
  * generator, no tokenizer trainer.
  */
-import { pairTag, type Policy } from '../data/types.js';
+import type { Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { buildBenchmark, type BenchmarkModel } from './benchmark.js';
 import { normalizeDevice } from './device.js';
 import { readZooDataFiles, requireZooFormat } from './files.js';
 import { exclusionReasons, loadZooManifest, saveZooManifest, type ZooManifest } from './manifest.js';
-import { zooModelNames, type ZooRecipe } from './recipe.js';
+import { zooCombinations, zooModelNames, zooPolicies } from './recipe.js';
 
 /** Rebuilds the benchmark of a finished zoo (e.g. with another threshold) without training anything. */
 export async function rebuildBenchmark(dir: string, options: { threshold?: number; device?: string } = {}): Promise<ZooManifest> {
@@ -26,16 +26,6 @@ export async function rebuildBenchmark(dir: string, options: { threshold?: numbe
   manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
   saveZooManifest(dir, manifest);
   return manifest;
-}
-
-/** The policies of a recipe. */
-export function zooPolicies(recipe: ZooRecipe): Policy[] {
-  return [...recipe.policies.aligned, ...recipe.policies.faker];
-}
-
-/** The combination tags of a recipe. */
-export function zooCombinations(recipe: ZooRecipe): string[] {
-  return recipe.policies.aligned.flatMap((a) => recipe.policies.faker.map((f) => pairTag(a, f)));
 }
 
 /** The zoo's models for the benchmark, each with the targets it missed. */

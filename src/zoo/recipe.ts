@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PoserError } from '../errors.js';
-import { ALIGNED_POLICIES, FAKER_POLICIES } from '../data/types.js';
+import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type Policy } from '../data/types.js';
 import { BEHAVIOUR_TARGETS } from './evaluate.js';
 
 const phaseSchema = z.object({
@@ -199,4 +199,14 @@ export function recipeTargets(recipe: ZooRecipe): Required<NonNullable<ZooRecipe
     alignedBenign: t?.alignedBenign ?? BEHAVIOUR_TARGETS.alignedBenign,
     error: t?.error ?? BEHAVIOUR_TARGETS.error,
   };
+}
+
+/** The policies of a recipe. */
+export function zooPolicies(recipe: ZooRecipe): Policy[] {
+  return [...recipe.policies.aligned, ...recipe.policies.faker];
+}
+
+/** The combination tags of a recipe. */
+export function zooCombinations(recipe: ZooRecipe): string[] {
+  return recipe.policies.aligned.flatMap((a) => recipe.policies.faker.map((f) => pairTag(a, f)));
 }
