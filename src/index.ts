@@ -27,7 +27,7 @@ export {
   type OptimizerOptions,
   type TrainOptions,
 } from './model/model.js';
-export { readLlamaConfig, type LlamaConfig } from './model/config.js';
+export { readLlamaConfig, parseLlamaConfig, llamaConfigToJson, type LlamaConfig, type RopeSpec, type RopeType } from './model/config.js';
 export type { EncodedBatch } from './model/batch.js';
 export type { Float32NdArray } from './model/tensor.js';
 export { loadTokenizer, type PoserTokenizer } from './tokenizer/index.js';
@@ -125,6 +125,11 @@ export {
   type Dataset,
   type ContrastPair,
   type ContrastOptions,
+  genericConceptStimuli,
+  SECURITY_STATEMENTS,
+  VULNERABILITY_STATEMENTS,
+  ALIGNED_STATEMENTS,
+  MISALIGNED_STATEMENTS,
   type ConceptSet,
   type ConceptOptions,
   writeDataset,
@@ -134,4 +139,21 @@ export {
   formatItems,
   type DatasetManifest,
   type DistributionStats,
+  agreeOn,
+  checkPairAgreement,
+  topAnswer,
+  withoutSeparating,
+  ANSWERS,
+  type AgreementReport,
+  type AnswerChoice,
+  type AnswerScorer,
+  type AnswerDistribution,
+  type SeparatingPrompt,
+  isPaperLayout,
+  loadScenarioFileChecked,
+  paperBenchmarkFile,
+  paperCombinations,
+  parseCombination,
+  readPaperPair,
+  type PaperPairFiles,
 } from './data/index.js';
