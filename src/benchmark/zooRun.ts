@@ -1,0 +1,52 @@
+/**
+ * The benchmark of a built zoo, end to end: read its pairs, run the
+ * detectors on the plain and the confidence-controlled benchmark, and
+ * summarise (results.json contents and the Markdown report).
+ */
+import { CONTROLS } from './controls.js';
+import { benchmarkReport, benchmarkResults, type BenchmarkResults } from './report.js';
+import { runBenchmark, type AnyDetector, type BenchmarkOptions } from './run.js';
+import { CALIBRATION_PROMPTS, zooBenchmark } from './zoo.js';
+
+export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' | 'ensemble'> {
+  /** Strategies to run; the controls always run too. */
+  strategies: readonly AnyDetector[];
+  /** Build the ensemble from the strategies (default: when there are two or more). */
+  ensemble?: boolean;
+  /** Titles and paper figures by detector name. */
+  info?: Record<string, { title: string; paper?: string }>;
+  permutations?: number;
+  /** Seed of the data regeneration, bootstrap and permutation draws (default 0). */
+  seed?: number;
+}
+
+export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): Promise<{ results: BenchmarkResults; report: string; seconds: number }> {
+  const started = performance.now();
+  const spec = zooBenchmark(dir, { seed: options.seed });
+  const strategies = [...options.strategies];
+  const ensemble = options.ensemble ?? strategies.length >= 2;
+  const run = await runBenchmark(spec, {
+    ...options,
+    detectors: [...CONTROLS, ...strategies],
+    ensemble: ensemble ? strategies.map((s) => s.name) : undefined,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const info: Record<string, { title: string; paper?: string; kind?: 'control' | 'strategy' | 'ensemble' }> = {};
+  for (const c of CONTROLS) info[c.name] = { title: c.title, kind: 'control' };
+  for (const s of strategies) info[s.name] = { title: s.title, kind: 'strategy', ...(options.info?.[s.name] ?? {}) };
+  info.ensemble = { title: `Ensemble of ${strategies.map((s) => s.name).join(', ')} (rank vote)`, kind: 'ensemble' };
+  const device = options.load?.device ?? 'cpu';
+  const results = benchmarkResults(run, {
+    info,
+    seed: options.seed,
+    permutations: options.permutations,
+    calibrationPrompts: CALIBRATION_PROMPTS,
+    context: { zoo: dir, models: spec.models.length, pairs: spec.pairs.length, maxPrompts: options.maxPrompts ?? null, device, seconds },
+  });
+  const report = benchmarkReport(results, [
+    `zoo: ${dir}; ${spec.models.length} models, ${spec.pairs.length} pairs`,
+    `seeds ${run.seeds.join(', ')}; ${options.maxPrompts === undefined ? 'all' : `up to ${options.maxPrompts}`} benchmark prompts per combination`,
+    `run time ${seconds.toFixed(0)} s on ${device}`,
+  ]);
+  return { results, report, seconds };
+}
