@@ -237,7 +237,7 @@ async function calibrate(spec: BenchmarkSpec, cache: ModelCache, combos: ReturnT
     const members = combos.get(combo.name)?.models ?? [];
     check(combo.calibration.length > 0, `runBenchmark: combination ${combo.name} has no calibration prompts`);
     const data: PairData = { prompts: combo.calibration, contrast: [], concepts: [] };
-    const probs = [];
+    const probs: { benign: number[]; other: number[] }[] = [];
     for (const m of members) {
       probs.push(await benignProbabilities(subject(await cache.get(spec.models[m].dir)), data));
       options.onProgress?.({ stage: 'calibrate', done: ++done, total });

@@ -12,9 +12,8 @@ import { deviceArg, intArg } from './args.js';
 import { benchmarkZoo, type AnyDetector, type Variant } from '../benchmark/index.js';
 import { STRATEGIES, type StrategyName } from '../strategies/index.js';
 
-/** The detection strategy registered under a name, as the runner takes it. */
 function detectorOf(name: StrategyName): AnyDetector {
-  return STRATEGIES[name].run as unknown as AnyDetector;
+  return STRATEGIES[name];
 }
 
 function strategyList(value: string): StrategyName[] {
