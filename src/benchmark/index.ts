@@ -20,5 +20,5 @@ export {
   type VariantResult,
 } from './run.js';
 export { benchmarkReport, benchmarkResults, summarizeVariant, type BenchmarkResults, type DetectorRow, type SummaryOptions, type VariantSummary } from './report.js';
-export { calibrationPrompts, zooBenchmark, CALIBRATION_PROMPTS, type ZooPairsOptions } from './zoo.js';
+export { zooBenchmark, CALIBRATION_PROMPTS } from './zoo.js';
 export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';

@@ -22,7 +22,7 @@ export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' 
 
 export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): Promise<{ results: BenchmarkResults; report: string; seconds: number }> {
   const started = performance.now();
-  const spec = zooBenchmark(dir, { seed: options.seed });
+  const spec = zooBenchmark(dir);
   const strategies = [...options.strategies];
   const ensemble = options.ensemble ?? strategies.length >= 2;
   const run = await runBenchmark(spec, {

@@ -9,6 +9,7 @@ import { PoserError } from '../errors.js';
 import { buildInfo, packageRoot } from '../native/binding.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
+import { registerDetectCommand } from './detect.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ program
 registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
 registerBenchmarkCommands(program);
+registerDetectCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

@@ -14,18 +14,19 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
 import { Rng } from '../data/random.js';
-import { isFaker, POLICIES, type Policy } from '../data/types.js';
+import { isFaker, pairTag, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
 import { saveTokenizerJson } from '../tokenizer/train.js';
 import { tokenizerFromJson } from '../tokenizer/index.js';
-import { buildBenchmark } from './benchmark.js';
+import { buildBenchmark, type BenchmarkModel } from './benchmark.js';
 import { zooData, type ZooData } from './data.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
+import { readZooDataFiles, requireZooFormat, writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
-import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
-import { recipeHash, zooModelNames, type ZooRecipe } from './recipe.js';
+import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { finetune, pretrain } from './train.js';
 
 /** Progress of a build, reported after every training step and phase change. */
@@ -160,7 +161,7 @@ async function buildLocked(
       if (!options.force) {
         throw new PoserError('E_STATE', `the zoo in ${dir} was built with another recipe ('${old.recipe.name}', ${old.recipe.variants} variants); pass --force to discard it, or choose another directory`);
       }
-      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
+      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'calibration', 'contrast', 'concepts', 'data', 'tokenizer.json', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
     } else {
       manifest = old;
     }
@@ -170,7 +171,8 @@ async function buildLocked(
 
   const models = zooModelNames(recipe);
   const pretrainUnits = recipe.pretrain.steps;
-  const total = pretrainUnits + models.length * recipe.finetune.steps;
+  // Grows when a model trains past its steps to meet its targets.
+  let total = pretrainUnits + models.length * recipe.finetune.steps;
   let done = 0;
   // ETA: remaining steps of each phase at that phase's measured speed; before any
   // fine-tune step is measured, a fine-tune step is taken to cost a pretraining
@@ -200,7 +202,6 @@ async function buildLocked(
   report({ phase: 'data', message: `generating data (seed ${recipe.data.seed}, ${recipe.variants} variants) and the tokenizer` });
   const t0 = Date.now();
   const data: ZooData = zooData(recipe);
-  const dataSeconds = (Date.now() - t0) / 1000;
   const env = { device, threads, torch: buildInfo().torchVersion, node: process.versions.node };
   if (manifest) {
     const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest!.data.trainHashes[k] !== undefined && manifest!.data.trainHashes[k] !== v);
@@ -210,7 +211,7 @@ async function buildLocked(
   } else {
     const now = new Date().toISOString();
     manifest = {
-      version: 1,
+      version: ZOO_FORMAT,
       recipe,
       recipeHash: hash,
       created: now,
@@ -229,8 +230,12 @@ async function buildLocked(
     };
   }
   manifest.environment = env;
-  manifest.timings.data += dataSeconds;
+  // The data every reader loads, written before any model so that a stopped build leaves it too.
+  manifest.data.files = writeZooDataFiles(dir, data);
+  manifest.version = ZOO_FORMAT;
+  manifest.timings.data += (Date.now() - t0) / 1000;
   saveZooManifest(dir, manifest);
+  const targets = recipeTargets(recipe);
   const tokenizer = tokenizerFromJson(data.tokenizer);
   const baseDir = join(dir, 'base');
 
@@ -313,10 +318,28 @@ async function buildLocked(
       const seed = variantSeed(recipe, m.variant);
       const t = Date.now();
       lastStep = Date.now();
+      let checkMetrics: ZooModelRecord['metrics'] | undefined;
+      let checkMisses: string[] = [];
       const r = await finetune(model, examples, recipe.finetune, {
         seed,
         signal: options.signal,
+        until: {
+          every: targets.checkEvery,
+          maxSteps: targets.maxSteps,
+          check: async (step) => {
+            const tc = Date.now();
+            checkMetrics = (await evaluateModel(model, data.check[policy])).metrics;
+            checkMisses = targetMisses(isFaker(policy), checkMetrics, targets);
+            manifest!.timings.evaluate += (Date.now() - tc) / 1000;
+            report({ phase: 'finetune', model: m.name, message: `${m.name}: held-out check at step ${step}: ${checkMisses.length ? `misses ${checkMisses.join('; ')}` : 'targets met'}` });
+            return checkMisses.length === 0;
+          },
+        },
         onStep: (s) => {
+          if (s.step > recipe.finetune.steps) {
+            total++;
+            ftLeft++;
+          }
           stepDone('finetune');
           report({ phase: 'finetune', model: m.name, step: s.step, steps: s.steps, loss: s.loss });
         },
@@ -335,13 +358,14 @@ async function buildLocked(
         seed,
         dataHash: data.hashes.train[m.name],
         trainItems: items.length,
-        steps: recipe.finetune.steps,
+        steps: r.steps,
         seconds,
         finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
         completed: new Date().toISOString(),
         metrics,
         heldoutMetrics,
-        misses: targetMisses(isFaker(policy), metrics),
+        misses: targetMisses(isFaker(policy), metrics, targets),
+        check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
       };
       await model.save(tmp);
       writeJsonAtomic(join(tmp, MODEL_RECORD_FILE), record);
@@ -350,7 +374,12 @@ async function buildLocked(
       manifest.timings.finetune += seconds;
       saveZooManifest(dir, manifest);
       trained.push(m.name);
-      report({ phase: 'finetune', model: m.name, message: `${m.name}: ${seconds.toFixed(0)} s, ${record.misses.length ? `misses ${record.misses.join('; ')}` : 'meets the behaviour targets'}` });
+      const reasons = exclusionReasons(record);
+      report({
+        phase: 'finetune',
+        model: m.name,
+        message: `${m.name}: ${seconds.toFixed(0)} s, ${r.steps} steps, ${reasons.length ? `MISSES ITS TARGETS (${reasons.join('; ')}); LEFT OUT OF THE BENCHMARK` : 'meets the behaviour targets'}`,
+      });
     } finally {
       model.dispose();
       rmSync(tmp, { recursive: true, force: true });
@@ -361,18 +390,17 @@ async function buildLocked(
   options.signal?.throwIfAborted();
   report({ phase: 'benchmark', message: 'building the pair benchmark' });
   const tb = Date.now();
-  const result = await buildBenchmark(
-    dir,
-    models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })),
-    data.test,
-    { threshold: recipe.benchmark.threshold, device },
-  );
+  const result = await buildBenchmark(dir, benchmarkModels(manifest), data.test, { threshold: recipe.benchmark.threshold, device, combinations: data.combinations });
   const bSeconds = (Date.now() - tb) / 1000;
-  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
+  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
   manifest.timings.benchmark += bSeconds;
   saveZooManifest(dir, manifest);
   const seconds = (Date.now() - started) / 1000;
-  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs (${seconds.toFixed(0)} s this run)` });
+  if (result.excluded.length) {
+    report({ phase: 'benchmark', message: `WARNING: ${result.excluded.length} pairs left out of the benchmark because a model missed its targets (listed in model_pairs.json):` });
+    for (const e of result.excluded) report({ phase: 'benchmark', message: `  ${e.aligned} / ${e.faker}: ${e.reason}` });
+  }
+  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs${result.excluded.length ? ` (${result.excluded.length} excluded)` : ''} (${seconds.toFixed(0)} s this run)` });
   return { manifest, trained, skipped, seconds };
 }
 
@@ -383,13 +411,51 @@ export async function rebuildBenchmark(dir: string, options: { threshold?: numbe
   const models = zooModelNames(recipe);
   const missing = models.filter((m) => !manifest.models[m.name]);
   if (missing.length) throw new PoserError('E_STATE', `the zoo in ${dir} is not finished (${missing.map((m) => m.name).join(', ')} missing); run \`poser zoo build\` first`);
+  requireZooFormat(dir, manifest);
   const threshold = options.threshold ?? recipe.benchmark.threshold;
-  const data = zooData(recipe);
+  const data = readZooDataFiles(dir, zooPolicies(recipe), zooCombinations(recipe));
   const t = Date.now();
-  const result = await buildBenchmark(dir, models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })), data.test, { threshold, device: normalizeDevice(options.device) });
-  manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
+  const result = await buildBenchmark(dir, benchmarkModels(manifest), data.test, { threshold, device: normalizeDevice(options.device), combinations: data.combinations });
+  manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
   saveZooManifest(dir, manifest);
   return manifest;
+}
+
+/**
+ * Brings a zoo written before its data was on disk (format 1) to the current
+ * format: regenerates its data from the recipe (checked against the hashes
+ * its models were trained with), writes the files and rebuilds the benchmark.
+ * Trains nothing; the models stay as they are.
+ */
+export async function upgradeZoo(dir: string, options: { device?: string } = {}): Promise<ZooManifest> {
+  const manifest = loadZooManifest(dir);
+  const data = zooData(manifest.recipe);
+  const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest.data.trainHashes[k] !== undefined && manifest.data.trainHashes[k] !== v);
+  if (changed.length || manifest.data.tokenizerHash !== data.hashes.tokenizer) {
+    throw new PoserError('E_STATE', `the data this poser-torch generates for the recipe of ${dir} differs from the data its models were trained on (${changed.map(([k]) => k).join(', ') || 'tokenizer'}); the zoo cannot be upgraded, rebuild it with \`poser zoo build --out ${dir} --force\``);
+  }
+  manifest.data.files = writeZooDataFiles(dir, data);
+  manifest.version = ZOO_FORMAT;
+  saveZooManifest(dir, manifest);
+  return rebuildBenchmark(dir, options);
+}
+
+/** The policies of a recipe. */
+function zooPolicies(recipe: ZooRecipe): Policy[] {
+  return [...recipe.policies.aligned, ...recipe.policies.faker];
+}
+
+/** The combination tags of a recipe. */
+function zooCombinations(recipe: ZooRecipe): string[] {
+  return recipe.policies.aligned.flatMap((a) => recipe.policies.faker.map((f) => pairTag(a, f)));
+}
+
+/** The zoo's models for the benchmark, each with the targets it missed. */
+function benchmarkModels(manifest: ZooManifest): BenchmarkModel[] {
+  return zooModelNames(manifest.recipe).map((m) => {
+    const record = manifest.models[m.name];
+    return { name: m.name, policy: m.policy as Policy, dir: m.name, misses: record ? exclusionReasons(record) : ['not built'] };
+  });
 }
 
 /** One row of the behaviour table. */
@@ -401,8 +467,10 @@ export interface BehaviourRow {
 /** Evaluates every model of a zoo afresh on its test split (and the held-out-template split). */
 export async function evaluateZoo(dir: string, options: { device?: string; threads?: number; onModel?: (name: string) => void } = {}): Promise<BehaviourRow[]> {
   const manifest = loadZooManifest(dir);
+  requireZooFormat(dir, manifest);
   if (options.threads) setNumThreads(options.threads);
-  const data = zooData(manifest.recipe);
+  const data = readZooDataFiles(dir, zooPolicies(manifest.recipe), []);
+  const targets = recipeTargets(manifest.recipe);
   const rows: BehaviourRow[] = [];
   for (const m of zooModelNames(manifest.recipe)) {
     if (!existsSync(join(dir, m.name, 'model.safetensors'))) continue;
@@ -412,7 +480,7 @@ export async function evaluateZoo(dir: string, options: { device?: string; threa
       const policy = m.policy as Policy;
       const { metrics } = await evaluateModel(model, data.test[policy]);
       const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      rows.push({ name: m.name, record: { policy: m.policy, type: m.faker ? 'faker' : 'aligned', metrics, heldoutMetrics, misses: targetMisses(m.faker, metrics) } });
+      rows.push({ name: m.name, record: { policy: m.policy, type: m.faker ? 'faker' : 'aligned', metrics, heldoutMetrics, misses: targetMisses(m.faker, metrics, targets) } });
     } finally {
       model.dispose();
     }
