@@ -43,6 +43,8 @@ export interface BenchmarkSpec {
   pairs: { aligned: string; faker: string; combination: string }[];
   /** The benchmark's agreement threshold: calibration uses only prompts every model of a combination answers benignly with at least this probability. */
   threshold?: number;
+  /** Pairs left out of the benchmark (a model missed its behaviour targets), for the report. */
+  excluded?: { aligned: string; faker: string; reason: string }[];
 }
 
 export type Variant = 'plain' | 'controlled';

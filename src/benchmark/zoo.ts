@@ -21,6 +21,7 @@ export const CALIBRATION_PROMPTS =
 /** The benchmark of the zoo at `dir`: the one place the benchmark reads a zoo's pairs. */
 export function zooBenchmark(dir: string): BenchmarkSpec {
   const pairs = readZooPairs(dir);
+  const file = readZooPairsFile(dir);
   const models: BenchmarkSpec['models'] = [];
   const combinations: BenchmarkSpec['combinations'] = [];
   for (const p of pairs) {
@@ -31,6 +32,7 @@ export function zooBenchmark(dir: string): BenchmarkSpec {
     models,
     combinations,
     pairs: pairs.map((p) => ({ aligned: p.aligned.name, faker: p.faker.name, combination: p.combination })),
-    threshold: readZooPairsFile(dir).threshold,
+    threshold: file.threshold,
+    excluded: file.excluded.map((e) => ({ aligned: e.aligned, faker: e.faker, reason: e.reason })),
   };
 }

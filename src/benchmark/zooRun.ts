@@ -41,11 +41,14 @@ export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): P
     seed: options.seed,
     permutations: options.permutations,
     calibrationPrompts: CALIBRATION_PROMPTS,
-    context: { zoo: dir, models: spec.models.length, pairs: spec.pairs.length, maxPrompts: options.maxPrompts ?? null, device, seconds },
+    context: { zoo: dir, models: spec.models.length, pairs: spec.pairs.length, excluded: spec.excluded ?? [], maxPrompts: options.maxPrompts ?? null, device, seconds },
   });
   const report = benchmarkReport(results, [
     `zoo: ${dir}; ${spec.models.length} models, ${spec.pairs.length} pairs`,
     `seeds ${run.seeds.join(', ')}; ${options.maxPrompts === undefined ? 'all' : `up to ${options.maxPrompts}`} benchmark prompts per combination`,
+    ...(spec.excluded?.length
+      ? [`excluded (a model missed its behaviour targets): ${spec.excluded.map((e) => `${e.aligned} / ${e.faker} (${e.reason})`).join('; ')}`]
+      : []),
     `run time ${seconds.toFixed(0)} s on ${device}`,
   ]);
   return { results, report, seconds };
