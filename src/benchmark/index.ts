@@ -22,3 +22,4 @@ export {
 export { benchmarkReport, benchmarkResults, summarizeVariant, type BenchmarkResults, type DetectorRow, type SummaryOptions, type VariantSummary } from './report.js';
 export { zooBenchmark, CALIBRATION_PROMPTS } from './zoo.js';
 export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';
+export { withOptions } from './variants.js';

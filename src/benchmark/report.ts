@@ -5,7 +5,7 @@
  * written as Markdown and as `results.json` for other renderers.
  */
 import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, RANDOM } from './controls.js';
-import type { BenchmarkRun, Calibration, PairRecord, Variant } from './run.js';
+import type { BenchmarkRun, Calibration, PairRecord, Variant, VariantResult } from './run.js';
 import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, type PairOutcome } from './score.js';
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
 
@@ -42,6 +42,12 @@ export interface BenchmarkResults {
   calibration: { target?: number; prompts: string; models: Calibration[] };
   /** The controlled benchmark first: it is the headline. */
   benchmarks: VariantSummary[];
+  /**
+   * Per benchmark and detector, each model's measurement per seed: its score
+   * and the scalar numbers of its evidence (e.g. strategies 1 and 2's
+   * vectorNorm, the controls' meanP and meanLogOdds).
+   */
+  measurements: Partial<Record<Variant, Record<string, { seed: number; model: string; combination: string; score: number; numbers: Record<string, number | null> }[]>>>;
   pairs: Partial<Record<Variant, PairRecord[]>>;
 }
 
@@ -106,6 +112,20 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
   return { variant, pairs: result.pairs.length, rows, measured: result.measured, seconds: result.seconds };
 }
 
+function scalarMeasurements(m: VariantResult['measurements']): BenchmarkResults['measurements'][Variant] {
+  const out: NonNullable<BenchmarkResults['measurements'][Variant]> = {};
+  for (const [detector, rows] of Object.entries(m)) {
+    out[detector] = rows.map((r) => ({
+      seed: r.seed,
+      model: r.model,
+      combination: r.combination,
+      score: r.score,
+      numbers: Object.fromEntries(Object.entries(r.evidence).flatMap(([k, v]) => (typeof v === 'number' ? [[k, Number.isFinite(v) ? v : null]] : []))),
+    }));
+  }
+  return out;
+}
+
 /** The machine-readable results of a run (the controlled benchmark first). */
 export function benchmarkResults(run: BenchmarkRun, options: SummaryOptions = {}): BenchmarkResults {
   const order: Variant[] = ['controlled', 'plain'];
@@ -115,6 +135,7 @@ export function benchmarkResults(run: BenchmarkRun, options: SummaryOptions = {}
     seeds: run.seeds,
     calibration: { target: run.target, prompts: options.calibrationPrompts ?? '', models: run.calibration },
     benchmarks: order.filter((v) => run.variants[v]).map((v) => summarizeVariant(run, v, options)),
+    measurements: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, scalarMeasurements(run.variants[v]!.measurements)])),
     pairs: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, run.variants[v]!.pairs])),
   };
 }

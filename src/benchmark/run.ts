@@ -346,7 +346,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
                 verdicts.push(v);
                 record(detector.name, v);
               }
-              if (ensemble) record(ENSEMBLE, ensembleVerdict(verdicts.filter((v) => ensemble.includes(v.strategy))));
+              if (ensemble) record(ENSEMBLE, ensembleVerdict(verdicts.filter((_, k) => ensemble.includes(options.detectors[k].name))));
               options.onProgress?.({ stage: 'compare', variant, done: i, total: n });
             }
         }

@@ -11,8 +11,8 @@ import { CALIBRATION_PROMPTS, zooBenchmark } from './zoo.js';
 export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' | 'ensemble'> {
   /** Strategies to run; the controls always run too. */
   strategies: readonly AnyDetector[];
-  /** Build the ensemble from the strategies (default: when there are two or more). */
-  ensemble?: boolean;
+  /** The ensemble's members by name (default: every strategy, when there are two or more); false for none. */
+  ensemble?: false | readonly string[];
   /** Titles and paper figures by detector name. */
   info?: Record<string, { title: string; paper?: string }>;
   permutations?: number;
@@ -24,17 +24,17 @@ export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): P
   const started = performance.now();
   const spec = zooBenchmark(dir);
   const strategies = [...options.strategies];
-  const ensemble = options.ensemble ?? strategies.length >= 2;
+  const ensemble = options.ensemble === false ? [] : (options.ensemble ?? (strategies.length >= 2 ? strategies.map((s) => s.name) : []));
   const run = await runBenchmark(spec, {
     ...options,
     detectors: [...CONTROLS, ...strategies],
-    ensemble: ensemble ? strategies.map((s) => s.name) : undefined,
+    ensemble: ensemble.length ? ensemble : undefined,
   });
   const seconds = (performance.now() - started) / 1000;
   const info: Record<string, { title: string; paper?: string; kind?: 'control' | 'strategy' | 'ensemble' }> = {};
   for (const c of CONTROLS) info[c.name] = { title: c.title, kind: 'control' };
   for (const s of strategies) info[s.name] = { title: s.title, kind: 'strategy', ...(options.info?.[s.name] ?? {}) };
-  info.ensemble = { title: `Ensemble of ${strategies.map((s) => s.name).join(', ')} (rank vote)`, kind: 'ensemble' };
+  info.ensemble = { title: `Ensemble of ${ensemble.join(', ')} (rank vote)`, kind: 'ensemble' };
   const device = options.load?.device ?? 'cpu';
   const results = benchmarkResults(run, {
     info,

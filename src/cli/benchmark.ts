@@ -9,12 +9,11 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { deviceArg, intArg } from './args.js';
-import { benchmarkZoo, type AnyDetector, type Variant } from '../benchmark/index.js';
+import { benchmarkZoo, withOptions, type AnyDetector, type Variant } from '../benchmark/index.js';
 import { STRATEGIES, type StrategyName } from '../strategies/index.js';
 
-function detectorOf(name: StrategyName): AnyDetector {
-  return STRATEGIES[name];
-}
+/** Strategies 1 and 2 also run with both models pushed with one norm, as rows of their own. */
+const COMMON_NORM: readonly StrategyName[] = ['beliefSteering', 'noiseInjection'];
 
 function strategyList(value: string): StrategyName[] {
   if (value === 'all') return Object.keys(STRATEGIES) as StrategyName[];
@@ -78,10 +77,21 @@ export function registerBenchmarkCommands(program: Command): void {
     .option('--json <file>', 'results.json: every row, per-pair verdicts and the calibration', 'models/zoo/results.json')
     .action(async (opts: RunFlags) => {
       const info: Record<string, { title: string; paper?: string }> = {};
-      for (const name of opts.strategies) info[name] = { title: `${STRATEGIES[name].id}. ${STRATEGIES[name].title}`, paper: STRATEGIES[name].paperResult };
+      const strategies: AnyDetector[] = [];
+      for (const name of opts.strategies) {
+        const s = STRATEGIES[name];
+        strategies.push(s);
+        info[name] = { title: `${s.id}. ${s.title}`, paper: s.paperResult };
+        if (COMMON_NORM.includes(name)) {
+          const common = withOptions(s, 'common', { normalization: 'common' }, `${s.id}. ${s.title} (common norm)`);
+          strategies.push(common);
+          info[common.name] = { title: common.title };
+        }
+      }
       let last = 0;
       const { results, report } = await benchmarkZoo(opts.zoo, {
-        strategies: opts.strategies.map(detectorOf),
+        strategies,
+        ensemble: opts.strategies.length >= 2 ? opts.strategies : false,
         info,
         seed: opts.seed,
         seeds: Array.from({ length: opts.seeds }, (_, k) => opts.seed + k),

@@ -8,16 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmarkZoo, buildZoo, CONTROLS, MICRO_RECIPE, runBenchmark, STRATEGIES, summarizeVariant, zooBenchmark, type BenchmarkResults, type ModelPairsFile } from '../../src/index.js';
+import { benchmarkZoo, buildZoo, CONTROLS, MICRO_RECIPE, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults, type ModelPairsFile } from '../../src/index.js';
 
-const strategies = Object.values(STRATEGIES);
+const six = Object.values(STRATEGIES);
+// Strategy 1 with both models pushed with one norm, as a row of its own (not in the ensemble).
+const strategies = [...six, withOptions(STRATEGIES.beliefSteering, 'common', { normalization: 'common' })];
 // Small settings so that the file runs in minutes; the defaults are exercised by `poser benchmark run`.
 const detectorOptions = {
   beliefSteering: { coefficients: [0, 3, 9, 15] },
+  'beliefSteering:common': { coefficients: [0, 3, 9, 15] },
   noiseInjection: { coefficients: [0, 5, 15], draws: 1 },
   learningSpeed: { lr: 1e-2, steps: 4 },
 };
-const settings = { strategies, seeds: [0, 1, 2, 3, 4], maxPrompts: 16, detectorOptions, permutations: 2000 };
+const settings = { strategies, ensemble: six.map((s) => s.name), seeds: [0, 1, 2, 3, 4], maxPrompts: 16, detectorOptions, permutations: 2000 };
 
 let zoo: string;
 const temps: string[] = [];
@@ -54,6 +57,9 @@ describe('benchmark report on the micro zoo', () => {
         expect(Object.values(r.byCombination).reduce((n, c) => n + c.pairs, 0)).toBe(b.pairs);
       }
     }
+    // both models' vector norms are in the measurements of strategy 1, own and common
+    for (const name of ['beliefSteering', 'beliefSteering:common'])
+      for (const m of results.measurements.controlled![name]) expect(m.numbers.vectorNorm).toBeGreaterThan(0);
     for (const header of ['## Confidence-controlled benchmark (headline)', '## Plain benchmark', '| detector | accuracy | 95% CI | p (permutation) | undecided |', '## Calibration'])
       expect(report).toContain(header);
     expect(report.indexOf('## Confidence-controlled')).toBeLessThan(report.indexOf('## Plain'));
