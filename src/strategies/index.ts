@@ -17,7 +17,7 @@ export * from './primitives.js';
 export * from './data.js';
 export * from './subject.js';
 export * from './verdict.js';
-export { pushRatios, pushMultipliers, type Normalization, type PushOptions } from './push.js';
+export { pushGrid, pushMultipliers, type Normalization, type PushOptions } from './push.js';
 export { beliefSteering, BELIEF_STEERING, type BeliefSteeringOptions, type SteeringCurve } from './beliefSteering.js';
 export { noiseInjection, noiseSeedsFor, NOISE_INJECTION, type NoiseInjectionOptions, type NoiseCurve } from './noiseInjection.js';
 export {

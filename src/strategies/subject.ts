@@ -51,7 +51,6 @@ function forSweep(iv: Intervention, index: number): Intervention {
 export class Subject {
   readonly #model: Model;
   readonly #pre: readonly Intervention[];
-  readonly #sweepPre: readonly Intervention[];
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
@@ -66,7 +65,6 @@ export class Subject {
     });
     this.#model = model;
     this.#pre = pre;
-    this.#sweepPre = pre.map(forSweep);
     this.numLayers = model.numLayers;
     this.hiddenSize = model.hiddenSize;
     this.vocabSize = model.vocabSize;
@@ -109,8 +107,9 @@ export class Subject {
   }
 
   /** One batch under many last-position settings (see `Model.sweep`); the subject's interventions join every setting. */
-  sweep(input: Input, settings: readonly (readonly Intervention[])[]): ReturnType<Model['sweep']> {
-    return this.#model.sweep(input, settings.map((s) => [...this.#sweepPre, ...s]));
+  async sweep(input: Input, settings: readonly (readonly Intervention[])[]): ReturnType<Model['sweep']> {
+    const pre = this.#pre.map(forSweep);
+    return this.#model.sweep(input, settings.map((s) => [...pre, ...s]));
   }
 
   // ------------------------------------------------------------ training
@@ -139,16 +138,16 @@ export class Subject {
     return this.#model.setLearningRate(lr);
   }
 
-  private train(options: TrainOptions): TrainOptions {
+  #train(options: TrainOptions): TrainOptions {
     return { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] };
   }
 
   trainStep(input: Input, loss: Loss, options: TrainOptions = {}): Promise<{ loss: number; gradNorm: number }> {
-    return this.#model.trainStep(input, loss, this.train(options));
+    return this.#model.trainStep(input, loss, this.#train(options));
   }
 
   backward(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
-    return this.#model.backward(input, loss, this.train(options));
+    return this.#model.backward(input, loss, this.#train(options));
   }
 
   zeroGrad(): Promise<void> {
@@ -156,7 +155,7 @@ export class Subject {
   }
 
   evaluateLoss(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
-    return this.#model.evaluateLoss(input, loss, this.train(options));
+    return this.#model.evaluateLoss(input, loss, this.#train(options));
   }
 
   /** Names of the parameters (HF names, the same for every model of an architecture) and of the adapters. */
