@@ -17,7 +17,7 @@ import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Model } from '../model/model.js';
 import { pairDataFromDataset, pairDataFromFiles } from '../strategies/data.js';
-import { STRATEGIES, type StrategyName } from '../strategies/index.js';
+import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
 import type { PairData } from '../strategies/types.js';
 import { readZooPairs } from '../zoo/pairs.js';
 import { deviceArg, intArg } from './args.js';
@@ -158,11 +158,11 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
       const info = STRATEGIES[name];
       onLine(`running strategy ${info.id} (${name})`);
       const started = performance.now();
-      const v = await info.run(models, clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
+      const v = await info.run([subject(models[0]), subject(models[1])], clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
       verdicts.push({
         strategy: name,
         title: info.title,
-        faker: v.tie ? null : v.faker === 0 ? 'A' : 'B',
+        faker: v.faker === null ? null : v.faker === 0 ? 'A' : 'B',
         scores: { A: v.scores[0], B: v.scores[1] },
         seconds: (performance.now() - started) / 1000,
         evidence: v.evidence,
