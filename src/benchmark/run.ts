@@ -75,7 +75,7 @@ export interface BenchmarkOptions {
   /** Which benchmarks to run (default both). */
   variants?: readonly Variant[];
   load?: Pick<LoadOptions, 'device' | 'dtype'>;
-  /** Loaded models kept at once (default 8). */
+  /** Loaded models kept at once (default 4). */
   cacheSize?: number;
   onProgress?: (event: BenchmarkProgress) => void;
 }
@@ -271,7 +271,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
   check(seeds.length > 0, 'runBenchmark: at least one seed is needed');
   const variants = [...(options.variants ?? VARIANTS)];
   const combos = combinationModels(spec);
-  const models = new ModelCache(options.cacheSize ?? 8, options.load);
+  const models = new ModelCache(options.cacheSize ?? 4, options.load);
   const cache = new MeasurementCache();
   const run: BenchmarkRun = { seeds, maxPrompts: options.maxPrompts, calibration: [], variants: {} };
   try {
@@ -293,26 +293,28 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
         const members = combos.get(combo.name);
         if (!members) continue;
         const n = members.models.length;
-        for (const seed of seeds) {
-          const data = dataForSeed(combo.data, options.maxPrompts, seed);
-          // Measure every model of the combination with every detector.
-          const measured: Record<string, Measurement[]> = {};
-          for (const detector of options.detectors) {
-            const detectorOptions = { ...(options.detectorOptions?.[detector.name] ?? {}), seed };
-            measured[detector.name] = [];
-            for (const m of members.models) {
-              const temperature = temperatureOf(variant, m, combo.name);
+        // Measure every model of the combination (one model at a time, so each is loaded once) with every detector and seed.
+        const bySeed = new Map<number, Record<string, Measurement[]>>(seeds.map((seed) => [seed, Object.fromEntries(options.detectors.map((d) => [d.name, [] as Measurement[]]))]));
+        for (const m of members.models) {
+          const temperature = temperatureOf(variant, m, combo.name);
+          for (const seed of seeds) {
+            const data = dataForSeed(combo.data, options.maxPrompts, seed);
+            for (const detector of options.detectors) {
+              const detectorOptions = { ...(options.detectorOptions?.[detector.name] ?? {}), seed };
               const key = MeasurementCache.key({ model: m, combination: combo.name, temperature, detector: detector.name, options: { ...detectorOptions, maxPrompts: options.maxPrompts }, seed });
               const measurement = await cache.get(key, async () => {
                 const model = await models.get(spec.models[m].dir);
                 const s: Subject = subject(model, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] });
                 return detector.measure(s, data, detectorOptions);
               });
-              measured[detector.name].push(measurement);
+              bySeed.get(seed)![detector.name].push(measurement);
               (result.measurements[detector.name] ??= []).push({ seed, model: spec.models[m].name, combination: combo.name, score: measurement.score, evidence: measurement.evidence });
               options.onProgress?.({ stage: 'measure', variant, detector: detector.name, done: ++done, total });
             }
           }
+        }
+        for (const seed of seeds) {
+          const measured = bySeed.get(seed)!;
           // Compare every pair of models of the combination (true pairs in their presentation order).
           for (let i = 0; i < n; i++)
             for (let j = i + 1; j < n; j++) {
