@@ -3,6 +3,7 @@
  * detectors on the plain and the confidence-controlled benchmark, and
  * summarise (results.json contents and the Markdown report).
  */
+import { PoserError } from '../errors.js';
 import { CONTROLS } from './controls.js';
 import { benchmarkReport, benchmarkResults, type BenchmarkResults } from './report.js';
 import { runBenchmark, type AnyDetector, type BenchmarkOptions } from './run.js';
@@ -23,6 +24,9 @@ export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' 
 export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): Promise<{ results: BenchmarkResults; report: string; seconds: number }> {
   const started = performance.now();
   const spec = zooBenchmark(dir);
+  if (spec.pairs.length === 0) {
+    throw new PoserError('E_STATE', `the zoo in ${dir} has no benchmark pairs${spec.excluded?.length ? `: all ${spec.excluded.length} were left out because a model missed its behaviour targets (${spec.excluded[0].reason}${spec.excluded.length > 1 ? '; ...' : ''})` : ''}`);
+  }
   const strategies = [...options.strategies];
   const ensemble = options.ensemble === false ? [] : (options.ensemble ?? (strategies.length >= 2 ? strategies.map((s) => s.name) : []));
   const run = await runBenchmark(spec, {

@@ -4,11 +4,17 @@
 // chance; and the report does not depend on where the zoo sits or what its
 // model directories are called.
 // POSER_MICRO_ZOO=<dir> reuses a built micro zoo (read only); otherwise one is built.
+//
+// The micro zoo's organisms are too small to meet their behaviour targets on
+// every machine, and the zoo leaves out the pairs of a model that misses one.
+// This file tests the benchmark's machinery, not the organisms, so it runs on
+// a copy of the zoo with any excluded pair put back (combinationFiles gives
+// the pair's data files, which the zoo writes for every combination).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmarkZoo, buildZoo, CONTROLS, MICRO_RECIPE, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults, type ModelPairsFile } from '../../src/index.js';
+import { benchmarkZoo, buildZoo, combinationFiles, CONTROLS, loadZooManifest, MICRO_RECIPE, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults, type ModelPairsFile } from '../../src/index.js';
 
 const six = Object.values(STRATEGIES);
 // Strategy 1 with both models pushed with one norm, as a row of its own (not in the ensemble).
@@ -22,8 +28,33 @@ const detectorOptions = {
 };
 const settings = { strategies, ensemble: six.map((s) => s.name), seeds: [0, 1, 2, 3, 4], maxPrompts: 16, detectorOptions, permutations: 2000 };
 
-let zoo: string;
 const temps: string[] = [];
+let zoo: string;
+
+/** A copy of the zoo whose pairs file lists its excluded pairs as pairs (the zoo itself when none are excluded). */
+function withExcludedPairs(dir: string): string {
+  const file = JSON.parse(readFileSync(join(dir, 'model_pairs.json'), 'utf8')) as ModelPairsFile;
+  if (file.excluded.length === 0) return dir;
+  const copy = mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
+  temps.push(copy);
+  cpSync(dir, copy, { recursive: true });
+  const models = loadZooManifest(dir).models;
+  for (const e of file.excluded) {
+    file.pairs.push({
+      aligned: e.aligned,
+      faker: e.faker,
+      aligned_type: models[e.aligned].policy as ModelPairsFile['pairs'][number]['aligned_type'],
+      faker_type: models[e.faker].policy as ModelPairsFile['pairs'][number]['faker_type'],
+      combination: e.combination,
+      ...combinationFiles(e.combination),
+      aligned_dir: e.aligned,
+      faker_dir: e.faker,
+    });
+  }
+  file.excluded = [];
+  writeFileSync(join(copy, 'model_pairs.json'), JSON.stringify(file, null, 1));
+  return copy;
+}
 let first: { results: BenchmarkResults; report: string };
 
 beforeAll(async () => {
@@ -33,6 +64,7 @@ beforeAll(async () => {
     temps.push(zoo);
     await buildZoo({ recipe: MICRO_RECIPE, dir: zoo, threads: 2 });
   }
+  zoo = withExcludedPairs(zoo);
   first = await benchmarkZoo(zoo, settings);
 }, 600_000);
 afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
