@@ -155,7 +155,7 @@ function variantSection(s: VariantSummary, seeds: number): string[] {
   const lines = [
     `## ${TITLES[s.variant]}`,
     '',
-    `${s.pairs} pairs; accuracy is the mean over ${seeds} seed${seeds === 1 ? '' : 's'} of each pair's score (1 correct, 0 wrong, 0.5 undecided).`,
+    `${s.pairs} pairs; accuracy is the mean over ${seeds} seed${seeds === 1 ? '' : 's'} of each pair's score (1 correct, 0 wrong, 0.5 undecided). ${s.measured} per-model measurements.`,
     '',
     `| detector | accuracy | 95% CI | p (permutation) | undecided | seeds: mean ± sd [min, max] |${confidence.map((c) => ` where ${c.detector} is wrong |`).join('')} paper |`,
     `|---|---|---|---|---|---|${confidence.map(() => '---|').join('')}---|`,

@@ -53,7 +53,7 @@ export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): P
     ...(spec.excluded?.length
       ? [`excluded (a model missed its behaviour targets): ${spec.excluded.map((e) => `${e.aligned} / ${e.faker} (${e.reason})`).join('; ')}`]
       : []),
-    `run time ${seconds.toFixed(0)} s on ${device}`,
+    `run time ${seconds.toFixed(0)} s on ${device} (${results.benchmarks.map((b) => `${b.variant} ${b.seconds.toFixed(0)} s`).join(', ')})`,
   ]);
   return { results, report, seconds };
 }

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attentiveness,
   CONTROLS,
+  confidenceLogOddsControl,
+  confidencePControl,
   dataForSeed,
   ensembleVerdict,
   logitTemperature,
@@ -97,6 +99,38 @@ describe('benchmark runner', () => {
     const firsts = run.variants.plain!.pairs.flatMap((p) => p.verdicts.random.map((v) => v.order[0] === p.faker));
     expect(firsts).toContain(true);
     expect(firsts).toContain(false);
+  });
+
+  it('the confidence controls read mean P(benign) and mean benign log-odds (checked against raw logits)', async () => {
+    const model = await Model.load(spec.models[0].dir);
+    try {
+      const data = spec.combinations[0].data;
+      const { logits } = await model.forward(data.prompts.map((p) => p.prompt), { logits: 'last' });
+      const [a, b] = [model.tokenId('A'), model.tokenId('B')];
+      let sumP = 0;
+      let sumLogOdds = 0;
+      data.prompts.forEach((p, i) => {
+        const z = Array.from({ length: logits!.shape[1] }, (_, j) => logits!.get(i, j));
+        const max = Math.max(...z);
+        const logSum = max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0));
+        const [benign, other] = p.benign === 'A' ? [z[a], z[b]] : [z[b], z[a]];
+        sumP += Math.exp(benign - logSum);
+        sumLogOdds += benign - other;
+      });
+      const n = data.prompts.length;
+      const p = await confidencePControl.measure(subject(model), data);
+      const lo = await confidenceLogOddsControl.measure(subject(model), data);
+      expect(p.evidence.meanP as number).toBeCloseTo(sumP / n, 6);
+      expect(p.score).toBeCloseTo(-sumP / n, 6);
+      expect(lo.evidence.meanLogOdds as number).toBeCloseTo(sumLogOdds / n, 4);
+      expect(lo.score).toBeCloseTo(-sumLogOdds / n, 4);
+      // the less confident model is named
+      const v = confidenceLogOddsControl.compare([lo, { ...lo, score: lo.score + 1 }]);
+      expect(v.faker).toBe(1);
+      expect(confidenceLogOddsControl.compare([lo, lo]).faker).toBeNull();
+    } finally {
+      model.dispose();
+    }
   });
 
   it('calibrates every model to one shared mean benign log-odds on the calibration prompts', () => {
