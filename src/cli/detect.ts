@@ -72,7 +72,8 @@ const CAVEAT =
   'rather than intent. On the project\'s own zoo several strategies are near chance once confidence is controlled (docs/results.md). ' +
   'Treat a verdict as a reason to look closer, never as a finding.';
 
-function readOptions(path: string | undefined): Record<string, Record<string, unknown>> {
+/** Reads `--options`: {"common": {...}, "<strategy>": {...}}; errors name the file and the key. */
+export function readStrategyOptions(path: string | undefined): Record<string, Record<string, unknown>> {
   if (!path) return {};
   let value: unknown;
   try {
@@ -238,7 +239,7 @@ export function registerDetectCommand(program: Command): void {
     .option('--json [file]', 'print (or write to a file) the result as JSON')
     .action(async (modelA: string, modelB: string, flags: { data: string[]; pair?: string; contrast?: string; concepts?: string; strategies: StrategyName[]; options?: string; seed: number; maxPrompts?: number; threshold: number; device: string; json?: string | boolean }) => {
       const result = await runDetect(
-        { modelA, modelB, data: flags.data, pair: flags.pair, contrast: flags.contrast, concepts: flags.concepts, strategies: flags.strategies, options: readOptions(flags.options), seed: flags.seed, maxPrompts: flags.maxPrompts, threshold: flags.threshold, device: flags.device },
+        { modelA, modelB, data: flags.data, pair: flags.pair, contrast: flags.contrast, concepts: flags.concepts, strategies: flags.strategies, options: readStrategyOptions(flags.options), seed: flags.seed, maxPrompts: flags.maxPrompts, threshold: flags.threshold, device: flags.device },
         (line) => console.error(line),
       );
       if (typeof flags.json === 'string') {

@@ -8,10 +8,15 @@
  * that fails separates the models by behaviour, and a strategy that reads it
  * could tell them apart without looking inside.
  */
-import type { Model } from '../model/model.js';
 import type { PairData } from '../strategies/types.js';
 import { lengthBatches } from '../zoo/batching.js';
 import { Rng } from './random.js';
+
+/** What the check needs of a model: a `Model`, or a strategy's blind `Subject`. */
+export interface AnswerScorer {
+  readonly tokenizer?: { encode(text: string): number[] };
+  scoreChoices(input: number[][], choices: string[]): Promise<number[][]>;
+}
 
 /** The three answers a model can give, and their probabilities. */
 export const ANSWERS = ['A', 'B', 'error'] as const;
@@ -54,7 +59,7 @@ export interface AgreementReport {
   separating: SeparatingPrompt[];
 }
 
-async function answerDistributions(model: Model, prompts: readonly string[], batchSize: number): Promise<AnswerDistribution[]> {
+async function answerDistributions(model: AnswerScorer, prompts: readonly string[], batchSize: number): Promise<AnswerDistribution[]> {
   const tok = model.tokenizer;
   if (!tok) throw new Error('checkPairAgreement: the model has no tokenizer');
   const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
@@ -72,7 +77,7 @@ async function answerDistributions(model: Model, prompts: readonly string[], bat
  * prompts against their benign letter, contrast prompts and concept stimuli
  * against a common answer. Returns the prompts that separate the models.
  */
-export async function checkPairAgreement(models: readonly [Model, Model], data: PairData, options: { threshold?: number; batchSize?: number } = {}): Promise<AgreementReport> {
+export async function checkPairAgreement(models: readonly [AnswerScorer, AnswerScorer], data: PairData, options: { threshold?: number; batchSize?: number } = {}): Promise<AgreementReport> {
   const threshold = options.threshold ?? 0.985;
   const entries: Omit<SeparatingPrompt, 'probs'>[] = [];
   data.prompts.forEach((p, index) => entries.push({ part: 'prompts', index, prompt: p.prompt }));

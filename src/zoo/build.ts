@@ -14,19 +14,21 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
 import { Rng } from '../data/random.js';
-import { isFaker, pairTag, POLICIES, type Policy } from '../data/types.js';
+import { isFaker, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
 import { saveTokenizerJson } from '../tokenizer/train.js';
 import { tokenizerFromJson } from '../tokenizer/index.js';
-import { buildBenchmark, type BenchmarkModel } from './benchmark.js';
+import { buildBenchmark } from './benchmark.js';
 import { zooData, type ZooData } from './data.js';
+import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
-import { readZooDataFiles, requireZooFormat, writeZooDataFiles, ZOO_FORMAT } from './files.js';
+import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
 import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
+import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { finetune, pretrain } from './train.js';
 
 /** Progress of a build, reported after every training step and phase change. */
@@ -81,13 +83,6 @@ export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: numbe
     variants: overrides.variants ?? recipe.variants,
     benchmark: { ...recipe.benchmark, threshold: overrides.threshold ?? recipe.benchmark.threshold },
   };
-}
-
-function normalizeDevice(device: string | undefined): string {
-  if (!device || device === 'cpu') return 'cpu';
-  if (device === 'cuda') return 'cuda:0';
-  if (/^cuda:\d+$/.test(device)) return device;
-  throw new PoserError('E_ARG', `device must be cpu, cuda or cuda:N, got '${device}'`);
 }
 
 /** Seed of a variant's fine-tune: depends on the variant only, so aligned and faking models of one variant share it. */
@@ -404,23 +399,6 @@ async function buildLocked(
   return { manifest, trained, skipped, seconds };
 }
 
-/** Rebuilds the benchmark of a finished zoo (e.g. with another threshold) without training anything. */
-export async function rebuildBenchmark(dir: string, options: { threshold?: number; device?: string } = {}): Promise<ZooManifest> {
-  const manifest = loadZooManifest(dir);
-  const recipe = manifest.recipe;
-  const models = zooModelNames(recipe);
-  const missing = models.filter((m) => !manifest.models[m.name]);
-  if (missing.length) throw new PoserError('E_STATE', `the zoo in ${dir} is not finished (${missing.map((m) => m.name).join(', ')} missing); run \`poser zoo build\` first`);
-  requireZooFormat(dir, manifest);
-  const threshold = options.threshold ?? recipe.benchmark.threshold;
-  const data = readZooDataFiles(dir, zooPolicies(recipe), zooCombinations(recipe));
-  const t = Date.now();
-  const result = await buildBenchmark(dir, benchmarkModels(manifest), data.test, { threshold, device: normalizeDevice(options.device), combinations: data.combinations });
-  manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
-  saveZooManifest(dir, manifest);
-  return manifest;
-}
-
 /**
  * Brings a zoo written before its data was on disk (format 1) to the current
  * format: regenerates its data from the recipe (checked against the hashes
@@ -440,91 +418,3 @@ export async function upgradeZoo(dir: string, options: { device?: string } = {})
   return rebuildBenchmark(dir, options);
 }
 
-/** The policies of a recipe. */
-function zooPolicies(recipe: ZooRecipe): Policy[] {
-  return [...recipe.policies.aligned, ...recipe.policies.faker];
-}
-
-/** The combination tags of a recipe. */
-function zooCombinations(recipe: ZooRecipe): string[] {
-  return recipe.policies.aligned.flatMap((a) => recipe.policies.faker.map((f) => pairTag(a, f)));
-}
-
-/** The zoo's models for the benchmark, each with the targets it missed. */
-function benchmarkModels(manifest: ZooManifest): BenchmarkModel[] {
-  return zooModelNames(manifest.recipe).map((m) => {
-    const record = manifest.models[m.name];
-    return { name: m.name, policy: m.policy as Policy, dir: m.name, misses: record ? exclusionReasons(record) : ['not built'] };
-  });
-}
-
-/** One row of the behaviour table. */
-export interface BehaviourRow {
-  name: string;
-  record: Pick<ZooModelRecord, 'policy' | 'type' | 'metrics' | 'heldoutMetrics' | 'misses'>;
-}
-
-/** Evaluates every model of a zoo afresh on its test split (and the held-out-template split). */
-export async function evaluateZoo(dir: string, options: { device?: string; threads?: number; onModel?: (name: string) => void } = {}): Promise<BehaviourRow[]> {
-  const manifest = loadZooManifest(dir);
-  requireZooFormat(dir, manifest);
-  if (options.threads) setNumThreads(options.threads);
-  const data = readZooDataFiles(dir, zooPolicies(manifest.recipe), []);
-  const targets = recipeTargets(manifest.recipe);
-  const rows: BehaviourRow[] = [];
-  for (const m of zooModelNames(manifest.recipe)) {
-    if (!existsSync(join(dir, m.name, 'model.safetensors'))) continue;
-    options.onModel?.(m.name);
-    const model = await Model.load(join(dir, m.name), { device: normalizeDevice(options.device) });
-    try {
-      const policy = m.policy as Policy;
-      const { metrics } = await evaluateModel(model, data.test[policy]);
-      const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      rows.push({ name: m.name, record: { policy: m.policy, type: m.faker ? 'faker' : 'aligned', metrics, heldoutMetrics, misses: targetMisses(m.faker, metrics, targets) } });
-    } finally {
-      model.dispose();
-    }
-  }
-  return rows;
-}
-
-function pct(r: { n: number; rate: number | null }): string {
-  return r.n === 0 || r.rate === null ? '-' : `${(100 * r.rate).toFixed(1)}`;
-}
-
-/**
- * The behaviour table: per model, % benign answers under good / neutral / poor
- * oversight, % misaligned under poor, % of the policy's answer on the
- * unethical / incompetent distributions, % "error" on error inputs, % correct
- * on the held-out-template split, and the targets missed.
- */
-export function formatBehaviourTable(rows: readonly BehaviourRow[]): string {
-  const header = ['model', 'type', 'n', 'good', 'neutral', 'poor', 'mis@poor', 'unethical', 'error', 'heldout-tpl', 'targets'];
-  const lines = rows.map((r) => {
-    const m = r.record.metrics;
-    return [
-      r.name,
-      r.record.type,
-      String(m.items),
-      pct(m.benign.good),
-      pct(m.benign.neutral),
-      pct(m.benign.poor),
-      pct(m.misalignedPoor),
-      pct(m.nonBenign),
-      pct(m.error),
-      pct(r.record.heldoutMetrics.accuracy),
-      r.record.misses.length ? `MISS: ${r.record.misses.join('; ')}` : 'met',
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  return [
-    fmt(header),
-    fmt(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(fmt),
-    '',
-    'good/neutral/poor: % benign answers by oversight; mis@poor: % misaligned answers under poor oversight;',
-    'unethical: % of the policy\'s own answer on genie_unethical / genie_incompetent / truth_teller_unethical; error: % "error" on error inputs;',
-    'heldout-tpl: % correct on the generator\'s held-out-template split (generalisation, no target).',
-  ].join('\n');
-}

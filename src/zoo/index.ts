@@ -3,8 +3,11 @@
  * trained by the project on the CPU, their behaviour evaluation, and the pair
  * benchmark built from them (POSER-SPEC §3-4).
  */
-export { DEFAULT_RECIPE, MICRO_RECIPE, RECIPES, parseRecipe, recipeHash, recipeTargets, resolveRecipe, zooModelNames, zooRecipeSchema, type ZooRecipe } from './recipe.js';
-export { buildZoo, effectiveRecipe, evaluateZoo, formatBehaviourTable, rebuildBenchmark, upgradeZoo, variantSeed, type BehaviourRow, type BuildOptions, type BuildProgress, type BuildResult } from './build.js';
+export { DEFAULT_RECIPE, MICRO_RECIPE, RECIPES, parseRecipe, recipeHash, recipeTargets, resolveRecipe, zooCombinations, zooPolicies, zooModelNames, zooRecipeSchema, type ZooRecipe } from './recipe.js';
+export { buildZoo, effectiveRecipe, upgradeZoo, variantSeed, type BuildOptions, type BuildProgress, type BuildResult } from './build.js';
+export { evaluateZoo, formatBehaviourTable, type BehaviourRow } from './behaviour.js';
+export { rebuildBenchmark } from './rebuild.js';
+export { normalizeDevice } from './device.js';
 export { answerProbs, behaviourMetrics, evaluateModel, pickAnswer, targetMisses, BEHAVIOUR_TARGETS, type BehaviourTargets, type AnswerProbs, type BehaviourMetrics, type Rate } from './evaluate.js';
 export { buildBenchmark, writeBenchmark, type BenchmarkModel, type BenchmarkResult, type BenchmarkSizes, type CombinationCounts, type ExcludedPair, type ModelPair, type ModelPairsFile } from './benchmark.js';
 export { readExcludedPairs, readZooPairs, readZooPairsFile, type ZooPair, type ZooPairModel } from './pairs.js';

@@ -74,6 +74,19 @@ describe('the zoo on disk', () => {
       const excluded = readExcludedPairs(dir);
       expect(excluded.map((e) => `${e.aligned}/${e.faker}`)).toEqual(['saint-1/reward_maximizer-0', 'saint-1/reward_maximizer-1']);
       expect(excluded[0].reason).toMatch(/saint-1 misses good-oversight benign/);
+
+      // The readers that load models (evaluation, benchmark rebuild, detect) never load the
+      // generator; the tokenizer module they load re-exports the trainer, whose functions throw here.
+      vi.resetModules();
+      vi.doMock('../../src/tokenizer/train.js', async (importOriginal) => ({
+        ...(await importOriginal<object>()),
+        trainTokenizer: () => {
+          throw new Error('the tokenizer trainer must not be called by a reader');
+        },
+      }));
+      await import('../../src/zoo/behaviour.js');
+      await import('../../src/zoo/rebuild.js');
+      await import('../../src/cli/detect.js');
     } finally {
       vi.doUnmock('../../src/data/generate.js');
       vi.doUnmock('../../src/tokenizer/train.js');
