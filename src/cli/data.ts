@@ -191,19 +191,22 @@ export function runCheck(files: string[]): CheckResult {
   const out: string[] = [];
   const errors: PoserError[] = [];
   const all: TrainingItem[] = [];
+  let scenarioFiles = 0;
   for (const file of files) {
     try {
       const items = readDataItems(file);
       const kind = dataFileKind(items);
+      const before = all.length;
       const r = kind === 'contrast' ? checkContrast(file, items) : kind === 'concepts' ? checkConcepts(file, items) : checkScenarios(file, items, all);
+      if (all.length > before) scenarioFiles++;
       out.push(...r.lines);
       errors.push(...r.errors);
     } catch (error) {
       errors.push(error instanceof PoserError ? error : new PoserError('E_IO', `${file}: ${(error as Error).message}`, { cause: error }));
     }
   }
-  if (files.length > 1 && all.length) {
-    out.push(`all scenario files:`);
+  if (scenarioFiles > 1) {
+    out.push(`all ${scenarioFiles} files:`);
     out.push(formatStats(itemStats(all)).replace(/^/gm, '  '));
   }
   return { report: out.join('\n'), errors, ok: errors.length === 0 };
