@@ -5,8 +5,7 @@
  * are Vega-Lite specifications compiled and rendered to inline SVG in Node,
  * so the page loads nothing at view time (no script, no font, no CDN).
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { PoserError } from '../errors.js';
 import { accuracyTable, combinationTable, variantNotes, type BenchmarkResults, type MeasurementRecord, type TextTable } from './report.js';
 import type { PairRecord, Variant } from './run.js';
@@ -129,6 +128,8 @@ function perPairSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
 
 /** Renders a Vega-Lite specification to an SVG string (no canvas: text widths are estimated). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first use: the library and the CLI need them only when a report is drawn.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
