@@ -55,11 +55,14 @@ interface Point {
   y: number;
 }
 
+/** A pair's panel title, one line each (`|`): its number and aligned model, its faker, its combination. */
+const pairLabel = (p: PairRecord, k: number) => `${k + 1}. aligned ${p.aligned}|faker ${p.faker}|${p.combination}`;
+
 /** Per pair and role, the curve averaged over seeds (only points every seed has). */
 function curvePoints(pairs: readonly PairRecord[], rows: readonly MeasurementRecord[], curve: CurveSpec): Point[] {
   const points: Point[] = [];
   pairs.forEach((p, k) => {
-    const label = `${k + 1}. ${p.aligned} / ${p.faker} (${p.combination})`;
+    const label = pairLabel(p, k);
     for (const role of ['aligned', 'faker'] as const) {
       const sums = new Map<number, { sum: number; n: number }>();
       for (const m of rows) {
@@ -111,7 +114,8 @@ function perPairSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
     config: { font: FONT },
     title: { text: `${curve.title}: per pair`, fontSize: 12 },
     data: { values: points },
-    facet: { field: 'pair', type: 'nominal', title: null, sort: null, header: { labelFontSize: 10, labelLimit: 220 } },
+    // Three short lines, never cut (without a canvas, vega overestimates text widths).
+    facet: { field: 'pair', type: 'nominal', title: null, sort: null, header: { labelFontSize: 10, labelLimit: 0, labelExpr: "split(datum.value, '|')" } },
     columns: 4,
     spec: {
       width: 170,
@@ -211,7 +215,7 @@ export async function htmlReport(results: BenchmarkResults): Promise<string> {
         const points = curvePoints(pairs, rows, curve);
         if (points.length === 0) continue;
         const drawn = new Set(points.map((p) => `${p.pair}\u0000${p.role}`));
-        const missing = [...new Set(pairs.flatMap((p, i) => (['aligned', 'faker'] as const).filter((role) => !drawn.has(`${i + 1}. ${p.aligned} / ${p.faker} (${p.combination})\u0000${role}`)).map((role) => `${p[role]} (${p.combination})`)))];
+        const missing = [...new Set(pairs.flatMap((p, i) => (['aligned', 'faker'] as const).filter((role) => !drawn.has(`${pairLabel(p, i)}\u0000${role}`)).map((role) => `${p[role]} (${p.combination})`)))];
         const shown = [...new Set(points.map((p) => p.pair))].slice(0, MAX_PAIR_PANELS);
         blocks.push(await figure(`${variant}/${row.detector}/${k}/mean`, averagedSpec(points, curve)));
         blocks.push(await figure(`${variant}/${row.detector}/${k}/pairs`, perPairSpec(points.filter((p) => shown.includes(p.pair)), curve)));
