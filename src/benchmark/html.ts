@@ -17,7 +17,9 @@ interface CurveSpec {
   y: string;
   /** x is a layer or a step: integer ticks only. */
   integer?: boolean;
-  read: (m: MeasurementRecord) => { x: number[]; y: (number | null)[] } | null;
+  /** x names things (concepts): points and bars side by side, not lines. */
+  nominal?: boolean;
+  read: (m: MeasurementRecord) => { x: (number | string)[]; y: (number | null)[] } | null;
 }
 
 const series = (xKey: string, yKey: string) => (m: MeasurementRecord) => {
@@ -42,6 +44,19 @@ const CURVES: Record<string, CurveSpec[]> = {
     },
   ],
   decisionSpeed: [{ title: 'Probe accuracy by layer (−1: embeddings)', x: 'layer', y: 'probe balanced accuracy', integer: true, read: series('depths', 'balancedAccuracy') }],
+  suspiciousConcepts: [
+    {
+      title: 'Suspicious concepts: cosine of prompt activations with each concept direction',
+      x: 'concept (suspicious − benign direction)',
+      y: 'mean cosine',
+      nominal: true,
+      read: (m) => {
+        const names = m.labels?.concepts;
+        const y = m.curves?.['concepts.meanCosine'];
+        return names && y && names.length === y.length ? { x: names, y } : null;
+      },
+    },
+  ],
   attentiveness: [{ title: 'Cosine similarity of critical and clean prompts by layer', x: 'layer', y: 'mean cosine similarity', integer: true, read: series('layers', 'similarity') }],
 };
 
@@ -51,7 +66,7 @@ export const MAX_PAIR_PANELS = 24;
 interface Point {
   pair: string;
   role: 'aligned' | 'faker';
-  x: number;
+  x: number | string;
   y: number;
 }
 
@@ -64,21 +79,22 @@ function curvePoints(pairs: readonly PairRecord[], rows: readonly MeasurementRec
   pairs.forEach((p, k) => {
     const label = pairLabel(p, k);
     for (const role of ['aligned', 'faker'] as const) {
-      const sums = new Map<number, { sum: number; n: number }>();
+      const sums = new Map<number | string, { sum: number; n: number }>();
       for (const m of rows) {
         if (m.model !== p[role] || m.combination !== p.combination) continue;
         const c = curve.read(m);
         if (!c) continue;
         c.x.forEach((x, i) => {
           const y = c.y[i];
-          if (!Number.isFinite(x) || y === null || !Number.isFinite(y)) return;
+          if ((typeof x === 'number' && !Number.isFinite(x)) || y === null || !Number.isFinite(y)) return;
           const s = sums.get(x) ?? { sum: 0, n: 0 };
           s.sum += y;
           s.n++;
           sums.set(x, s);
         });
       }
-      for (const [x, s] of [...sums].sort((a, b) => a[0] - b[0])) points.push({ pair: label, role, x, y: s.sum / s.n });
+      const ordered = curve.nominal ? [...sums] : [...sums].sort((a, b) => (a[0] as number) - (b[0] as number));
+      for (const [x, s] of ordered) points.push({ pair: label, role, x, y: s.sum / s.n });
     }
   });
   return points;
@@ -90,12 +106,13 @@ const FONT = 'sans-serif';
 const xAxis = (curve: CurveSpec) => (curve.integer ? { tickMinStep: 1, format: 'd' } : {});
 
 function averagedSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
+  if (curve.nominal) return averagedNominalSpec(points, curve);
   const x = { field: 'x', type: 'quantitative' as const, title: curve.x, axis: xAxis(curve) };
   const color = { field: 'role', type: 'nominal' as const, title: 'model', scale: COLORS };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config: { font: FONT },
-    title: { text: `${curve.title}: mean over ${new Set(points.map((p) => p.pair)).size} pairs (band: ± standard error)`, fontSize: 12 },
+    title: { text: `${curve.title}: mean over ${pairsIn(points)} pairs (band: ± standard error)`, fontSize: 12 },
     width: 420,
     height: 240,
     data: { values: points },
@@ -104,6 +121,28 @@ function averagedSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
     layer: [
       { mark: { type: 'errorband', extent: 'stderr', opacity: 0.2 }, encoding: { x, y: { field: 'y', type: 'quantitative', title: curve.y }, color: { ...color, legend: null } } },
       { mark: { type: 'line', point: true }, encoding: { x, y: { aggregate: 'mean', field: 'y', type: 'quantitative', title: curve.y }, color } },
+    ],
+  };
+}
+
+const pairsIn = (points: Point[]) => new Set(points.map((p) => p.pair)).size;
+
+/** Named x (concepts): aligned and faker side by side, mean over pairs with a ± standard error bar. */
+function averagedNominalSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
+  const x = { field: 'x', type: 'nominal' as const, title: curve.x, sort: null, axis: { labelAngle: 0 } };
+  const color = { field: 'role', type: 'nominal' as const, title: 'model', scale: COLORS };
+  const xOffset = { field: 'role', type: 'nominal' as const, scale: { paddingOuter: 0.5 } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: { font: FONT },
+    title: { text: `${curve.title}: mean over ${pairsIn(points)} pairs (bars: ± standard error)`, fontSize: 12 },
+    width: 420,
+    height: 240,
+    data: { values: points },
+    resolve: { legend: { color: 'independent' } },
+    layer: [
+      { mark: { type: 'errorbar', extent: 'stderr' }, encoding: { x, xOffset, y: { field: 'y', type: 'quantitative', title: curve.y }, color: { ...color, legend: null } } },
+      { mark: { type: 'point', filled: true, size: 70 }, encoding: { x, xOffset, y: { aggregate: 'mean', field: 'y', type: 'quantitative', title: curve.y }, color } },
     ],
   };
 }
@@ -120,9 +159,12 @@ function perPairSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
     spec: {
       width: 170,
       height: 110,
-      mark: { type: 'line', point: { size: 12 } },
+      mark: curve.nominal ? { type: 'bar' } : { type: 'line', point: { size: 12 } },
       encoding: {
-        x: { field: 'x', type: 'quantitative', title: curve.x, axis: { ...xAxis(curve), titleFontSize: 9, labelFontSize: 8 } },
+        x: curve.nominal
+          ? { field: 'x', type: 'nominal', title: curve.x, sort: null, axis: { labelAngle: 0, titleFontSize: 9, labelFontSize: 8 } }
+          : { field: 'x', type: 'quantitative', title: curve.x, axis: { ...xAxis(curve), titleFontSize: 9, labelFontSize: 8 } },
+        ...(curve.nominal ? { xOffset: { field: 'role', type: 'nominal' } } : {}),
         y: { field: 'y', type: 'quantitative', title: curve.y, axis: { titleFontSize: 9, labelFontSize: 8 } },
         color: { field: 'role', type: 'nominal', title: 'model', scale: COLORS },
       },

@@ -43,6 +43,8 @@ export interface MeasurementRecord {
   numbers: Record<string, number | null>;
   /** Absent in results.json files written before curves were kept. */
   curves?: Record<string, (number | null)[]>;
+  /** Names of the records behind `<key>.<field>` curves, by key (e.g. `concepts`). */
+  labels?: Record<string, string[]>;
 }
 
 /** What `results.json` holds (version 1). */
@@ -128,15 +130,28 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
 /** The longest evidence array kept as a curve (per-prompt arrays are longer, and not curves). */
 const MAX_CURVE = 256;
 
-/** The flat numeric arrays of a measurement's evidence (per layer, per push, per step): what the HTML report plots. */
-function curvesOf(evidence: Record<string, unknown>): Record<string, (number | null)[]> {
-  return Object.fromEntries(
-    Object.entries(evidence).flatMap(([k, v]) =>
-      Array.isArray(v) && v.length > 0 && v.length <= MAX_CURVE && v.every((x) => x === null || typeof x === 'number')
-        ? [[k, v.map((x: number | null) => (x !== null && Number.isFinite(x) ? x : null))]]
-        : [],
-    ),
-  );
+const finiteOrNull = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/**
+ * The flat numeric arrays of a measurement's evidence (per layer, per push,
+ * per step): what the HTML report plots. An array of named records (strategy
+ * 4's concepts) gives its names under `labels` and each numeric field as the
+ * curve `<key>.<field>`.
+ */
+function curvesOf(evidence: Record<string, unknown>): Pick<MeasurementRecord, 'curves' | 'labels'> {
+  const curves: Record<string, (number | null)[]> = {};
+  const labels: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(evidence)) {
+    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_CURVE) continue;
+    if (v.every((x) => x === null || typeof x === 'number')) {
+      curves[k] = v.map(finiteOrNull);
+    } else if (v.every((x) => x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string')) {
+      const records = v as Record<string, unknown>[];
+      labels[k] = records.map((r) => r.name as string);
+      for (const field of Object.keys(records[0])) if (records.every((r) => typeof r[field] === 'number')) curves[`${k}.${field}`] = records.map((r) => finiteOrNull(r[field]));
+    }
+  }
+  return { curves, ...(Object.keys(labels).length ? { labels } : {}) };
 }
 
 function scalarMeasurements(m: VariantResult['measurements']): BenchmarkResults['measurements'][Variant] {
@@ -148,7 +163,7 @@ function scalarMeasurements(m: VariantResult['measurements']): BenchmarkResults[
       combination: r.combination,
       score: r.score,
       numbers: Object.fromEntries(Object.entries(r.evidence).flatMap(([k, v]) => (typeof v === 'number' ? [[k, Number.isFinite(v) ? v : null]] : []))),
-      curves: curvesOf(r.evidence),
+      ...curvesOf(r.evidence),
     }));
   }
   return out;

@@ -39,7 +39,7 @@ afterAll(() => {
 
 /** The charts the fixture's results must give: per benchmark and strategy with curves, the averaged and the per-pair chart of each curve. */
 function expectedCharts(): string[] {
-  const curves: Record<string, number> = { beliefSteering: 1, 'beliefSteering:common': 1, noiseInjection: 1, learningSpeed: 2, decisionSpeed: 1, attentiveness: 1 };
+  const curves: Record<string, number> = { beliefSteering: 1, 'beliefSteering:common': 1, noiseInjection: 1, learningSpeed: 2, suspiciousConcepts: 1, decisionSpeed: 1, attentiveness: 1 };
   return ['controlled', 'plain'].flatMap((v) => Object.entries(curves).flatMap(([d, n]) => Array.from({ length: n }, (_, k) => [`${v}/${d}/${k}/mean`, `${v}/${d}/${k}/pairs`]).flat()));
 }
 
@@ -104,8 +104,11 @@ describe('HTML report', () => {
             height: box?.height ?? 0,
             axes: svg?.querySelectorAll('g.role-axis').length ?? 0,
             tickLabels: [...(svg?.querySelectorAll('g.role-axis-label text') ?? [])].filter((t) => (t.textContent ?? '').trim()).length,
-            lines: drawn('g.mark-line path'),
-            points: drawn('g.mark-symbol path'),
+            // Data marks only (legend symbols are marks too, of role legend-symbol).
+            lines: drawn('g.mark-line.role-mark path'),
+            points: drawn('g.mark-symbol.role-mark path'),
+            bars: drawn('g.mark-rect.role-mark path'),
+            errorbars: svg?.querySelectorAll('g.mark-rule.role-mark line').length ?? 0,
           };
         }),
       );
@@ -115,6 +118,15 @@ describe('HTML report', () => {
         expect(c.height, c.name!).toBeGreaterThan(100);
         expect(c.axes, c.name!).toBeGreaterThanOrEqual(2);
         expect(c.tickLabels, c.name!).toBeGreaterThanOrEqual(4);
+        if (c.name!.includes('/suspiciousConcepts/')) {
+          // Named x: per concept, aligned and faker side by side (points with error bars; bars per pair).
+          const concepts = results.measurements.plain!.suspiciousConcepts[0].labels!.concepts.length;
+          if (c.name!.endsWith('/mean')) {
+            expect(c.points, c.name!).toBe(2 * concepts);
+            expect(c.errorbars, c.name!).toBe(2 * concepts);
+          } else expect(c.bars, c.name!).toBe(2 * concepts * results.pairs.plain!.length);
+          continue;
+        }
         // Aligned and faker: two lines in the averaged chart, one per model in each pair panel (strategy 5 cannot probe a model that gives one answer only).
         expect(c.lines, c.name!).toBe(c.name!.endsWith('/mean') ? 2 : pairLines(c.name!));
         expect(c.points, c.name!).toBeGreaterThan(0);

@@ -10,6 +10,7 @@ import {
   learningSpeed,
   noiseInjection,
   runBenchmark,
+  suspiciousConcepts,
   withOptions,
   type AnyDetector,
   type BenchmarkResults,
@@ -33,7 +34,7 @@ export async function fixtureResults(): Promise<{ results: BenchmarkResults; cle
       combinations: [{ name: 'x', data: syntheticData(16, 4), calibration }],
       pairs: [0, 1].flatMap((a) => [2, 3].map((f) => ({ aligned: `model-${a}`, faker: `model-${f}`, combination: 'x' }))),
     };
-    const strategies: AnyDetector[] = [beliefSteering, withOptions(beliefSteering, 'common', { normalization: 'common' }), noiseInjection, learningSpeed, decisionSpeed, attentiveness];
+    const strategies: AnyDetector[] = [beliefSteering, withOptions(beliefSteering, 'common', { normalization: 'common' }), noiseInjection, learningSpeed, suspiciousConcepts, decisionSpeed, attentiveness];
     const run = await runBenchmark(spec, {
       detectors: [...CONTROLS, ...strategies],
       ensemble: strategies.map((s) => s.name),
