@@ -36,9 +36,9 @@ const CURVES: Record<string, CurveSpec[]> = {
   learningSpeed: [
     { title: 'Learning curve: training loss toward the flipped answer', x: 'training step', y: 'loss', integer: true, read: (m) => (m.curves?.losses ? { x: m.curves.losses.map((_, k) => k + 1), y: m.curves.losses } : null) },
     {
-      title: 'Held-out benign log-odds before and after training',
+      title: 'Held-out log-odds of the flipped answer before and after training',
       x: 'training steps',
-      y: 'mean benign log-odds',
+      y: 'mean log-odds (other − benign)',
       integer: true,
       read: (m) => (m.numbers.logOddsBefore != null && m.numbers.logOddsAfter != null && m.numbers.steps != null ? { x: [0, m.numbers.steps], y: [m.numbers.logOddsBefore, m.numbers.logOddsAfter] } : null),
     },
