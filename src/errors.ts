@@ -11,7 +11,8 @@ export type PoserErrorCode =
   | 'E_DISPOSED'
   | 'E_MEMORY'
   | 'E_NATIVE'
-  | 'E_BINDING';
+  | 'E_BINDING'
+  | 'E_UNSUPPORTED';
 
 /** Every error poser-torch raises: a message for people and a stable `code`. */
 export class PoserError extends Error {

@@ -16,6 +16,7 @@ namespace poser {
 //   E_DEVICE       device unavailable (e.g. CUDA not compiled in)
 //   E_STATE        call not valid in the current state (e.g. no optimizer)
 //   E_TORCH        an error raised inside libtorch
+//   E_UNSUPPORTED  a valid input using a feature not implemented (named)
 class Error : public std::runtime_error {
  public:
   Error(std::string code, const std::string& message)
