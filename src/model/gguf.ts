@@ -4,6 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PoserError } from '../errors.js';
 import { binding } from '../native/binding.js';
+import { tokenizerFromJson, type PoserTokenizer } from '../tokenizer/index.js';
 import { parseLlamaConfig, type LlamaConfig } from './config.js';
 
 /** An array too long to return in full (e.g. the token list): its element type and length. */
@@ -177,4 +178,81 @@ export function findGgufFile(path: string): string | undefined {
   if (ggufs.length > 1)
     throw new PoserError('E_ARG', `${path} holds ${ggufs.length} GGUF files (${ggufs.sort().join(', ')}); pass the path of one`);
   return ggufs.length === 1 ? join(path, ggufs[0]) : undefined;
+}
+
+/** Metadata arrays {@link ggufTokenizer} needs in full. */
+export const GGUF_TOKENIZER_ARRAYS = ['tokenizer.ggml.tokens', 'tokenizer.ggml.merges', 'tokenizer.ggml.token_type'];
+
+// How llama.cpp's byte-level BPE vocabularies split text before merging: the
+// GPT-2 pattern (ByteLevel's own), preceded for the StarCoder family (SmolLM
+// included) by splitting every digit apart.
+const BYTE_LEVEL = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+const PRE_TOKENIZERS: Record<string, object> = {
+  default: BYTE_LEVEL,
+  gpt2: BYTE_LEVEL,
+  'gpt-2': BYTE_LEVEL,
+  smollm: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, BYTE_LEVEL] },
+  starcoder: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, BYTE_LEVEL] },
+};
+
+// llama.cpp token types: 3 control (special), 4 user-defined (kept whole, not special).
+const CONTROL = 3;
+const USER_DEFINED = 4;
+
+/**
+ * The tokenizer.json equivalent of a GGUF file's `tokenizer.ggml.*` metadata
+ * (read with `arrays: GGUF_TOKENIZER_ARRAYS`): byte-level BPE vocabularies
+ * (`tokenizer.ggml.model` gpt2) with a known pre-tokenizer; others are
+ * refused with E_UNSUPPORTED.
+ */
+export function ggufTokenizerJson(info: GgufInfo, source: string): object {
+  const meta = info.metadata;
+  const model = meta['tokenizer.ggml.model'];
+  if (model === undefined) throw new PoserError('E_FORMAT', `${source}: no tokenizer metadata (tokenizer.ggml.model)`);
+  if (model !== 'gpt2') throw new PoserError('E_UNSUPPORTED', `${source}: tokenizer model '${String(model)}' is not supported (only byte-level BPE, gpt2)`);
+  const pre = meta['tokenizer.ggml.pre'] ?? 'default';
+  const preTokenizer = typeof pre === 'string' ? PRE_TOKENIZERS[pre] : undefined;
+  if (!preTokenizer) throw new PoserError('E_UNSUPPORTED', `${source}: tokenizer pre-tokenizer '${String(pre)}' is not supported (${Object.keys(PRE_TOKENIZERS).join(', ')})`);
+  const list = (key: string, kind: 'string' | 'number', required: boolean): unknown[] => {
+    const v = meta[key];
+    if (v === undefined && !required) return [];
+    if (!Array.isArray(v)) throw new PoserError('E_FORMAT', `${source}: metadata ${key} must be an array read in full, got ${info.types[key] ?? 'nothing'}`);
+    if (!v.every((x) => typeof x === kind)) throw new PoserError('E_FORMAT', `${source}: metadata ${key} must hold ${kind}s`);
+    return v;
+  };
+  const tokens = list('tokenizer.ggml.tokens', 'string', true) as string[];
+  const merges = list('tokenizer.ggml.merges', 'string', false) as string[];
+  const types = list('tokenizer.ggml.token_type', 'number', false) as number[];
+  if (types.length && types.length !== tokens.length)
+    throw new PoserError('E_FORMAT', `${source}: tokenizer.ggml.token_type has ${types.length} entries for ${tokens.length} tokens`);
+  const vocab: Record<string, number> = {};
+  tokens.forEach((t, id) => {
+    if (!(t in vocab)) vocab[t] = id;
+  });
+  const added = tokens.flatMap((content, id) =>
+    types[id] === CONTROL || types[id] === USER_DEFINED
+      ? [{ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: types[id] === CONTROL }]
+      : [],
+  );
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: null,
+    pre_tokenizer: preTokenizer,
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+}
+
+/** A tokenizer built from a GGUF file's metadata (see {@link ggufTokenizerJson}). */
+export function ggufTokenizer(info: GgufInfo, source: string): PoserTokenizer {
+  const json = ggufTokenizerJson(info, source);
+  try {
+    return tokenizerFromJson(json);
+  } catch (error) {
+    throw new PoserError('E_FORMAT', `${source}: cannot build a tokenizer from its metadata: ${(error as Error).message}`, { cause: error });
+  }
 }

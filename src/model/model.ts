@@ -7,7 +7,7 @@ import { binding, type NativeModel, type RawBatch, type RawLoss } from '../nativ
 import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
 import { readLlamaConfig, type LlamaConfig } from './config.js';
-import { findGgufFile, ggufLlamaConfig, readGguf } from './gguf.js';
+import { findGgufFile, GGUF_TOKENIZER_ARRAYS, ggufLlamaConfig, ggufTokenizer, readGguf, type GgufInfo } from './gguf.js';
 import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
@@ -122,10 +122,15 @@ export class Model {
     check(typeof path === 'string' && path !== '', 'Model.load: path must be a non-empty string');
     const gguf = findGgufFile(path);
     const dir = gguf ? dirname(gguf) : path;
-    const config = gguf ? ggufLlamaConfig(await readGguf(gguf), gguf) : readLlamaConfig(dir);
+    const wantTokenizer = !options.tokenizer && options.tokenizer !== false;
+    const hasTokenizerJson = existsSync(join(dir, 'tokenizer.json'));
+    // A GGUF file without tokenizer.json beside it: its own vocabulary, where supported.
+    const info = gguf ? await readGguf(gguf, { arrays: wantTokenizer && !hasTokenizerJson ? GGUF_TOKENIZER_ARRAYS : false }) : undefined;
+    const config = gguf ? ggufLlamaConfig(info!, gguf) : readLlamaConfig(dir);
     let tokenizer: Tokenizer | undefined;
     if (options.tokenizer) tokenizer = options.tokenizer;
-    else if (options.tokenizer !== false && existsSync(join(dir, 'tokenizer.json'))) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
+    else if (wantTokenizer && hasTokenizerJson) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
+    else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
     let native: NativeModel;
     try {
       native = await binding().loadModel(gguf ?? dir, config, { device, dtype, format: gguf ? 'gguf' : 'safetensors' });
@@ -428,6 +433,16 @@ export class Model {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/** The GGUF file's own tokenizer, or none when its kind is not supported (the model still runs on token ids). */
+function ggufTokenizerOrNone(info: GgufInfo, source: string): Tokenizer | undefined {
+  try {
+    return ggufTokenizer(info, source);
+  } catch (error) {
+    if (error instanceof PoserError && error.code === 'E_UNSUPPORTED') return undefined;
+    throw error;
   }
 }
 

@@ -169,8 +169,11 @@ export function writeTinyLlamaGguf(dir: string, options: TinyGgufOptions = {}): 
     'llama.rope.freq_base': { type: 'float32', value: config.rope_theta },
     'llama.attention.layer_norm_rms_epsilon': { type: 'float32', value: config.rms_norm_eps },
     'llama.rope.dimension_count': { type: 'uint32', value: config.hidden_size / heads },
+    // The fixture's byte-level vocabulary (tokenizer.json), as llama.cpp stores it.
     'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
-    'tokenizer.ggml.tokens': { type: 'array<string>', value: Array.from({ length: config.vocab_size }, (_, i) => `<${i}>`) },
+    'tokenizer.ggml.pre': { type: 'string', value: 'default' },
+    'tokenizer.ggml.tokens': { type: 'array<string>', value: fixtureVocabulary() },
+    'tokenizer.ggml.merges': { type: 'array<string>', value: [] },
   };
   for (const [k, v] of Object.entries(options.metadata ?? {})) {
     if (v === undefined) delete metadata[k];
@@ -180,4 +183,11 @@ export function writeTinyLlamaGguf(dir: string, options: TinyGgufOptions = {}): 
   writeGguf(path, metadata, tensors, options.version);
   if (options.tokenizer) copyFileSync(join(FIXTURE_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   return path;
+}
+
+function fixtureVocabulary(): string[] {
+  const json = JSON.parse(readFileSync(join(FIXTURE_DIR, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  const tokens: string[] = [];
+  for (const [token, id] of Object.entries(json.model.vocab)) tokens[id] = token;
+  return tokens;
 }

@@ -97,6 +97,13 @@ describe.skipIf(!present)('SmolLM2-135M-Instruct Q4_1 GGUF against transformers'
     console.log(`SmolLM2 GGUF: hidden states max relative error ${worst.toExponential(3)} over ${L1} layers`);
   });
 
+  it('the tokenizer built from the metadata encodes the prompts as transformers did', async () => {
+    const withTokenizer = await Model.load(GGUF);
+    const texts = (meta as unknown as { prompts: string[] }).prompts;
+    texts.forEach((text, p) => expect(withTokenizer.tokenizer!.encode(text), text).toEqual(prompts[p]));
+    withTokenizer.dispose();
+  }, 120_000);
+
   it('metadata: the token list is summarised unless asked for', async () => {
     const info = await readGguf(GGUF);
     expect(info.metadata['general.architecture']).toBe('llama');

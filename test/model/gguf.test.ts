@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Model, PoserError, readGguf } from '../../src/index.js';
-import { fixtureBatch, realPositions, tensor } from '../helpers/fixture.js';
+import { loadTokenizer, Model, PoserError, readGguf } from '../../src/index.js';
+import { FIXTURE_DIR, fixtureBatch, realPositions, tensor } from '../helpers/fixture.js';
 import { writeTinyLlamaGguf, type GgufTensorSpec } from '../helpers/gguf.js';
 import { relError } from '../helpers/safetensors.js';
 
@@ -59,6 +59,18 @@ describe('GGUF: the tiny-llama fixture', () => {
     model.dispose();
   });
 
+  it('without tokenizer.json, builds the tokenizer from the metadata; it encodes as tokenizer.json does', async () => {
+    const model = await Model.load(writeTinyLlamaGguf(fresh()));
+    const reference = loadTokenizer(join(FIXTURE_DIR, 'tokenizer.json'));
+    expect(model.tokenizer).toBeDefined();
+    for (const text of ['hello world', '<<prompt>>Which action? 42</prompt>', ' héllo\n\tthere'])
+      expect(model.tokenizer!.encode(text), text).toEqual(reference.encode(text));
+    model.dispose();
+    const unsupported = await Model.load(writeTinyLlamaGguf(fresh(), { metadata: { 'tokenizer.ggml.model': { type: 'string', value: 'llama' } } }));
+    expect(unsupported.tokenizer).toBeUndefined();
+    unsupported.dispose();
+  });
+
   it('ties lm_head to the embeddings when output.weight is absent', async () => {
     const path = writeTinyLlamaGguf(fresh(), { tensors: (ts) => ts.filter((t) => t.name !== 'output.weight') });
     const model = await Model.load(path);
@@ -84,9 +96,10 @@ describe('GGUF: the tiny-llama fixture', () => {
     expect(info.types['llama.rope.freq_base']).toBe('float32');
     expect(info.types['tokenizer.ggml.tokens']).toBe('array<string>');
     expect(info.metadata['tokenizer.ggml.tokens']).toEqual({ type: 'array', elementType: 'string', length: 256 });
+    expect(info.metadata['tokenizer.ggml.merges']).toEqual([]);
     expect(info.tensors.find((t) => t.name === 'blk.0.ffn_down.weight')).toMatchObject({ shape: [64, 160], type: 'F32', bytes: 64 * 160 * 4 });
     const full = await readGguf(path, { arrays: ['tokenizer.ggml.tokens'] });
-    expect((full.metadata['tokenizer.ggml.tokens'] as string[])[7]).toBe('<7>');
+    expect((full.metadata['tokenizer.ggml.tokens'] as string[])[104]).toBe('h');
   });
 });
 
