@@ -81,6 +81,21 @@ describe('GGUF: the tiny-llama fixture', () => {
     model.dispose();
   });
 
+  it('saves as a Hugging Face directory that loads back to the same logits', async () => {
+    const model = await Model.load(writeTinyLlamaGguf(fresh(), { tokenizer: true }));
+    const out = join(fresh(), 'hf');
+    await model.save(out);
+    const again = await Model.load(out);
+    expect(again.config).toMatchObject({ hidden_size: 64, num_key_value_heads: 2, rope_theta: 5000, tie_word_embeddings: false });
+    expect(again.tokenizer).toBeDefined();
+    const batch = fixtureBatch();
+    const a = await model.forward(batch, { logits: 'all' });
+    const b = await again.forward(batch, { logits: 'all' });
+    expect(Array.from(b.logits!.data)).toEqual(Array.from(a.logits!.data));
+    model.dispose();
+    again.dispose();
+  });
+
   it('Q/K rows left in HF order give wrong logits (the permutation is undone, and the check can fail)', async () => {
     const model = await Model.load(writeTinyLlamaGguf(fresh(), { skipPermutation: true }));
     expect(await logitsError(model)).toBeGreaterThan(FP32_TOL);
