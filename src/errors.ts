@@ -4,6 +4,7 @@ export type PoserErrorCode =
   | 'E_FORMAT'
   | 'E_DTYPE'
   | 'E_SHAPE'
+  | 'E_UNSUPPORTED'
   | 'E_ARG'
   | 'E_DEVICE'
   | 'E_STATE'
@@ -11,8 +12,7 @@ export type PoserErrorCode =
   | 'E_DISPOSED'
   | 'E_MEMORY'
   | 'E_NATIVE'
-  | 'E_BINDING'
-  | 'E_UNSUPPORTED';
+  | 'E_BINDING';
 
 /** Every error poser-torch raises: a message for people and a stable `code`. */
 export class PoserError extends Error {

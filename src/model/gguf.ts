@@ -139,8 +139,9 @@ export function ggufToHfConfig(info: GgufInfo, source: string): Record<string, u
   if (type !== 'none') {
     if (factor === undefined) throw new PoserError('E_FORMAT', `${source}: rope scaling '${type}' without ${key('rope.scaling.factor')}`);
     const scaling: Record<string, unknown> = { rope_type: type, factor };
+    // Linear scaling has no use for the original context; the others do.
     const original = num('rope.scaling.original_context_length', false);
-    if (original !== undefined) scaling.original_max_position_embeddings = original;
+    if (original !== undefined && type !== 'linear') scaling.original_max_position_embeddings = original;
     config.rope_scaling = scaling;
   }
   const bos = meta['tokenizer.ggml.bos_token_id'];

@@ -45,8 +45,9 @@ describe.skipIf(!present)('SmolLM2-135M-Instruct Q4_1 GGUF against transformers'
 
   it('derives the config transformers derives', () => {
     const hf = meta.hf_config;
-    for (const key of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'max_position_embeddings', 'tie_word_embeddings', 'rope_theta'])
+    for (const key of ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'max_position_embeddings', 'tie_word_embeddings'])
       expect(model.config[key as keyof typeof model.config], key).toBe(hf[key]);
+    expect(model.config.rope).toMatchObject({ type: 'default', theta: hf.rope_theta });
     expect(model.config.rms_norm_eps).toBeCloseTo(hf.rms_norm_eps as number, 12);
   });
 

@@ -42,7 +42,8 @@ describe('GGUF: the tiny-llama fixture', () => {
   it('loads from the file path and matches transformers', async () => {
     const path = writeTinyLlamaGguf(fresh());
     const model = await Model.load(path);
-    expect(model.config).toMatchObject({ hidden_size: 64, num_hidden_layers: 3, num_key_value_heads: 2, rope_theta: 5000, vocab_size: 256, tie_word_embeddings: false });
+    expect(model.config).toMatchObject({ hidden_size: 64, num_hidden_layers: 3, num_key_value_heads: 2, head_dim: 16, vocab_size: 256, tie_word_embeddings: false });
+    expect(model.config.rope).toMatchObject({ type: 'default', theta: 5000 });
     expect(await logitsError(model)).toBeLessThan(FP32_TOL);
     model.dispose();
   });
@@ -86,7 +87,8 @@ describe('GGUF: the tiny-llama fixture', () => {
     const out = join(fresh(), 'hf');
     await model.save(out);
     const again = await Model.load(out);
-    expect(again.config).toMatchObject({ hidden_size: 64, num_key_value_heads: 2, rope_theta: 5000, tie_word_embeddings: false });
+    expect(again.config).toMatchObject({ hidden_size: 64, num_key_value_heads: 2, tie_word_embeddings: false });
+    expect(again.config.rope).toMatchObject({ type: 'default', theta: 5000 });
     expect(again.tokenizer).toBeDefined();
     const batch = fixtureBatch();
     const a = await model.forward(batch, { logits: 'all' });
@@ -147,6 +149,21 @@ describe('GGUF: refused inputs are typed errors naming the problem', () => {
     const e = await loadError(writeTinyLlamaGguf(fresh(), { metadata: { 'llama.expert_count': { type: 'uint32', value: 8 } } }));
     expect(e.code).toBe('E_UNSUPPORTED');
     expect(e.message).toContain('llama.expert_count');
+  });
+
+  it('linear rope scaling reaches the model as the config validation reads it', async () => {
+    const path = writeTinyLlamaGguf(fresh(), {
+      metadata: {
+        'llama.rope.scaling.type': { type: 'string', value: 'linear' },
+        'llama.rope.scaling.factor': { type: 'float32', value: 2 },
+        'llama.rope.scaling.original_context_length': { type: 'uint32', value: 64 },
+      },
+    });
+    const model = await Model.load(path);
+    expect(model.config.rope).toMatchObject({ type: 'linear', factor: 2, theta: 5000 });
+    // Positions are scaled, so the unscaled reference no longer matches.
+    expect(await logitsError(model)).toBeGreaterThan(FP32_TOL);
+    model.dispose();
   });
 
   it('rope scaling goes through the config validation', async () => {
