@@ -28,6 +28,20 @@ export {
   type TrainOptions,
 } from './model/model.js';
 export { readLlamaConfig, parseLlamaConfig, llamaConfigToJson, type LlamaConfig, type RopeSpec, type RopeType } from './model/config.js';
+export {
+  readGguf,
+  findGgufFile,
+  ggufLlamaConfig,
+  ggufTokenizer,
+  ggufTokenizerJson,
+  ggufToHfConfig,
+  GGUF_TOKENIZER_ARRAYS,
+  type GgufArraySummary,
+  type GgufInfo,
+  type GgufTensorInfo,
+  type GgufValue,
+  type ReadGgufOptions,
+} from './model/gguf.js';
 export type { EncodedBatch } from './model/batch.js';
 export type { Float32NdArray } from './model/tensor.js';
 export { loadTokenizer, type PoserTokenizer } from './tokenizer/index.js';
