@@ -172,11 +172,15 @@ function perPairSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
   };
 }
 
-/** Renders a Vega-Lite specification to an SVG string (no canvas: text widths are estimated). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+/**
+ * Renders a Vega-Lite specification (a `TopLevelSpec` of vega-lite) to an SVG
+ * string (no canvas: text widths are estimated). Typed as `object` so that the
+ * published declarations do not pull in vega-lite's, which need the DOM types.
+ */
+export async function renderSvg(spec: object): Promise<string> {
   // Loaded on first use: the library and the CLI need them only when a report is drawn.
   const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(compile(spec as TopLevelSpec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
