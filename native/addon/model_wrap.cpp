@@ -371,6 +371,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       auto o = info[2].As<Napi::Object>();
       options.device = get_string(o, "device", "cpu");
       options.dtype = get_string(o, "dtype", "");
+      options.mmap = get_bool(o, "mmap", false);
     }
     auto state = std::make_shared<ModelState>();
     auto* worker = new PromiseWorker(

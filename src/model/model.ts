@@ -20,11 +20,23 @@ export interface LoadOptions {
   dtype?: Dtype;
   /** A tokenizer to use instead of `dir/tokenizer.json`; `false` loads none. */
   tokenizer?: Tokenizer | false;
+  /**
+   * Memory-map the weight files instead of reading them into memory the model
+   * owns (default false). Saves one copy only for CPU weights stored in the
+   * compute dtype, and shares their pages with the page cache. The risk: those
+   * weights then are the files. Truncating or replacing one in place while the
+   * model lives kills the process with SIGBUS at its next call, and rewriting
+   * one in place silently changes the model's answers. Use it only for files
+   * nothing will touch (writers that rename a new file over the old one, as
+   * `save()` does, are safe).
+   */
+  mmap?: boolean;
 }
 
 const LoadOptionsSchema = z.object({
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, "device must be 'cpu' or 'cuda:N'").default('cpu'),
   dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
+  mmap: z.boolean().default(false),
 });
 
 /** Prompts as text, rows of token ids, or an already padded batch. */
@@ -109,16 +121,16 @@ export class Model {
 
   /** Loads `dir` (config.json, model.safetensors or a sharded index, tokenizer.json if present). */
   static async load(dir: string, options: LoadOptions = {}): Promise<Model> {
-    const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype });
+    const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype, mmap: options.mmap });
     if (!parsed.success) throw new PoserError('E_ARG', zodMessage(parsed.error, 'load options'));
-    const { device, dtype } = parsed.data;
+    const { device, dtype, mmap } = parsed.data;
     const config = readLlamaConfig(dir);
     let tokenizer: Tokenizer | undefined;
     if (options.tokenizer) tokenizer = options.tokenizer;
     else if (options.tokenizer !== false && existsSync(join(dir, 'tokenizer.json'))) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
     let native: NativeModel;
     try {
-      native = await binding().loadModel(dir, config, { device, dtype });
+      native = await binding().loadModel(dir, config, { device, dtype, mmap });
     } catch (error) {
       throw PoserError.fromNative(error);
     }

@@ -64,7 +64,7 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string }): Promise<NativeModel>;
+  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; mmap: boolean }): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
