@@ -2,9 +2,10 @@
 // compute dtype: by default weights are read into memory the model owns, so
 // the ratio should be close to 1 (target <= 1.1), with no lasting second copy.
 //
-//   npx tsx bench/load-memory.ts [--stored F32|BF16] [--dtype float32|bfloat16] [--mmap] [--layers 3]
+//   npx tsx bench/load-memory.ts [--stored F32|BF16|F16] [--dtype float32|bfloat16] [--mmap]
+//                                [--layers 3] [--hidden 512] [--intermediate 1376] [--json]
 //
-// Writes a ~55 MB (float32) random LLaMA checkpoint with test/helpers/random-model.ts
+// Writes a ~55 MB (float32, by default) random LLaMA checkpoint with test/helpers/random-model.ts
 // into a temporary directory, then measures in a fresh child process: VmRSS after
 // loading the tiny fixture (libtorch initialised) and after loading the model,
 // and the peak (VmHWM, reset before the load), each as a multiple of the weight bytes.
@@ -54,8 +55,15 @@ if (args.values.has('child')) {
   model.dispose();
 } else {
   const stored = (args.values.get('stored') ?? 'F32') as StoredDtype;
-  const layers = Number(args.values.get('layers') ?? 3);
-  const config: TinyConfig = { vocab_size: 4096, hidden_size: 512, intermediate_size: 1376, num_hidden_layers: layers, num_attention_heads: 8, num_key_value_heads: 8 };
+  const size = (key: string, fallback: number) => Number(args.values.get(key) ?? fallback);
+  const config: TinyConfig = {
+    vocab_size: 4096,
+    hidden_size: size('hidden', 512),
+    intermediate_size: size('intermediate', 1376),
+    num_hidden_layers: size('layers', 3),
+    num_attention_heads: 8,
+    num_key_value_heads: 8,
+  };
   const dir = writeRandomModel(tempDir('poser-load-memory-'), config);
   if (stored !== 'F32') {
     const path = join(dir, 'model.safetensors');
@@ -70,7 +78,8 @@ if (args.values.has('child')) {
   rmSync(dir, { recursive: true, force: true });
   if (child.status !== 0) throw new Error(`measuring child failed (status ${child.status})`);
   const r = JSON.parse(child.stdout.trim().split('\n').pop()!) as { weightBytes: number; added: number; peakAdded: number };
-  console.log(
+  if (args.flags.has('json')) console.log(JSON.stringify({ ...r, ratio: r.added / r.weightBytes, peakRatio: r.peakAdded / r.weightBytes }));
+  else console.log(
     `stored ${stored}, compute ${args.values.get('dtype') ?? 'float32'}${args.flags.has('mmap') ? ', mmap' : ''}: ` +
       `weights ${fmt(r.weightBytes / MB)} MB in the compute dtype; resident after load +${fmt(r.added / MB)} MB ` +
       `(${(r.added / r.weightBytes).toFixed(3)}x; target <= 1.1x); peak during load +${fmt(r.peakAdded / MB)} MB (${(r.peakAdded / r.weightBytes).toFixed(3)}x)`,

@@ -695,6 +695,26 @@ TEST(SafetensorsFormat, ShardIndex) {
   rejected(R"({"weight_map": {"a": "s.safetensors"}, "weight_map": {}})", {"duplicate key"});
 }
 
+TEST(SafetensorsFormat, FuzzSeedCorpusGivesOnlyTypedErrors) {
+  // The committed seeds (and any crash the fuzzer ever finds, added there as a
+  // file) through both parsers: accepted, or poser::Error, never anything else.
+  size_t files = 0;
+  for (const char* target : {"safetensors_header", "shard_index"}) {
+    for (const auto& f : fs::directory_iterator(fs::path(POSER_FUZZ_CORPUS_DIR) / target)) {
+      const std::string bytes = read_bytes(f.path().string());
+      ++files;
+      try {
+        if (std::string(target) == "shard_index") poser::parse_shard_index(bytes, f.path().string());
+        else parse_bytes(bytes);
+      } catch (const poser::Error&) {
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << f.path() << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GE(files, 8u);
+}
+
 // --- owned weights -------------------------------------------------------------
 
 TEST_F(SafetensorsTest, OwnedTensorsSurviveTruncationAndOverwrite) {
