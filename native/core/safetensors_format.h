@@ -3,7 +3,11 @@
 // model.safetensors.index.json. The loader (safetensors.cpp) and the fuzz
 // target (fuzz/) both use these.
 //
-// Rules, as the reference implementation (huggingface/safetensors) applies them:
+// Rules, as the format's specification states them and the reference
+// implementation (huggingface/safetensors) enforces them. On whitespace we
+// follow the specification ("MUST begin with {", "MAY be trailing padded with
+// whitespace (0x20)"); the reference (0.8) also lets tabs, newlines and a
+// leading space through its JSON parser.
 //   - the first 8 bytes are the header length N, little-endian; N <= 100,000,000
 //     and 8 + N <= the file size;
 //   - the N header bytes are one UTF-8 JSON object starting with '{', followed
