@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { PoserError } from '../errors.js';
 import { buildInfo, packageRoot } from '../native/binding.js';
+import { openblasCoretype } from '../native/blas.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
+import { registerDetectCommand } from './detect.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -21,12 +23,15 @@ program
   .action(() => {
     const info = buildInfo();
     console.log(`libtorch ${info.torchVersion}; CUDA ${info.cudaAvailable ? `available (${info.cudaDeviceCount} devices)` : 'not available'}; C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`);
+    const blas = openblasCoretype();
+    console.log(`OpenBLAS kernels: ${blas.coretype ?? 'detected by OpenBLAS'} (${blas.source === 'user' ? 'OPENBLAS_CORETYPE from the environment' : blas.source === 'auto' ? 'chosen from the CPU flags; set OPENBLAS_CORETYPE to override' : 'no choice made'})`);
     console.log(info.parallelInfo.trim());
   });
 
 registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
 registerBenchmarkCommands(program);
+registerDetectCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

@@ -6,7 +6,7 @@ import { PoserError, check } from '../errors.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss } from '../native/binding.js';
 import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
-import { readLlamaConfig, type LlamaConfig } from './config.js';
+import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
 import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
@@ -405,7 +405,7 @@ export class Model {
   async save(dir: string, metadata: Record<string, string> = {}): Promise<void> {
     mkdirSync(dir, { recursive: true });
     await this.enqueue('save', () => this.native.save(join(dir, 'model.safetensors'), false, { format: 'pt', ...metadata }));
-    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...this.config, torch_dtype: this.dtype }, null, 2) + '\n');
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...llamaConfigToJson(this.config), torch_dtype: this.dtype }, null, 2) + '\n');
     const tokenizerPath = join(this.dir, 'tokenizer.json');
     if (existsSync(tokenizerPath) && join(dir, 'tokenizer.json') !== tokenizerPath) copyFileAtomic(tokenizerPath, join(dir, 'tokenizer.json'));
   }
