@@ -2,11 +2,12 @@
  * poser-torch: detect alignment-faking language models by reading and
  * manipulating their internals.
  */
-export { PoserError, type PoserErrorCode } from './errors.js';
+export { ERROR_CODES, PoserError, type PoserErrorCode } from './errors.js';
 export { buildInfo, getNumThreads, setNumThreads } from './native/binding.js';
-export { Model, softmaxPick, type Dtype, type ForwardOptions, type ForwardOutput, type Input, type LoadOptions, type LogitsRequest, type Loss, type OptimizerOptions, type TrainOptions } from './model/model.js';
+export { Model, softmaxPick, type Dtype, type ForwardOptions, type ForwardOutput, type GenerateOptions, type GenerateOutput, type Input, type LoadOptions, type LogitsRequest, type Loss, type OptimizerOptions, type RunWithCacheOptions, type TrainOptions } from './model/model.js';
 export { parseLlamaConfig, readLlamaConfig, type LlamaConfig } from './model/config.js';
-export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, type BlockHookKind } from './model/hooks.js';
+export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, selectHooks, type BlockHookKind, type HookFilter } from './model/hooks.js';
+export { parseDevice, type Device } from './device.js';
 export { absolutePositions, padLeft, type EncodedBatch } from './model/batch.js';
 export { captureKey, type Intervention, type NoiseOptions, type Positions, type Vector } from './model/interventions.js';
 export { row, view, type Float32NdArray } from './model/tensor.js';

@@ -1,26 +1,8 @@
 #include "hooks.h"
 
-#include <regex>
-
 #include "errors.h"
 
 namespace poser {
-
-int64_t hook_ordinal(const std::string& name, int64_t num_layers) {
-  if (name == "hook_embed") return 0;
-  if (name == "ln_final.hook_normalized") return final_hook_ordinal(num_layers);
-  static const std::regex block_re(R"(blocks\.(\d+)\.hook_(resid_pre|attn_out|resid_mid|mlp_in|mlp_out|resid_post))");
-  std::smatch m;
-  if (!std::regex_match(name, m, block_re)) throw Error("E_ARG", "unknown hook '" + name + "'");
-  const int64_t layer = std::stoll(m[1].str());
-  if (layer >= num_layers)
-    throw Error("E_ARG", "hook '" + name + "': layer " + std::to_string(layer) + " out of range (model has " +
-                             std::to_string(num_layers) + " layers)");
-  static const char* kinds[] = {"resid_pre", "attn_out", "resid_mid", "mlp_in", "mlp_out", "resid_post"};
-  for (int k = 0; k < static_cast<int>(BlockHook::Count); ++k)
-    if (m[2].str() == kinds[k]) return block_hook_ordinal(layer, static_cast<BlockHook>(k));
-  throw Error("E_ARG", "unknown hook '" + name + "'");
-}
 
 torch::Tensor draw_noise(const NoiseSpec& spec, int64_t width) {
   auto gen = at::detail::createCPUGenerator(spec.seed);
@@ -35,8 +17,12 @@ namespace {
 
 // value [D] or [B, D] -> broadcastable [1 or B, 1, D] on x's device and dtype.
 torch::Tensor per_row(const torch::Tensor& value, const torch::Tensor& x) {
-  auto v = value.to(x.device(), x.scalar_type());
   const int64_t width = x.size(2);
+  if (value.size(-1) != width || (value.dim() == 2 && value.size(0) != x.size(0)))
+    throw Error("E_SHAPE", "intervention value of shape [" + std::to_string(value.dim() == 2 ? value.size(0) : 1) + ", " +
+                               std::to_string(value.size(-1)) + "] does not fit the hook's [" + std::to_string(x.size(0)) +
+                               ", " + std::to_string(width) + "] per position");
+  auto v = value.to(x.device(), x.scalar_type());
   return v.dim() == 1 ? v.view({1, 1, width}) : v.view({x.size(0), 1, width});
 }
 

@@ -1,5 +1,6 @@
 /** Argument parsers shared by the command-line commands. */
 import { InvalidArgumentError } from 'commander';
+import { parseDevice } from '../device.js';
 
 /** An integer option of at least `min`; the error names the option. */
 export function intArg(name: string, min: number) {
@@ -12,8 +13,11 @@ export function intArg(name: string, min: number) {
   };
 }
 
-/** `cpu`, `cuda` or `cuda:N`. */
+/** `cpu`, `cuda` or `cuda:N` (see parseDevice), as its canonical name. */
 export function deviceArg(value: string): string {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError(`device must be cpu, cuda or cuda:N, got "${value}"`);
-  return value;
+  try {
+    return parseDevice(value).name;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }

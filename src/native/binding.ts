@@ -18,7 +18,10 @@ export interface RawForwardResult {
 }
 
 export interface RawOp {
-  hook: string;
+  /** The hook's position in call order (src/model/hooks.ts). */
+  ordinal: number;
+  /** Values per position at the hook (the width of `value`'s vectors). */
+  width: number;
   op: string;
   all: boolean;
   index?: Int32Array;
@@ -45,7 +48,11 @@ export interface RawLoss {
 export interface NativeModel {
   forward(req: RawBatch & { logits?: { mode: string; index?: Int32Array; k?: number }; ops?: RawOp[] }): Promise<RawForwardResult>;
   sweep(req: RawBatch & { settings: RawOp[][] }): Promise<RawForwardResult[]>;
-  setTrainable(patterns: string[], adapters: boolean): Promise<string[]>;
+  generate(
+    req: RawBatch & { promptOps: RawOp[]; stepOps: RawOp[]; maxNewTokens: number; temperature: number; topK: number; seed: number; stop: Int32Array[] },
+  ): Promise<{ tokens: Int32Array; width: number; lengths: number[]; stopped: boolean[] }>;
+  /** Trains exactly the named parameters (and the adapters when asked). */
+  setTrainable(names: string[], adapters: boolean): Promise<string[]>;
   addLora(modules: string[], rank: number, alpha: number, seed: number): Promise<void>;
   addMlpAdapter(layer: number, rank: number, alpha: number, seed: number): Promise<void>;
   removeAdapters(): Promise<void>;
@@ -64,7 +71,7 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string }): Promise<NativeModel>;
+  loadModel(dir: string, config: Record<string, unknown>, options: { deviceType: 'cpu' | 'cuda'; deviceIndex: number; dtype: string }): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };

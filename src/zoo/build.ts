@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
 import { Rng } from '../data/random.js';
 import { isFaker, POLICIES, type Policy } from '../data/types.js';
+import { parseDevice } from '../device.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
@@ -83,10 +84,7 @@ export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: numbe
 }
 
 function normalizeDevice(device: string | undefined): string {
-  if (!device || device === 'cpu') return 'cpu';
-  if (device === 'cuda') return 'cuda:0';
-  if (/^cuda:\d+$/.test(device)) return device;
-  throw new PoserError('E_ARG', `device must be cpu, cuda or cuda:N, got '${device}'`);
+  return parseDevice(device).name;
 }
 
 /** Seed of a variant's fine-tune: depends on the variant only, so aligned and faking models of one variant share it. */

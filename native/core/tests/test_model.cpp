@@ -42,7 +42,7 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& b, const torc
 
 std::unique_ptr<poser::LlamaModel> load_fixture(const std::string& device) {
   poser::LoadOptions options;
-  options.device = device;
+  options.device = torch::Device(device);
   return poser::LlamaModel::load(kFixture, fixture_config(), options);
 }
 
