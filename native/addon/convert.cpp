@@ -156,6 +156,7 @@ std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t bat
       throw poser::Error("E_ARG", "ops[" + std::to_string(i) + "]: hook ordinal " + std::to_string(ordinal) +
                                       " out of range [0, " + std::to_string(poser::hook_count(layers)) + ")");
     op.ordinal = static_cast<int64_t>(ordinal);
+    op.width = static_cast<int64_t>(get_number(obj, "width", 0));
     const std::string kind = get_string(obj, "op", "capture");
     if (kind == "capture") op.op = poser::OpKind::Capture;
     else if (kind == "add") op.op = poser::OpKind::Add;
@@ -169,7 +170,7 @@ std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t bat
       op.positions.index = int_tensor(obj.Get("index"), {batch, static_cast<int64_t>(get_number(obj, "k", 1))}, "op index");
     if (obj.Has("value") && !obj.Get("value").IsUndefined()) {
       const auto rows = static_cast<int64_t>(get_number(obj, "valueRows", 0));
-      const auto width = static_cast<int64_t>(get_number(obj, "width", 0));
+      const int64_t width = op.width;
       if (width <= 0) throw poser::Error("E_ARG", "ops[" + std::to_string(i) + "]: width must be positive");
       op.value = rows > 0 ? float_tensor(obj.Get("value"), {rows, width}, "op value")
                           : float_tensor(obj.Get("value"), {width}, "op value");

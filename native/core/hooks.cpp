@@ -33,6 +33,7 @@ torch::Tensor transform(const Intervention& op, const torch::Tensor& sel, const 
     case OpKind::Set:
       return per_row(op.value, x).expand_as(sel);
     case OpKind::Scale:
+      if (op.value.defined()) return sel * op.value.to(x.device(), x.scalar_type()).view({-1, 1, 1});
       return sel * op.scale;
     case OpKind::Noise:
       return sel + per_row(draw_noise(op.noise, x.size(2)), x) * op.scale;
@@ -71,19 +72,65 @@ torch::Tensor apply_op(const Intervention& op, size_t i, torch::Tensor x, std::v
 
 torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Intervention>& ops,
                          std::vector<torch::Tensor>& captures) {
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const Intervention& op = ops[i];
-    if (op.ordinal != ordinal) continue;
-    if (op.row_count <= 0) {
-      x = apply_op(op, i, x, captures);
-      continue;
-    }
-    const int64_t end = op.row_begin + op.row_count;
-    auto part = apply_op(op, i, x.narrow(0, op.row_begin, op.row_count), captures);
-    if (op.op != OpKind::Capture)
-      x = torch::cat({x.narrow(0, 0, op.row_begin), part, x.narrow(0, end, x.size(0) - end)}, 0);
-  }
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].ordinal == ordinal) x = apply_op(ops[i], i, x, captures);
   return x;
+}
+
+bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t j = 0; j < a.size(); ++j)
+    if (a[j].ordinal != b[j].ordinal || a[j].op != b[j].op) return false;
+  return true;
+}
+
+namespace {
+
+// value [W] or [rows, W] -> [rows, W].
+torch::Tensor rows_of(const torch::Tensor& value, int64_t rows) {
+  return value.dim() == 1 ? value.unsqueeze(0).expand({rows, value.size(0)}) : value;
+}
+
+}  // namespace
+
+std::vector<Intervention> stack_settings(const std::vector<const std::vector<Intervention>*>& settings, int64_t rows,
+                                         const torch::Tensor& index) {
+  const auto n = static_cast<int64_t>(settings.size());
+  const auto& first = *settings.at(0);
+  std::vector<Intervention> ops;
+  for (size_t j = 0; j < first.size(); ++j) {
+    Intervention op;
+    op.ordinal = first[j].ordinal;
+    op.op = first[j].op == OpKind::Noise ? OpKind::Add : first[j].op;
+    op.width = first[j].width;
+    op.positions.index = index.repeat({n, 1});
+    std::vector<torch::Tensor> parts;
+    for (const auto* setting : settings) {
+      const Intervention& src = (*setting)[j];
+      switch (src.op) {
+        case OpKind::Add:
+          parts.push_back(rows_of(src.value, rows) * src.scale);
+          break;
+        case OpKind::Set:
+        case OpKind::ProjectOut:
+          parts.push_back(rows_of(src.value, rows));
+          break;
+        case OpKind::Scale:
+          parts.push_back(src.value.defined() ? src.value.to(torch::kFloat32)
+                                              : torch::full({rows}, src.scale, torch::kFloat32));
+          break;
+        case OpKind::Noise:
+          if (src.width <= 0) throw Error("E_ARG", "a stacked noise op needs its hook's width");
+          parts.push_back(rows_of(draw_noise(src.noise, src.width) * src.scale, rows));
+          break;
+        case OpKind::Capture:
+          break;
+      }
+    }
+    if (!parts.empty()) op.value = torch::cat(parts, 0);
+    ops.push_back(std::move(op));
+  }
+  return ops;
 }
 
 }  // namespace poser

@@ -67,16 +67,22 @@ struct Intervention {
   OpKind op = OpKind::Capture;
   Positions positions;
   // Add / Set: [D] for every row or [B, D] per row. ProjectOut: [D] or [B, D]
-  // direction (normalised internally).
+  // direction (normalised internally). Scale: undefined (use `scale`) or [B],
+  // a factor per row.
   torch::Tensor value;
   double scale = 1.0;      // Add: value * scale; Scale: factor; Noise: draw * scale
   NoiseSpec noise;
-  // When row_count > 0 the op touches only batch rows [row_begin, row_begin +
-  // row_count) and its positions/values/captures are those rows' (sweeps stack
-  // several settings along the batch).
-  int64_t row_begin = 0;
-  int64_t row_count = 0;
+  int64_t width = 0;       // values per position at the hook (0: unknown)
 };
+
+// The ops of n settings stacked along the batch (setting s owns rows
+// [s rows, (s + 1) rows)) as one op list with per-row values. Every setting
+// must hold the same hooks and kinds in the same order (same_ops); every op
+// acts on position `index` [rows, K] of its rows. Noise becomes an Add of its
+// draw (which needs `width`).
+std::vector<Intervention> stack_settings(const std::vector<const std::vector<Intervention>*>& settings, int64_t rows,
+                                         const torch::Tensor& index);
+bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b);
 
 // Applies every op registered for `ordinal` to x [B, T, D] (out of place, so
 // autograd sees it) and appends captures (float32, CPU) to `captures`, indexed

@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -426,17 +427,25 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   run_layers(0, from_layer, resid_in, base);
 
   // Rerun only the last position, from from_layer on, against the prefix.
-  // Settings are stacked along the batch (setting s owns rows [s B, (s + 1)
-  // B)), in groups whose copies of the prefix fit a budget.
+  // Settings with the same ops are stacked along the batch, their ops merged
+  // into one list with per-row values, in groups whose copies of the prefix
+  // fit a budget.
   int64_t cache_bytes = 1;
   for (int64_t layer = from_layer; layer < layers && t > 1; ++layer)
     cache_bytes += (prefix.keys[layer].numel() + prefix.values[layer].numel()) * prefix.keys[layer].element_size();
-  const int64_t group = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
-  const auto settings_count = static_cast<int64_t>(settings.size());
-  auto last_index = torch::zeros({b, 1}, torch::kLong);
+  const int64_t budget = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
+  std::vector<std::vector<size_t>> groups;  // settings with the same ops, in order
+  for (size_t s = 0; s < settings.size(); ++s) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
+      return same_ops(settings[g.front()], settings[s]) && static_cast<int64_t>(g.size()) < budget;
+    });
+    if (it == groups.end()) groups.push_back({s});
+    else it->push_back(s);
+  }
+  auto last_index = torch::zeros({b, 1}, torch::kLong);  // position 0 of the one-token slice
   std::vector<ForwardResult> results(settings.size());
-  for (int64_t first = 0; first < settings_count; first += group) {
-    const int64_t n = std::min(group, settings_count - first);
+  for (const auto& group : groups) {
+    const auto n = static_cast<int64_t>(group.size());
     KVCache stacked;
     stacked.keys.resize(layers);
     stacked.values.resize(layers);
@@ -444,17 +453,9 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
       stacked.keys[layer] = prefix.keys[layer].repeat({n, 1, 1, 1});
       stacked.values[layer] = prefix.values[layer].repeat({n, 1, 1, 1});
     }
-    std::vector<Intervention> ops;
-    std::vector<std::pair<int64_t, size_t>> owner;  // (setting, op index in it)
-    for (int64_t s = first; s < first + n; ++s)
-      for (size_t j = 0; j < settings[s].size(); ++j) {
-        Intervention op = settings[s][j];
-        op.positions.index = last_index;  // position 0 of the one-token slice
-        op.row_begin = (s - first) * b;
-        op.row_count = b;
-        ops.push_back(std::move(op));
-        owner.emplace_back(s, j);
-      }
+    std::vector<const std::vector<Intervention>*> members;
+    for (size_t s : group) members.push_back(&settings[s]);
+    auto ops = stack_settings(members, b, last_index);
     std::vector<torch::Tensor> captures(ops.size());
     Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures);
     ctx.cache = &stacked;
@@ -463,11 +464,13 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
     run_layers(from_layer, layers, x, ctx);
     auto normed = final_norm(x, ctx);
     auto logits = torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32).to(torch::kCPU);  // [n B, 1, V]
-    for (int64_t s = first; s < first + n; ++s) {
-      results[s].logits = logits.narrow(0, (s - first) * b, b).contiguous();
-      results[s].captures.assign(settings[s].size(), torch::Tensor());
+    for (int64_t i = 0; i < n; ++i) {
+      auto& result = results[group[i]];
+      result.logits = logits.narrow(0, i * b, b).contiguous();
+      result.captures.assign(ops.size(), torch::Tensor());
+      for (size_t j = 0; j < ops.size(); ++j)
+        if (captures[j].defined()) result.captures[j] = captures[j].narrow(0, i * b, b).contiguous();
     }
-    for (size_t k = 0; k < owner.size(); ++k) results[owner[k].first].captures[owner[k].second] = captures[k];
   }
   return results;
 }
