@@ -65,6 +65,26 @@ TEST(ModelParity, LogitsOnCuda) {
   EXPECT_LT(err, 1e-4);
 }
 
+// Greedy generation against transformers' generate (hooks.safetensors, from
+// tools/make_hook_fixtures.py): the KV-cached loop gives the same tokens.
+void expect_greedy_tokens(const std::string& device) {
+  auto model = load_fixture(device);
+  auto expected = poser::load_safetensors_file(kFixture + "/expected.safetensors");
+  auto hooks = poser::load_safetensors_file(kFixture + "/hooks.safetensors");
+  poser::Batch batch{expected.at("input_ids"), expected.at("attention_mask")};
+  poser::GenerateSpec spec;
+  spec.max_new_tokens = hooks.at("greedy_tokens").size(1);
+  auto out = model->generate(batch, spec, {}, {});
+  EXPECT_TRUE(torch::equal(out.tokens, hooks.at("greedy_tokens").to(torch::kLong))) << device << ": " << out.tokens;
+}
+
+TEST(ModelParity, GreedyGenerateOnCpu) { expect_greedy_tokens("cpu"); }
+
+TEST(ModelParity, GreedyGenerateOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_greedy_tokens("cuda:0");
+}
+
 TEST(ModelParity, PerturbedWeightIsDetected) {
   auto model = load_fixture("cpu");
   auto w = model->get("model.layers.1.mlp.down_proj.weight");
