@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'E_FORMAT',
   'E_DTYPE',
   'E_SHAPE',
+  'E_UNSUPPORTED',
   'E_ARG',
   'E_DEVICE',
   'E_STATE',

@@ -13,6 +13,7 @@ namespace poser {
 //   E_FORMAT       malformed safetensors / index / config
 //   E_DTYPE        unknown or unsupported dtype
 //   E_SHAPE        tensor shape disagrees with the config or the request
+//   E_UNSUPPORTED  valid input that asks for a computation not implemented (e.g. a rope type)
 //   E_ARG          a request argument is invalid
 //   E_DEVICE       device unavailable (e.g. CUDA not compiled in)
 //   E_STATE        call not valid in the current state (e.g. no optimizer)
@@ -21,8 +22,9 @@ namespace poser {
 //   E_MEMORY       an allocation failed
 //   E_NATIVE       any other native failure
 //   E_BINDING      the addon could not be found or loaded (raised in TypeScript)
-inline constexpr const char* kErrorCodes[] = {"E_IO",    "E_FORMAT",   "E_DTYPE",  "E_SHAPE",  "E_ARG",  "E_DEVICE",
-                                              "E_STATE", "E_TORCH",    "E_DISPOSED", "E_MEMORY", "E_NATIVE", "E_BINDING"};
+inline constexpr const char* kErrorCodes[] = {"E_IO",    "E_FORMAT", "E_DTYPE",    "E_SHAPE",  "E_UNSUPPORTED",
+                                              "E_ARG",   "E_DEVICE", "E_STATE",    "E_TORCH",  "E_DISPOSED",
+                                              "E_MEMORY", "E_NATIVE", "E_BINDING"};
 
 class Error : public std::runtime_error {
  public:

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hooks.h"
+#include "rope.h"
 #include "safetensors.h"
 
 namespace poser {
@@ -57,7 +58,6 @@ struct OptimizerSpec {
 // between its settings, and the past of incremental decoding.
 struct KVCache {
   std::vector<torch::Tensor> keys, values;  // [B, KV, T, hd] per layer; undefined where not kept
-  torch::Tensor mask;                       // [B, T] int64 on the device, 1 on real tokens
 };
 
 struct GenerateSpec {
@@ -190,7 +190,7 @@ class LlamaModel {
   std::map<std::string, LoRA> lora_;        // by module name
   std::map<int64_t, double> mlp_adapters_;  // layer -> alpha
   std::vector<std::string> adapter_names_;
-  torch::Tensor inv_freq_;                  // [head_dim / 2] float32 on device
+  RotaryEmbedding rotary_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   OptimizerSpec optimizer_spec_;
   bool optimizer_configured_ = false;

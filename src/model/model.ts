@@ -7,7 +7,7 @@ import { parseDevice } from '../device.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss, type RawTensor } from '../native/binding.js';
 import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
-import { readLlamaConfig, type LlamaConfig } from './config.js';
+import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
 import { hookNames, parseHook, selectHooks, type HookFilter } from './hooks.js';
 import { captureKey, lowerInterventions, type HookDims, type Intervention, type Positions } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
@@ -177,7 +177,7 @@ export class Model {
   private get dims(): HookDims {
     const c = this.config;
     const heads = c.num_attention_heads;
-    const headDim = (c as { head_dim?: number }).head_dim ?? c.hidden_size / heads;
+    const headDim = c.head_dim;
     return { numLayers: this.numLayers, hidden: this.hiddenSize, numHeads: heads, headDim, intermediate: c.intermediate_size };
   }
 
@@ -555,7 +555,7 @@ export class Model {
   async save(dir: string, metadata: Record<string, string> = {}): Promise<void> {
     mkdirSync(dir, { recursive: true });
     await this.enqueue('save', () => this.native.save(join(dir, 'model.safetensors'), false, { format: 'pt', ...metadata }));
-    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...this.config, torch_dtype: this.dtype }, null, 2) + '\n');
+    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...llamaConfigToJson(this.config), torch_dtype: this.dtype }, null, 2) + '\n');
     const tokenizerPath = join(this.dir, 'tokenizer.json');
     if (existsSync(tokenizerPath) && join(dir, 'tokenizer.json') !== tokenizerPath) copyFileAtomic(tokenizerPath, join(dir, 'tokenizer.json'));
   }
