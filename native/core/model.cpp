@@ -227,8 +227,8 @@ torch::Tensor LlamaModel::rms_norm(const torch::Tensor& x, const torch::Tensor& 
   return weight * xf.to(x.scalar_type());
 }
 
-std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& positions) const {
-  return rotary_.tables(positions, dtype_);
+std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& positions, int64_t length) const {
+  return rotary_.tables(positions, dtype_, length);
 }
 
 torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x, const Context& ctx) const {
@@ -334,9 +334,9 @@ torch::Tensor LlamaModel::final_norm(const torch::Tensor& x, const Context& ctx)
 
 LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const torch::Tensor& positions,
                                         const std::vector<Intervention>& ops,
-                                        std::vector<torch::Tensor>& captures) const {
+                                        std::vector<torch::Tensor>& captures, int64_t rope_length) const {
   Context ctx;
-  std::tie(ctx.cos, ctx.sin) = rotary(positions);
+  std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
   ctx.bias = attention_bias(key_mask, positions.size(1));
   ctx.ops = &ops;
   ctx.captures = &captures;
@@ -345,9 +345,9 @@ LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const tor
 
 torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
-                              int64_t stop_after, KVCache* cache, bool extend) const {
+                              int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
   captures.assign(ops.size(), torch::Tensor());
-  Context ctx = context(key_mask, positions, ops, captures);
+  Context ctx = context(key_mask, positions, ops, captures, rope_length);
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;
@@ -416,9 +416,11 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   prefix.values.resize(layers);
   const std::vector<Intervention> none;
   std::vector<torch::Tensor> unused;
+  // (rope tables as for the whole batch: dynamic scaling depends on its length)
+  const int64_t rope_length = positions.max().item<int64_t>() + 1;
   if (t > 1)
     run(ids.slice(1, 0, t - 1), mask.slice(1, 0, t - 1), positions.slice(1, 0, t - 1), none, unused,
-        block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true);
+        block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true, rope_length);
   Context base = context(mask, last_pos, none, unused);
   base.cache = &prefix;
   auto resid_in = torch::embedding(param("model.embed_tokens.weight"), ids.slice(1, t - 1));  // [B, 1, D]

@@ -153,7 +153,7 @@ class LlamaModel {
   const torch::Tensor& param(const std::string& name) const;
   torch::Tensor linear(const torch::Tensor& x, const std::string& module) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
-  std::pair<torch::Tensor, torch::Tensor> rotary(const torch::Tensor& positions) const;
+  std::pair<torch::Tensor, torch::Tensor> rotary(const torch::Tensor& positions, int64_t length = -1) const;
   // mlp and attention return an undefined tensor when stopped at an inner hook.
   torch::Tensor mlp(int64_t layer, const torch::Tensor& x, const Context& ctx) const;
   torch::Tensor attention(int64_t layer, const torch::Tensor& h, const Context& ctx) const;
@@ -166,9 +166,10 @@ class LlamaModel {
   // Final norm and its hook: the normalised hidden state [B, T, D].
   torch::Tensor final_norm(const torch::Tensor& x, const Context& ctx) const;
   // Context for new tokens at `positions` [B, Tq] whose keys are the cache's
-  // (if any) followed by their own; key_mask [B, Tk] covers both.
+  // (if any) followed by their own; key_mask [B, Tk] covers both. rope_length:
+  // see RotaryEmbedding::tables.
   Context context(const torch::Tensor& key_mask, const torch::Tensor& positions, const std::vector<Intervention>& ops,
-                  std::vector<torch::Tensor>& captures) const;
+                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1) const;
   torch::optim::Optimizer& optimizer();
   // Runs new tokens ids [B, Tq] (with an optional cache of earlier keys and
   // values, extended by this call's when `extend`). Returns the final
@@ -176,7 +177,7 @@ class LlamaModel {
   // early after `stop_after` (an ordinal; -1 = run to the end).
   torch::Tensor run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
                     const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures, int64_t stop_after,
-                    KVCache* cache, bool extend) const;
+                    KVCache* cache, bool extend, int64_t rope_length = -1) const;
   torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                     int64_t stop_after) const;
   torch::Tensor logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const;

@@ -338,6 +338,10 @@ export class Model {
     check(Number.isFinite(temperature) && temperature >= 0, `generate: temperature must be a finite number >= 0, got ${temperature}`);
     check(Number.isInteger(topK) && topK >= 0, `generate: topK must be a non-negative integer, got ${topK}`);
     check(Number.isSafeInteger(seed) && seed >= 0, `generate: seed must be a non-negative integer, got ${seed}`);
+    const limit = this.config.max_position_embeddings;
+    const longest = Math.max(...batch.lengths) + maxNewTokens - 1;
+    check(this.config.rope.type === 'dynamic' || longest <= limit,
+      `generate: ${longest} positions (the longest prompt plus maxNewTokens - 1) exceed this model's limit of ${limit} (max_position_embeddings)`);
     const interventions = options.interventions ?? [];
     interventions.forEach((iv, i) => {
       check(iv?.op !== 'capture', `generate: interventions[${i}] is a capture; captures are not returned by generate (use runWithCache on the result)`);

@@ -132,5 +132,7 @@ describe('generate', () => {
       model.generate(fixtureBatch(), { interventions: [{ hook: 'blocks.0.attn.hook_pattern', op: 'set', value: new Float32Array(48) }] }),
     ).rejects.toThrow(/pattern's width grows/);
     await expect(model.generate(fixtureBatch(), { stop: [[]] })).rejects.toMatchObject({ code: 'E_ARG' });
+    // the fixture allows 128 positions; its longest prompt has 12 tokens
+    await expect(model.generate(fixtureBatch(), { maxNewTokens: 118 })).rejects.toThrow(/129 positions .* limit of 128 \(max_position_embeddings\)/);
   });
 });
