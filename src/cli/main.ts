@@ -10,6 +10,8 @@ import { buildInfo, packageRoot } from '../native/binding.js';
 import { openblasCoretype } from '../native/blas.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
+import { registerDetectCommand } from './detect.js';
+import { registerReportCommand } from './report.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -30,6 +32,8 @@ program
 registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
 registerBenchmarkCommands(program);
+registerDetectCommand(program);
+registerReportCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

@@ -72,7 +72,13 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(dir: string, config: Record<string, unknown>, options: { deviceType: 'cpu' | 'cuda'; deviceIndex: number; dtype: string }): Promise<NativeModel>;
+  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'; the device arrives parsed (src/device.ts). */
+  loadModel(
+    dir: string,
+    config: Record<string, unknown>,
+    options: { deviceType: 'cpu' | 'cuda'; deviceIndex: number; dtype: string; format?: 'safetensors' | 'gguf' },
+  ): Promise<NativeModel>;
+  readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };

@@ -1,0 +1,6 @@
+/** The device string of the zoo's commands, normalised (`cuda` is `cuda:0`). */
+import { parseDevice } from '../device.js';
+
+export function normalizeDevice(device: string | undefined): string {
+  return parseDevice(device).name;
+}
