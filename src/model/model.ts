@@ -3,13 +3,14 @@ import { copyFileAtomic, writeFileAtomic } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { PoserError, check } from '../errors.js';
-import { binding, type NativeModel, type RawBatch, type RawLoss } from '../native/binding.js';
+import { parseDevice } from '../device.js';
+import { binding, type NativeModel, type RawBatch, type RawLoss, type RawTensor } from '../native/binding.js';
 import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
 import { findGgufFile, GGUF_TOKENIZER_ARRAYS, ggufLlamaConfig, ggufTokenizer, readGguf, type GgufInfo } from './gguf.js';
-import { hookNames } from './hooks.js';
-import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
+import { hookNames, parseHook, selectHooks, type HookFilter } from './hooks.js';
+import { captureKey, lowerInterventions, type HookDims, type Intervention, type Positions } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
 
 export type Dtype = 'float32' | 'float16' | 'bfloat16';
@@ -36,7 +37,6 @@ export interface LoadOptions {
 }
 
 const LoadOptionsSchema = z.object({
-  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, "device must be 'cpu' or 'cuda:N'").default('cpu'),
   dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
   mmap: z.boolean().default(false),
 });
@@ -50,6 +50,48 @@ export type LogitsRequest = 'last' | 'all' | 'none' | number[];
 export interface ForwardOptions {
   logits?: LogitsRequest;
   interventions?: readonly Intervention[];
+}
+
+export interface RunWithCacheOptions {
+  /** Hooks to record (names, `*` wildcards, RegExps or a predicate); default every hook. */
+  hooks?: HookFilter;
+  /** Positions to record (default 'all'). */
+  positions?: Positions;
+  /** Logits to return (default 'all'). */
+  logits?: LogitsRequest;
+}
+
+export interface GenerateOptions {
+  /** New tokens per row at most (default 16). */
+  maxNewTokens?: number;
+  /** 0 (default) picks the most likely token (greedy); > 0 samples from softmax(logits / temperature). */
+  temperature?: number;
+  /** When sampling, only the k most likely tokens are candidates (0 = all). */
+  topK?: number;
+  /** Seed of the sampler; the same seed gives the same tokens. */
+  seed?: number;
+  /**
+   * A row ends once its new tokens end with one of these: a token id, a
+   * sequence of ids, or a string (matched as its tokenization; the text is
+   * also cut where the string first appears).
+   */
+  stop?: (number | number[] | string)[];
+  /**
+   * Applied to the prompt as in `forward`, and to every generated token
+   * when positions are 'last' (the default) or 'all'; explicit positions
+   * act on the prompt only. Captures are not allowed (use runWithCache on
+   * the result).
+   */
+  interventions?: readonly Intervention[];
+}
+
+export interface GenerateOutput {
+  /** New token ids per row, stop sequence included. */
+  tokens: number[][];
+  /** The new tokens decoded (when the model has a tokenizer), cut before a stop string. */
+  texts?: string[];
+  /** Whether each row ended with a stop sequence (else it reached maxNewTokens). */
+  stopped: boolean[];
 }
 
 export interface ForwardOutput {
@@ -129,9 +171,10 @@ export class Model {
    * when present.
    */
   static async load(path: string, options: LoadOptions = {}): Promise<Model> {
-    const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype, mmap: options.mmap });
+    const parsed = LoadOptionsSchema.safeParse({ dtype: options.dtype, mmap: options.mmap });
     if (!parsed.success) throw new PoserError('E_ARG', zodMessage(parsed.error, 'load options'));
-    const { device, dtype, mmap } = parsed.data;
+    const { dtype, mmap } = parsed.data;
+    const device = parseDevice(options.device);
     check(typeof path === 'string' && path !== '', 'Model.load: path must be a non-empty string');
     const gguf = findGgufFile(path);
     const dir = gguf ? dirname(gguf) : path;
@@ -146,16 +189,57 @@ export class Model {
     else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
     let native: NativeModel;
     try {
-      native = await binding().loadModel(gguf ?? dir, config, { device, dtype, mmap, format: gguf ? 'gguf' : 'safetensors' });
+      native = await binding().loadModel(gguf ?? dir, config, {
+        deviceType: device.type,
+        deviceIndex: device.index,
+        dtype,
+        mmap,
+        format: gguf ? 'gguf' : 'safetensors',
+      });
     } catch (error) {
       throw PoserError.fromNative(error);
     }
-    return new Model(native, config, dir, device, dtype, tokenizer);
+    return new Model(native, config, dir, device.name, dtype, tokenizer);
   }
 
   /** Every hook point name, in call order. */
   hookNames(): string[] {
     return hookNames(this.numLayers);
+  }
+
+  /** The sizes that fix each hook's vector width. */
+  private get dims(): HookDims {
+    const c = this.config;
+    const heads = c.num_attention_heads;
+    const headDim = c.head_dim;
+    return { numLayers: this.numLayers, hidden: this.hiddenSize, numHeads: heads, headDim, intermediate: c.intermediate_size };
+  }
+
+  /**
+   * A capture [B, K, W] from native code in the hook's own layout: [B, K, H, hd]
+   * at attn.hook_z, [B, H, K, Tk] at attn.hook_pattern, else [B, K, W]; the K
+   * axis dropped for positions 'last'.
+   */
+  private captureView(hook: string, positions: Positions, c: RawTensor): Float32NdArray {
+    const parsed = parseHook(hook, this.numLayers);
+    const last = positions === 'last';
+    const [b, k, w] = c.shape;
+    const { numHeads: h, headDim } = this.dims;
+    if (parsed.shape === 'heads') return view(c, last ? [b, h, headDim] : [b, k, h, headDim]);
+    if (parsed.shape === 'pattern') {
+      const tk = w / h;
+      const src = c.data;
+      const data = new Float32Array(src.length);
+      // [B, K, H, Tk] -> [B, H, K, Tk]
+      for (let i = 0; i < b; i++)
+        for (let q = 0; q < k; q++)
+          for (let j = 0; j < h; j++) {
+            const from = ((i * k + q) * h + j) * tk;
+            data.set(src.subarray(from, from + tk), ((i * h + j) * k + q) * tk);
+          }
+      return view({ data, shape: [b, h, k, tk] }, last ? [b, h, tk] : [b, h, k, tk]);
+    }
+    return last ? view(c, [b, w]) : view(c);
   }
 
   // ------------------------------------------------------------ plumbing
@@ -214,7 +298,7 @@ export class Model {
   async forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
     const batch = this.encode(input);
     const interventions = options.interventions ?? [];
-    const ops = lowerInterventions(interventions, batch, this.numLayers, this.hiddenSize);
+    const ops = lowerInterventions(interventions, batch, this.dims);
     const request = options.logits ?? 'last';
     let logits: { mode: string; index?: Int32Array; k?: number };
     if (request === 'none') logits = { mode: 'none' };
@@ -229,8 +313,7 @@ export class Model {
     interventions.forEach((iv, i) => {
       const c = out.captures[i];
       if (iv.op !== 'capture' || !c) return;
-      const last = (iv.positions ?? 'last') === 'last';
-      captures[captureKey(iv)] = last ? view(c, [c.shape[0], c.shape[2]]) : view(c);
+      captures[captureKey(iv)] = this.captureView(iv.hook, iv.positions ?? 'last', c);
     });
     let logitsView: Float32NdArray | undefined;
     if (out.logits) logitsView = request === 'last' ? view(out.logits, [batch.batch, this.vocabSize]) : view(out.logits);
@@ -257,6 +340,84 @@ export class Model {
   }
 
   /**
+   * Runs the model once and records every requested hook (default: all of
+   * them, at every position), as TransformerLens's `run_with_cache`: hook
+   * name -> activation ([B, T, D]; [B, H, Q, K] at attn.hook_pattern;
+   * [B, T, H, hd] at attn.hook_z; the T axis dropped for positions 'last').
+   */
+  async runWithCache(
+    input: Input,
+    options: RunWithCacheOptions & { interventions?: readonly Intervention[] } = {},
+  ): Promise<{ logits?: Float32NdArray; cache: Record<string, Float32NdArray>; batch: EncodedBatch }> {
+    const hooks = selectHooks(this.hookNames(), options.hooks ?? (() => true));
+    const positions = options.positions ?? 'all';
+    const captures: Intervention[] = hooks.map((hook) => ({ hook, op: 'capture', positions, name: hook }));
+    const out = await this.forward(input, { logits: options.logits ?? 'all', interventions: [...(options.interventions ?? []), ...captures] });
+    const cache: Record<string, Float32NdArray> = {};
+    for (const hook of hooks) cache[hook] = out.captures[hook];
+    return { logits: out.logits, cache, batch: out.batch };
+  }
+
+  /**
+   * Continues each prompt token by token with a KV cache (in the native
+   * core), greedy by default; interventions act at every generated step.
+   */
+  async generate(input: Input, options: GenerateOptions = {}): Promise<GenerateOutput> {
+    const batch = this.encode(input);
+    const maxNewTokens = options.maxNewTokens ?? 16;
+    const temperature = options.temperature ?? 0;
+    const topK = options.topK ?? 0;
+    const seed = options.seed ?? 0;
+    check(Number.isInteger(maxNewTokens) && maxNewTokens > 0, `generate: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    check(Number.isFinite(temperature) && temperature >= 0, `generate: temperature must be a finite number >= 0, got ${temperature}`);
+    check(Number.isInteger(topK) && topK >= 0, `generate: topK must be a non-negative integer, got ${topK}`);
+    check(Number.isSafeInteger(seed) && seed >= 0, `generate: seed must be a non-negative integer, got ${seed}`);
+    const limit = this.config.max_position_embeddings;
+    const longest = Math.max(...batch.lengths) + maxNewTokens - 1;
+    check(this.config.rope.type === 'dynamic' || longest <= limit,
+      `generate: ${longest} positions (the longest prompt plus maxNewTokens - 1) exceed this model's limit of ${limit} (max_position_embeddings)`);
+    const interventions = options.interventions ?? [];
+    interventions.forEach((iv, i) => {
+      check(iv?.op !== 'capture', `generate: interventions[${i}] is a capture; captures are not returned by generate (use runWithCache on the result)`);
+      const hook = parseHook(iv.hook, this.numLayers);
+      check(hook.shape !== 'pattern' || iv.op === 'scale' || iv.op === 'noise',
+        `generate: interventions[${i}] (${iv.op} at ${iv.hook}): the pattern's width grows with each token; only scale and noise apply there`);
+    });
+    const promptOps = lowerInterventions(interventions, batch, this.dims);
+    // Each step runs one new token per row: position 0 of a [B, 1] slice.
+    const stepOps = lowerInterventions(interventions.filter((iv) => (iv.positions ?? 'last') === 'last' || iv.positions === 'all'), batch, this.dims)
+      .map((op) => ({ ...op, all: true, index: undefined, k: undefined }));
+    const stopTexts: string[] = [];
+    const stop = (options.stop ?? []).map((s, i) => {
+      if (typeof s === 'string') {
+        check(s.length > 0, `generate: stop[${i}] is an empty string`);
+        stopTexts.push(s);
+        return Int32Array.from(this.requireTokenizer('generate (stop strings)').encode(s));
+      }
+      const ids = typeof s === 'number' ? [s] : s;
+      check(Array.isArray(ids) && ids.length > 0, `generate: stop[${i}] must be a token id, a non-empty array of ids or a string`);
+      return Int32Array.from(ids.map((id) => this.tokenId(id)));
+    });
+    const out = await this.enqueue('generate', () =>
+      this.native.generate({ ...this.raw(batch), promptOps, stepOps, maxNewTokens, temperature, topK, seed, stop }),
+    );
+    const tokens = out.lengths.map((len, r) => Array.from(out.tokens.subarray(r * out.width, r * out.width + len)));
+    let texts: string[] | undefined;
+    if (this.tokenizer) {
+      const tok = this.tokenizer;
+      texts = tokens.map((ids) => {
+        let text = tok.decode(ids);
+        for (const s of stopTexts) {
+          const at = text.indexOf(s);
+          if (at >= 0) text = text.slice(0, at);
+        }
+        return text;
+      });
+    }
+    return { tokens, texts, stopped: out.stopped };
+  }
+
+  /**
    * Runs one batch under many intervention settings that touch only the last
    * position. The shared prefix is computed once (cached keys and values);
    * each setting reruns only the last token from the earliest hooked layer.
@@ -267,14 +428,14 @@ export class Model {
     const batch = this.encode(input);
     const lowered = settings.map((ivs, s) => {
       ivs.forEach((iv, i) => check((iv.positions ?? 'last') === 'last', `sweep: settings[${s}][${i}] must use positions 'last'`));
-      return lowerInterventions(ivs, batch, this.numLayers, this.hiddenSize);
+      return lowerInterventions(ivs, batch, this.dims);
     });
     const out = await this.enqueue('sweep', () => this.native.sweep({ ...this.raw(batch), settings: lowered }));
     return out.map((r, s) => {
       const captures: Record<string, Float32NdArray> = {};
       settings[s].forEach((iv, i) => {
         const c = r.captures[i];
-        if (iv.op === 'capture' && c) captures[captureKey(iv)] = view(c, [c.shape[0], c.shape[2]]);
+        if (iv.op === 'capture' && c) captures[captureKey(iv)] = this.captureView(iv.hook, 'last', c);
       });
       return { logits: view(r.logits!, [batch.batch, this.vocabSize]), captures };
     });
@@ -283,20 +444,31 @@ export class Model {
   // ------------------------------------------------------------ training
 
   /**
-   * Chooses what trains: parameters whose HF names match any pattern, and
-   * every adapter when `adapters` is true. Everything else is frozen.
-   * `'all'` trains every base parameter. Returns the trainable names.
+   * Chooses what trains: parameters whose HF names match any pattern (a
+   * RegExp, flags honoured, or a string read as a JavaScript regular
+   * expression, searched anywhere in the name), and every adapter when
+   * `adapters` is true. Everything else is frozen. `'all'` trains every base
+   * parameter. Returns the trainable names.
    */
   async setTrainable(options: { patterns?: (string | RegExp)[] | 'all'; adapters?: boolean }): Promise<string[]> {
-    const patterns = options.patterns === 'all' ? ['.*'] : (options.patterns ?? []).map((p) => (p instanceof RegExp ? p.source : p));
-    patterns.forEach((p) => {
+    const patterns = options.patterns === 'all' ? [/^/] : (options.patterns ?? []);
+    check(Array.isArray(patterns), "setTrainable: patterns must be an array or 'all'");
+    const tests = patterns.map((p) => {
+      if (p instanceof RegExp) return new RegExp(p.source, p.flags.replace(/[gy]/g, ''));
+      check(typeof p === 'string', `setTrainable: pattern ${String(p)} is not a string or RegExp`);
       try {
-        new RegExp(p);
+        return new RegExp(p);
       } catch {
         throw new PoserError('E_ARG', `invalid parameter pattern '${p}'`);
       }
     });
-    return this.enqueue('setTrainable', () => this.native.setTrainable(patterns, options.adapters ?? false));
+    const adapters = options.adapters ?? false;
+    // Resolved here to explicit names: the native side takes names, not patterns.
+    return this.enqueue('setTrainable', async () => {
+      const { parameters } = await this.native.parameterNames();
+      const names = parameters.filter((n) => tests.some((re) => re.test(n)));
+      return this.native.setTrainable(names, adapters);
+    });
   }
 
   /** LoRA on linear modules (HF names such as `model.layers.0.self_attn.q_proj`): W x + (alpha/rank) B A x. */
@@ -361,7 +533,7 @@ export class Model {
 
   private trainRequest(input: Input, loss: Loss, options: TrainOptions) {
     const batch = this.encode(input);
-    const ops = lowerInterventions(options.interventions ?? [], batch, this.numLayers, this.hiddenSize);
+    const ops = lowerInterventions(options.interventions ?? [], batch, this.dims);
     if (options.maxGradNorm !== undefined)
       check(Number.isFinite(options.maxGradNorm) && options.maxGradNorm > 0, `maxGradNorm must be > 0, got ${options.maxGradNorm}`);
     return { ...this.raw(batch), loss: this.lowerLoss(batch, loss), ops, maxGradNorm: options.maxGradNorm ?? 0 };

@@ -19,7 +19,10 @@ export interface RawForwardResult {
 }
 
 export interface RawOp {
-  hook: string;
+  /** The hook's position in call order (src/model/hooks.ts). */
+  ordinal: number;
+  /** Values per position at the hook (the width of `value`'s vectors). */
+  width: number;
   op: string;
   all: boolean;
   index?: Int32Array;
@@ -46,7 +49,11 @@ export interface RawLoss {
 export interface NativeModel {
   forward(req: RawBatch & { logits?: { mode: string; index?: Int32Array; k?: number }; ops?: RawOp[] }): Promise<RawForwardResult>;
   sweep(req: RawBatch & { settings: RawOp[][] }): Promise<RawForwardResult[]>;
-  setTrainable(patterns: string[], adapters: boolean): Promise<string[]>;
+  generate(
+    req: RawBatch & { promptOps: RawOp[]; stepOps: RawOp[]; maxNewTokens: number; temperature: number; topK: number; seed: number; stop: Int32Array[] },
+  ): Promise<{ tokens: Int32Array; width: number; lengths: number[]; stopped: boolean[] }>;
+  /** Trains exactly the named parameters (and the adapters when asked). */
+  setTrainable(names: string[], adapters: boolean): Promise<string[]>;
   addLora(modules: string[], rank: number, alpha: number, seed: number): Promise<void>;
   addMlpAdapter(layer: number, rank: number, alpha: number, seed: number): Promise<void>;
   removeAdapters(): Promise<void>;
@@ -65,8 +72,12 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'. */
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; mmap?: boolean; format?: 'safetensors' | 'gguf' }): Promise<NativeModel>;
+  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'; the device arrives parsed (src/device.ts). */
+  loadModel(
+    dir: string,
+    config: Record<string, unknown>,
+    options: { deviceType: 'cpu' | 'cuda'; deviceIndex: number; dtype: string; mmap?: boolean; format?: 'safetensors' | 'gguf' },
+  ): Promise<NativeModel>;
   readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
