@@ -197,7 +197,7 @@ std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& dir, const Llama
   ReadOptions read;
   read.mmap = options.mmap;
   // On the CPU, convert while reading, so stored and compute-dtype weights never coexist in full.
-  if (parse_device(options.device).is_cpu())
+  if (options.device.is_cpu())
     read.float_dtype = options.dtype.empty() ? torch::kFloat32 : parse_dtype(options.dtype);
   return std::make_unique<LlamaModel>(config, load_model_weights(dir, read), options);
 }
