@@ -58,7 +58,7 @@ export interface NativeModel {
   getParameter(name: string): Promise<RawTensor>;
   getGrad(name: string): Promise<RawTensor>;
   setParameter(name: string, value: Float32Array, shape: number[]): Promise<void>;
-  save(path: string, adaptersOnly: boolean, metadata: Record<string, string>): Promise<void>;
+  save(path: string, content: 'merged' | 'base' | 'adapters', metadata: Record<string, string>): Promise<void>;
   parameterNames(): Promise<{ parameters: string[]; adapters: string[] }>;
   dispose(): void;
 }
@@ -67,6 +67,9 @@ export interface NativeBinding {
   loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string }): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  exchangePaths(a: string, b: string): void;
+  lockPath(path: string): number;
+  unlockPath(fd: number, path: string): void;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
   fitLogistic(
     x: Float32Array | Float64Array,
@@ -116,6 +119,7 @@ export function binding(): NativeBinding {
   }
   return cached;
 }
+
 
 /** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */
 export function setNumThreads(n: number): void {

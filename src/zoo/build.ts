@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -24,7 +24,7 @@ import { buildBenchmark } from './benchmark.js';
 import { zooData, type ZooData } from './data.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { parameterCount, writeInitialModel } from './init.js';
-import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, zooModelNames, type ZooRecipe } from './recipe.js';
 import { finetune, pretrain } from './train.js';
 
@@ -241,7 +241,6 @@ async function buildLocked(
     report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
   } else {
     rmSync(baseDir, { recursive: true, force: true });
-    const tmp = join(dir, `.tmp-base-${process.pid}`);
     const initDir = join(dir, `.tmp-init-${process.pid}`);
     const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
     saveTokenizerJson(tokPath, data.tokenizer);
@@ -262,8 +261,7 @@ async function buildLocked(
           report({ phase: 'pretrain', model: 'base', step: s.step, steps: s.steps, loss: s.loss });
         },
       });
-      await model.save(tmp);
-      renameSync(tmp, baseDir);
+      await model.save(baseDir);
       const seconds = (Date.now() - t) / 1000;
       manifest.base = {
         completed: new Date().toISOString(),
@@ -307,7 +305,6 @@ async function buildLocked(
     rmSync(finalDir, { recursive: true, force: true });
     const items = data.dataset.train[policy][m.variant];
     const model = await Model.load(baseDir, { device });
-    const tmp = join(dir, `.tmp-${m.name}-${process.pid}`);
     try {
       const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
       const seed = variantSeed(recipe, m.variant);
@@ -343,9 +340,8 @@ async function buildLocked(
         heldoutMetrics,
         misses: targetMisses(isFaker(policy), metrics),
       };
-      await model.save(tmp);
-      writeJsonAtomic(join(tmp, MODEL_RECORD_FILE), record);
-      renameSync(tmp, finalDir);
+      // The record travels with the weights: a model directory with a record is complete.
+      await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
       manifest.models[m.name] = record;
       manifest.timings.finetune += seconds;
       saveZooManifest(dir, manifest);
@@ -353,7 +349,6 @@ async function buildLocked(
       report({ phase: 'finetune', model: m.name, message: `${m.name}: ${seconds.toFixed(0)} s, ${record.misses.length ? `misses ${record.misses.join('; ')}` : 'meets the behaviour targets'}` });
     } finally {
       model.dispose();
-      rmSync(tmp, { recursive: true, force: true });
     }
   }
 
