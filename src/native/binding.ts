@@ -115,11 +115,27 @@ export function binding(): NativeBinding {
   try {
     cached = require(path) as NativeBinding;
   } catch (error) {
-    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${(error as Error).message}`, { cause: error });
+    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${loadFailureAdvice((error as Error).message)}`, { cause: error });
   }
   return cached;
 }
 
+const REBUILD = 'rebuild it with `npm run build:native` (or `npx node-gyp rebuild`)';
+const LOCATOR = '`node scripts/torch-paths.cjs info` shows which libtorch a build uses';
+
+/** What a dlopen/Node error means for the user: a missing library, another Node, another libtorch. */
+export function loadFailureAdvice(message: string): string {
+  const missing = /([^\s:]+): cannot open shared object file/.exec(message);
+  if (missing)
+    return (
+      `${message}\nThe shared library ${missing[1]} is not on the library path. The addon finds libtorch where it was at build time; ` +
+      `if libtorch moved or was removed, reinstall it, add its lib/ directory to LD_LIBRARY_PATH, or ${REBUILD} (${LOCATOR}).`
+    );
+  if (/NODE_MODULE_VERSION/.test(message)) return `${message}\nThe addon was built for another Node.js version: ${REBUILD} under this Node.js (${process.version}).`;
+  if (/undefined symbol/.test(message))
+    return `${message}\nThe addon was built against another libtorch than the one found now (a version or C++ ABI mismatch): ${REBUILD} (${LOCATOR}).`;
+  return message;
+}
 
 /** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */
 export function setNumThreads(n: number): void {
