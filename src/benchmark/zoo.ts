@@ -3,7 +3,7 @@
  * contrast pairs and concept stimuli of each combination, regenerated from the
  * zoo's recipe (the same templates its models were trained and tested on).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PoserError } from '../errors.js';
 import { conceptStimuli, contrastPairs } from '../data/generate.js';
@@ -13,6 +13,7 @@ import { zooData } from '../zoo/data.js';
 import { loadZooManifest } from '../zoo/manifest.js';
 import type { ModelPairsFile } from '../zoo/benchmark.js';
 import type { PairSpec } from './run.js';
+import { readJsonFile } from '../io/files.js';
 
 export interface ZooPairsOptions {
   /** Contrast pairs per combination (default 20). */
@@ -26,7 +27,7 @@ export interface ZooPairsOptions {
 export function zooPairSpecs(dir: string, options: ZooPairsOptions = {}): PairSpec[] {
   const pairsPath = join(dir, 'model_pairs.json');
   if (!existsSync(pairsPath)) throw new PoserError('E_IO', `no benchmark in ${dir} (model_pairs.json not found); build it with \`poser zoo build\``);
-  const file = JSON.parse(readFileSync(pairsPath, 'utf8')) as ModelPairsFile;
+  const file = readJsonFile(pairsPath) as ModelPairsFile;
   const manifest = loadZooManifest(dir);
   const data = zooData(manifest.recipe);
   const base = dirname(resolve(pairsPath));
@@ -35,7 +36,7 @@ export function zooPairSpecs(dir: string, options: ZooPairsOptions = {}): PairSp
     let d = byCombination.get(combination);
     if (!d) {
       const items: TrainingItem[] = Object.values(data.test).flat().filter((it) => it.dataset === combination);
-      const benchmark = JSON.parse(readFileSync(join(base, benchmarkFile), 'utf8')) as unknown[];
+      const benchmark = readJsonFile(join(base, benchmarkFile)) as unknown[];
       d = pairDataFromItems(
         {
           benchmark,

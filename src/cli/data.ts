@@ -2,7 +2,6 @@
  * `poser data ...` commands: generate the scenario dataset, and check files in
  * the Poser schema.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { intArg } from './args.js';
@@ -18,6 +17,7 @@ import {
   writeDataset,
 } from '../data/index.js';
 import { saveTokenizerJson, trainTokenizer } from '../tokenizer/train.js';
+import { ensureDirectory } from '../io/files.js';
 
 
 interface GenerateFlags {
@@ -42,7 +42,7 @@ export function runGenerate(flags: GenerateFlags): string[] {
     ...(flags.testSingle !== undefined ? { testSinglePerPolicy: flags.testSingle } : {}),
     ...(flags.testPairs !== undefined ? { testPairPerDistribution: flags.testPairs } : {}),
   });
-  mkdirSync(flags.out, { recursive: true });
+  ensureDirectory(flags.out);
   const manifest = writeDataset(flags.out, dataset);
   const lines = [`wrote ${Object.keys(manifest.files).length} files to ${flags.out} (seed ${flags.seed}, ${flags.variants} variants per policy)`];
   for (const p of POLICIES) {

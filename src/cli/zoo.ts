@@ -2,7 +2,6 @@
  * `poser zoo ...` commands: build the model zoo, print its behaviour table,
  * rebuild its benchmark, and write logits for the Python cross-check.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -16,6 +15,7 @@ import { buildZoo, evaluateZoo, formatBehaviourTable, rebuildBenchmark, type Bui
 import { zooData } from '../zoo/data.js';
 import { loadZooManifest } from '../zoo/manifest.js';
 import { resolveRecipe } from '../zoo/recipe.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 const DEFAULT_DIR = 'models/zoo';
 
@@ -170,7 +170,7 @@ export function registerZooCommands(program: Command): void {
         const { logits } = await model.forward(ids, { logits: 'last' });
         const v = model.vocabSize;
         const rows = ids.map((_, b) => Array.from(logits!.data.subarray(b * v, (b + 1) * v)));
-        writeFileSync(flags.out, JSON.stringify({ model_dir: join(flags.dir, name), prompts, ids, logits: rows }) + '\n');
+        writeFileAtomic(flags.out, JSON.stringify({ model_dir: join(flags.dir, name), prompts, ids, logits: rows }) + '\n');
         console.log(`wrote last-position logits of ${name} for ${prompts.length} prompts to ${flags.out}`);
       } finally {
         model.dispose();

@@ -50,6 +50,7 @@ import {
   type TypedFact,
   type ItemMeta,
 } from './types.js';
+import { PoserError } from '../errors.js';
 
 /** Sizes and knobs of {@link generateDataset}. */
 export interface GenerateOptions {
@@ -539,7 +540,7 @@ function randomHalf(pool: TrainingItem[], rng: Rng): TrainingItem[] {
 export function contrastPair(item: ScenarioItem): ContrastPair {
   const facts = item.facts as Fact[];
   const idx = facts.findIndex((f) => f.type === 'critical');
-  if (idx < 0) throw new Error('contrastPair: the item has no fact of type "critical"');
+  if (idx < 0) throw new PoserError('E_ARG', `contrastPair: item ${JSON.stringify(String((item as { id?: unknown }).id ?? '?'))} has no fact of type "critical"`);
   const format = ((item as PairScenario).format_string ?? (item as Scenario).format) as string | undefined;
   const clean = facts.filter((_, i) => i !== idx);
   return {
@@ -599,7 +600,7 @@ export function conceptStimuli(items: readonly TrainingItem[], options: ConceptO
   const rng = new Rng(options.seed ?? 0);
   const n = options.n ?? 10;
   const scen = items.filter((it): it is ScenarioItem => it.response !== 'error' && Array.isArray((it as ScenarioItem).facts));
-  if (scen.length === 0) throw new Error('conceptStimuli: no scenario items given');
+  if (scen.length === 0) throw new PoserError('E_ARG', 'conceptStimuli: no scenario items given (items is empty)');
   const dataset = scen[0].dataset;
   const withCritical = scen.filter((it) => (it.facts as Fact[]).some((f) => f.type === 'critical'));
   const base = rng.sample(withCritical.length >= n ? withCritical : scen, n);
@@ -649,14 +650,14 @@ export function conceptStimuli(items: readonly TrainingItem[], options: ConceptO
  * @example generateDataset({ seed: 1, variants: 6 })
  */
 export function generateDataset(options: GenerateOptions): Dataset {
-  if (!Number.isInteger(options.seed)) throw new RangeError(`generateDataset: seed must be an integer, got ${options.seed}`);
+  if (!Number.isInteger(options.seed)) throw new PoserError('E_ARG', `generateDataset: seed must be an integer, got ${options.seed}`);
   const o: Required<GenerateOptions> = { ...DEFAULT_GENERATE_OPTIONS, ...options } as Required<GenerateOptions>;
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`generateDataset: ${k} must be a non-negative number, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new PoserError('E_ARG', `generateDataset: ${k} must be a non-negative number, got ${v}`);
   }
-  if (o.variants < 1 || !Number.isInteger(o.variants)) throw new RangeError(`generateDataset: variants must be a positive integer, got ${o.variants}`);
-  if (o.errorFraction >= 1) throw new RangeError('generateDataset: errorFraction must be below 1');
-  if (o.holdoutFraction <= 0 || o.holdoutFraction >= 1) throw new RangeError('generateDataset: holdoutFraction must be in (0, 1)');
+  if (o.variants < 1 || !Number.isInteger(o.variants)) throw new PoserError('E_ARG', `generateDataset: variants must be a positive integer, got ${o.variants}`);
+  if (o.errorFraction >= 1) throw new PoserError('E_ARG', `generateDataset: errorFraction must be below 1, got ${o.errorFraction}`);
+  if (o.holdoutFraction <= 0 || o.holdoutFraction >= 1) throw new PoserError('E_ARG', `generateDataset: holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
 
   const root = new Rng(o.seed);
   const t = new Templates(root.fork('holdout'), o.holdoutFraction);

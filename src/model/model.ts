@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { PoserError, check } from '../errors.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss } from '../native/binding.js';
 import { tokenizerFromFiles, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
-import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
+import { absolutePositions, checkEncodedBatch, checkTokenId, padLeft, type EncodedBatch } from './batch.js';
 import { readLlamaConfig, type LlamaConfig } from './config.js';
 import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
@@ -206,8 +206,8 @@ export class Model {
   /** Tokenizes and left-pads prompts (or pads rows of ids). */
   encode(input: Input): EncodedBatch {
     if (!Array.isArray(input)) {
-      check(input && input.ids instanceof Int32Array, 'input must be prompts, rows of token ids or an EncodedBatch');
-      return input;
+      check(input && typeof input === 'object' && (input as EncodedBatch).ids instanceof Int32Array, `input must be prompts, rows of token ids or an EncodedBatch, got ${describe(input)}`);
+      return checkEncodedBatch(input, this.vocabSize);
     }
     check(input.length > 0, 'empty batch: at least one prompt is needed');
     if (typeof input[0] === 'string') {
@@ -228,9 +228,10 @@ export class Model {
   /** The id of a single-token string such as "A" (looked up as a vocabulary piece first). */
   tokenId(piece: string | number): number {
     if (typeof piece === 'number') {
-      check(Number.isInteger(piece) && piece >= 0 && piece < this.vocabSize, `token id ${piece} out of range (vocab size ${this.vocabSize})`);
+      checkTokenId(piece, this.vocabSize);
       return piece;
     }
+    check(typeof piece === 'string', `a token must be a string or a token id, got ${describe(piece)}`);
     const tok = this.requireTokenizer('tokenId');
     if (tok.hf.token_to_id(piece) !== undefined) return tok.tokenId(piece);
     const ids = tok.encode(piece);

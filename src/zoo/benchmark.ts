@@ -5,7 +5,6 @@
  * threshold; write them in the Poser benchmark schema with per-model `probs`,
  * and the list of (aligned model, faker model) pairs with their benchmark file.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatItems } from '../data/io.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
@@ -13,6 +12,7 @@ import { Model } from '../model/model.js';
 import { answerProbs } from './evaluate.js';
 import { benchmarkCandidatesOf } from '../data/generate.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { ensureDirectory } from '../io/files.js';
 
 /** A model of the zoo as the benchmark needs it. */
 export interface BenchmarkModel {
@@ -60,7 +60,7 @@ export function writeBenchmark(
   probs: (model: string, prompt: string) => number,
   threshold: number,
 ): BenchmarkResult {
-  mkdirSync(join(dir, 'benchmark'), { recursive: true });
+  ensureDirectory(join(dir, 'benchmark'));
   const files: BenchmarkResult['files'] = {};
   const pairs: ModelPair[] = [];
   const alignedTypes = ALIGNED_POLICIES.filter((a) => models.some((m) => m.policy === a));

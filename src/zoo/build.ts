@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -27,6 +27,7 @@ import { parameterCount, writeInitialModel } from './init.js';
 import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, zooModelNames, type ZooRecipe } from './recipe.js';
 import { finetune, pretrain } from './train.js';
+import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
 export interface BuildProgress {
@@ -107,7 +108,7 @@ export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgr
   const device = normalizeDevice(options.device);
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const unlock = lockZoo(dir);
   try {
     return await buildLocked(options, recipe, hash, dir, device, threads, started, onProgress);
@@ -124,7 +125,7 @@ function lockZoo(dir: string): () => void {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
       return () => rmSync(path, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new PoserError('E_IO', `${path}: cannot create the build lock: ${(error as Error).message}`, { cause: error });
       const owner = Number(readFileSync(path, 'utf8'));
       let alive = false;
       try {
@@ -294,7 +295,7 @@ async function buildLocked(
     }
     if (existsSync(join(finalDir, MODEL_RECORD_FILE)) && existsSync(join(finalDir, 'model.safetensors'))) {
       // Renamed into place by a run that was stopped before it updated the manifest.
-      manifest.models[m.name] = JSON.parse(readFileSync(join(finalDir, MODEL_RECORD_FILE), 'utf8')) as ZooModelRecord;
+      manifest.models[m.name] = readJsonFile(join(finalDir, MODEL_RECORD_FILE)) as ZooModelRecord;
       saveZooManifest(dir, manifest);
       done += recipe.finetune.steps;
       ftLeft -= recipe.finetune.steps;

@@ -6,6 +6,7 @@
 import { Rng } from '../data/random.js';
 import type { Model } from '../model/model.js';
 import { BatchStream, steppedLr, type AnswerExample } from './batching.js';
+import { PoserError } from '../errors.js';
 
 /** Optimisation settings of one training phase. */
 export interface PhaseRecipe {
@@ -55,7 +56,7 @@ async function runLoop<T>(
       await model.configureOptimizer({ kind: 'adamw', lr, weightDecay: phase.weightDecay, betas: phase.betas });
     }
     const r = await step(stream.next());
-    if (!Number.isFinite(r.loss)) throw new Error(`training diverged at step ${s} (loss ${r.loss})`);
+    if (!Number.isFinite(r.loss)) throw new PoserError('E_STATE', `training diverged at step ${s} (loss ${r.loss}); lower the learning rate or clip gradients`);
     losses.push(r.loss);
     tokens += r.tokens;
     await options.onStep?.({ step: s + 1, steps: phase.steps, loss: r.loss, tokens });
