@@ -67,7 +67,12 @@ export function writeSafetensorsF32(path: string, tensors: Record<string, F32Ten
 
 /** Reads the header of a safetensors file (tensor names, dtypes, shapes, offsets). */
 export function readSafetensorsHeader(path: string): { entries: Record<string, SafetensorsEntry>; metadata: Record<string, string> } {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new PoserError('E_IO', `${path}: cannot open: ${(error as Error).message}`, { cause: error });
+  }
   try {
     const len = Buffer.alloc(8);
     if (readSync(fd, len, 0, 8, 0) !== 8) throw new PoserError('E_FORMAT', `${path}: too short for a safetensors file`);
@@ -75,7 +80,13 @@ export function readSafetensorsHeader(path: string): { entries: Record<string, S
     if (n <= 0 || n > 100 * 1024 * 1024) throw new PoserError('E_FORMAT', `${path}: implausible header length ${n}`);
     const buf = Buffer.alloc(n);
     if (readSync(fd, buf, 0, n, 8) !== n) throw new PoserError('E_FORMAT', `${path}: truncated header`);
-    const raw = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new PoserError('E_FORMAT', `${path}: the header is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new PoserError('E_FORMAT', `${path}: the header is not a JSON object`);
     const metadata = (raw.__metadata__ ?? {}) as Record<string, string>;
     delete raw.__metadata__;
     return { entries: raw as Record<string, SafetensorsEntry>, metadata };

@@ -18,6 +18,7 @@ import {
   type Loss,
   type PoserErrorCode,
 } from '../../src/index.js';
+import { readSafetensorsHeader } from '../../src/io/index.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { tempDir, writeRandomModel } from '../helpers/random-model.js';
 
@@ -104,6 +105,13 @@ const cases: Case[] = [
   ['save: a non-string metadata value', () => model.save(join(scratch, 'm'), { metadata: { step: 3 as unknown as string } }), 'E_ARG', /metadata: 'step' must be a string, got 3/],
   ['save: an empty path', () => model.save(''), 'E_ARG', /directory must be a non-empty string/],
   ['saveAdapters: no adapters', () => model.saveAdapters(join(scratch, 'a.safetensors')), 'E_STATE', /no adapters to save/],
+  ['readSafetensorsHeader: a missing file', () => readSafetensorsHeader(join(scratch, 'none.safetensors')), 'E_IO', /none\.safetensors: cannot open/],
+  ['readSafetensorsHeader: a header that is not JSON', () => {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(2n);
+    writeFileSync(join(scratch, 'bad.safetensors'), Buffer.concat([len, Buffer.from('{x')]));
+    return readSafetensorsHeader(join(scratch, 'bad.safetensors'));
+  }, 'E_FORMAT', /bad\.safetensors: the header is not valid JSON/],
   // probe
   ['fitLogisticProbe: a label 2', () => fitLogisticProbe([[1], [2]], [0, 2]), 'E_ARG', /label 1 is 2, expected 0 or 1/],
   // data, tokenizer training, recipes
