@@ -196,36 +196,46 @@ describe('a save killed at a random instant', () => {
   const a = writeRandomModel(tempDir(), SMALL, { seed: 11 });
   const b = writeRandomModel(tempDir(), { ...SMALL, num_hidden_layers: 3 }, { seed: 12 });
 
-  async function run(savers: number): Promise<{ seen: Map<string, number> }> {
-    const parent = tempDir();
-    const dir = join(parent, 'model');
+  function shardedModel(): string {
+    const dir = join(tempDir(), 'model');
     writeRandomModel(dir, SMALL, { seed: 10 });
     shard(dir);
+    return dir;
+  }
+
+  async function run(savers: number): Promise<{ seen: Map<string, number>; midSave: number }> {
     const expected = new Map<string, { files: string[]; logits: number[] }>();
-    expected.set('sharded', { files: readdirSync(dir).sort(), logits: await logitsOf(dir) });
+    const first = shardedModel();
+    expected.set('sharded', { files: readdirSync(first).sort(), logits: await logitsOf(first) });
     expected.set('a', { files: ['config.json', 'model.safetensors'], logits: await logitsOf(a) });
     expected.set('b', { files: ['config.json', 'model.safetensors'], logits: await logitsOf(b) });
     const seen = new Map<string, number>();
+    let midSave = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
+      // Each trial starts from the sharded model, so early kills hit its replacement.
+      const dir = trial === 0 ? first : shardedModel();
       const children = Array.from({ length: savers }, (_, i) => startSaver(dir, i % 2 ? [b, a] : [a, b]));
       await Promise.all(children.map((c) => c.ready));
-      await new Promise((r) => setTimeout(r, Math.random() * 400));
+      await new Promise((r) => setTimeout(r, trial % 2 ? Math.random() * 40 : Math.random() * 400));
       await Promise.all(children.map((c) => killed(c.child)));
       for (const c of children) expect(c.child.exitCode, c.stderr()).not.toBe(2);
+      // A temporary beside the target means the kill landed inside a save.
+      if (readdirSync(join(dir, '..')).some((n) => n.includes('.poser-tmp-'))) midSave++;
       const files = readdirSync(dir).sort();
       const logits = await logitsOf(dir);
       const match = [...expected].find(([, e]) => e.files.join() === files.join() && maxAbsDiff(e.logits, logits) === 0);
       expect(match, `trial ${trial}: ${files.join(', ')} is none of the saved models`).toBeDefined();
       seen.set(match![0], (seen.get(match![0]) ?? 0) + 1);
     }
-    console.info(`${savers} saver(s), ${TRIALS} kills: the directory held ${[...seen].map(([k, n]) => `${k} ${n}x`).join(', ')}`);
-    return { seen };
+    console.info(`${savers} saver(s), ${TRIALS} kills (${midSave} inside a save): the directory held ${[...seen].map(([k, n]) => `${k} ${n}x`).join(', ')}`);
+    return { seen, midSave };
   }
 
   it('leaves the old model or the new one, never a mix (one saver)', async () => {
-    const { seen } = await run(1);
-    // Kills land at different phases: the test saw the directory change.
+    const { seen, midSave } = await run(1);
+    // The kills landed at different phases, some inside a save.
     expect(seen.size).toBeGreaterThan(1);
+    expect(midSave).toBeGreaterThan(0);
   }, 600_000);
 
   it('leaves the old model or the new one with two savers racing', async () => {
