@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = dirname(BENCH_DIR);
 export const CACHE_DIR = join(BENCH_DIR, '.cache');
-export const PYTHON = process.env.POSER_PYTHON ?? '/opt/poser-py/bin/python';
+/** The Python peer: POSER_PYTHON, else the environment tools/make-peer-env.sh creates. */
+export const PYTHON = process.env.POSER_PYTHON ?? join(ROOT, '.venv-peer', 'bin', 'python');
 export const PEER = join(BENCH_DIR, 'peer_forward.py');
 export const FIXTURE_DIR = join(ROOT, 'test', 'fixtures', 'tiny-llama');
 
@@ -108,16 +109,22 @@ export interface RandomConfig {
   intermediate: number;
   vocab: number;
   maxPos: number;
+  /** Tied input/output embeddings (default false). */
+  tied?: boolean;
 }
 
 /** The zoo-sized config and the ~100M-parameter config used by the benchmarks. */
 export const ZOO_CONFIG: RandomConfig = { hidden: 128, layers: 4, heads: 4, kvHeads: 2, intermediate: 384, vocab: 2048, maxPos: 256 };
 export const BIG_CONFIG: RandomConfig = { hidden: 768, layers: 12, heads: 12, kvHeads: 4, intermediate: 2048, vocab: 8192, maxPos: 512 };
+/** The default zoo's architecture (models/recipes/default.json). */
+export const ZOO_RECIPE_CONFIG: RandomConfig = { hidden: 64, layers: 4, heads: 4, kvHeads: 4, intermediate: 176, vocab: 3000, maxPos: 256, tied: true };
+/** The shape of SmolLM2-135M (a real pretrained LLaMA-architecture model): GQA 9/3, tied embeddings. */
+export const SMOLLM2_135M_CONFIG: RandomConfig = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, intermediate: 1536, vocab: 49152, maxPos: 2048, tied: true };
 
 export function parameterCount(c: RandomConfig): number {
   const kv = (c.hidden / c.heads) * c.kvHeads;
   const layer = 2 * c.hidden + 2 * c.hidden * c.hidden + 2 * kv * c.hidden + 3 * c.hidden * c.intermediate;
-  return 2 * c.vocab * c.hidden + c.layers * layer + c.hidden;
+  return (c.tied ? 1 : 2) * c.vocab * c.hidden + c.layers * layer + c.hidden;
 }
 
 /** A directory with random LlamaForCausalLM weights for `config`, generated once by the peer. */
@@ -129,7 +136,7 @@ export function randomModel(name: string, config: RandomConfig, seed = 0): strin
   peer(
     ['gen', '--dir', dir, '--hidden', String(config.hidden), '--layers', String(config.layers), '--heads', String(config.heads),
       '--kv-heads', String(config.kvHeads), '--intermediate', String(config.intermediate), '--vocab', String(config.vocab),
-      '--max-pos', String(config.maxPos), '--seed', String(seed)],
+      '--max-pos', String(config.maxPos), '--seed', String(seed), ...(config.tied ? ['--tied'] : [])],
     1,
   );
   return dir;
@@ -235,7 +242,7 @@ export class PeerServer {
   /** Starts the peer on `dir` with the ids in `idsPath`; resolves with its "ready" line. */
   static async start(dir: string, idsPath: string, batch: number, length: number, threads: number) {
     const server = new PeerServer(['--dir', dir, '--ids', idsPath, '--batch', String(batch), '--length', String(length), '--threads', String(threads)], threads);
-    const ready = await server.next<{ ready: boolean; torch: string; transformers: string; threads: number; available: string[]; unavailable: Record<string, string>; parameters: number }>();
+    const ready = await server.next<{ ready: boolean; last_only: boolean; torch: string; transformers: string; threads: number; available: string[]; unavailable: Record<string, string>; parameters: number }>();
     return { server, ready };
   }
 

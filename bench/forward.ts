@@ -3,8 +3,13 @@
 //
 //   npx tsx bench/forward.ts [--threads N] [--quick] [--omp-wait passive|active] [--no-perf]
 //
-// Two configs: the tiny-llama test fixture and a random-weight LLaMA of about
-// 88M parameters (generated once by the peer into bench/.cache). Both sides
+// Two shapes, random weights generated once by the peer into bench/.cache: the
+// default zoo's organism (4 layers, hidden 64) and SmolLM2-135M (30 layers,
+// hidden 576, GQA 9/3, a real pretrained model's shape). `--shapes zoo,135m,88m,fixture`
+// picks others. The peer is the latest transformers on PyPI's torch
+// (tools/make-peer-env.sh), eager and sdpa attention, with last-position logits
+// (logits_to_keep=1) as a user scoring answers would run it. The machine's fp32
+// GEMM peak is measured in the same run and achieved GFLOP/s printed beside it. Both sides
 // stay loaded; their measurements are interleaved in rounds so that a change
 // in machine load hits both alike. Prints tokens/s, ratios ours/HF (> 1: we
 // are faster), and where our forward spends its time: forwards stopped after
@@ -15,7 +20,7 @@ import { blockHook, type BlockHookKind } from '../src/model/hooks.js';
 import type { EncodedBatch } from '../src/model/batch.js';
 import { buildInfo, getNumThreads, setNumThreads } from '../src/native/binding.js';
 import {
-  BIG_CONFIG, CACHE_DIR, FIXTURE_DIR, PeerServer, applyThreadEnv, blasInUse, fmt, maxAbsDiff, median, parameterCount,
+  BIG_CONFIG, SMOLLM2_135M_CONFIG, ZOO_RECIPE_CONFIG, type RandomConfig, CACHE_DIR, FIXTURE_DIR, PeerServer, applyThreadEnv, blasInUse, fmt, maxAbsDiff, median, parameterCount,
   loadNote, parseArgs, perfAvailable, perfShares, randomModel, randomRows, readFloat32, sleep, table, writeIds,
 } from './common.js';
 import { join } from 'node:path';
@@ -37,18 +42,24 @@ interface Case {
 const usePerf = !args.flags.has('no-perf') && perfAvailable();
 const PAUSE_MS = 250; // lets the other process's spinning BLAS/OpenMP threads go idle
 
-const cases: Case[] = [
-  { name: 'tiny-llama (fixture)', dir: FIXTURE_DIR, batch: 8, length: 64, rounds: args.quick ? 3 : 7, block: args.quick ? 10 : 30, warmup: 20 },
-  {
-    name: `llama-100m (${(parameterCount(BIG_CONFIG) / 1e6).toFixed(1)}M, random)`,
-    dir: randomModel('llama-100m', BIG_CONFIG),
-    batch: 8,
-    length: 128,
-    rounds: args.quick ? 2 : 5,
-    block: 1,
-    warmup: 1,
-  },
-];
+const randomCase = (name: string, config: RandomConfig, batch: number, length: number, quick: boolean): Case => ({
+  name: `${name} (${(parameterCount(config) / 1e6).toFixed(1)}M, random)`,
+  dir: randomModel(name, config),
+  batch,
+  length,
+  rounds: quick ? 2 : 5,
+  block: parameterCount(config) < 5e6 ? 20 : 1,
+  warmup: parameterCount(config) < 5e6 ? 20 : 1,
+});
+const SHAPES: Record<string, () => Case> = {
+  zoo: () => randomCase('llama-zoo-recipe', ZOO_RECIPE_CONFIG, 32, 96, args.quick),
+  '135m': () => randomCase('smollm2-135m-shape', SMOLLM2_135M_CONFIG, 8, 102, args.quick),
+  '88m': () => randomCase('llama-100m', BIG_CONFIG, 8, 128, args.quick),
+  fixture: () => ({ name: 'tiny-llama (fixture)', dir: FIXTURE_DIR, batch: 8, length: 64, rounds: args.quick ? 3 : 7, block: args.quick ? 10 : 30, warmup: 20 }),
+};
+const shapeNames = (args.values.get('shapes') ?? 'zoo,135m').split(',');
+for (const s of shapeNames) if (!SHAPES[s]) throw new Error(`--shapes: unknown shape '${s}' (expected ${Object.keys(SHAPES).join(', ')})`);
+const cases: Case[] = shapeNames.map((s) => SHAPES[s]());
 
 setNumThreads(args.threads);
 console.log(await loadNote(args.threads));
@@ -98,6 +109,7 @@ const ms = (s: number) => (Number.isFinite(s) ? fmt(s * 1000, Math.abs(s) < 0.01
 const pct = (x: number, total: number) => (Number.isFinite(x / total) ? `${fmt((100 * x) / total, 0)}%` : 'n/a');
 
 const summary: string[] = [];
+let gemmPeak = 0;
 const where: string[] = [];
 
 for (const c of cases) {
@@ -108,19 +120,23 @@ for (const c of cases) {
   const idsPath = writeIds(`ids-${cfg.hidden_size}-${c.batch}x${c.length}`, rows);
   const batch = model.encode(rows);
   const { server, ready } = await PeerServer.start(c.dir, idsPath, c.batch, c.length, args.threads);
+  if (gemmPeak === 0) {
+    gemmPeak = (await server.request<{ gflops: number }>({ cmd: 'gemm', n: 1024, reps: 20 })).gflops;
+    console.log(`machine fp32 GEMM peak (1024^2, PyPI torch in the peer, ${args.threads} threads): ${fmt(gemmPeak, 0)} GFLOP/s`);
+  }
   console.log(`peer: torch ${ready.torch}, transformers ${ready.transformers}, torch.get_num_threads() = ${ready.threads}; ` +
     `ours: getNumThreads() = ${getNumThreads()}; ${(ready.parameters / 1e6).toFixed(2)}M parameters`);
   for (const [attn, why] of Object.entries(ready.unavailable)) console.log(`HF ${attn} attention unavailable: ${why}`);
 
+  const hfTimer = (attn: string, last: boolean): Timer => async () =>
+    (await server.request<{ times: number[] }>({ cmd: 'time', attn, n: c.block, last })).times;
   const variants: { label: string; timer: Timer; side: 'ours' | 'hf' }[] = [
     { label: "ours, logits 'last' (default)", side: 'ours', timer: () => oursTimer(model, batch, 'last', c.block) },
     { label: "ours, logits 'all'", side: 'ours', timer: () => oursTimer(model, batch, 'all', c.block) },
-    ...ready.available.map((attn) => ({
-      label: `HF ${attn} (all logits)`,
-      side: 'hf' as const,
-      timer: async () => (await server.request<{ times: number[] }>({ cmd: 'time', attn, n: c.block })).times,
-    })),
+    ...ready.available.map((attn) => ({ label: `HF ${attn} (last logits)`, side: 'hf' as const, timer: hfTimer(attn, true) })),
+    { label: 'HF eager (all logits)', side: 'hf' as const, timer: hfTimer('eager', false) },
   ];
+  if (!ready.last_only) console.log('peer: this transformers has no logits_to_keep; its "last logits" rows compute every position');
 
   // Warm-up (excluded), then interleaved rounds.
   for (const v of variants) for (let i = 0; i < Math.ceil(c.warmup / c.block); i++) await v.timer();
@@ -145,8 +161,22 @@ for (const c of cases) {
   console.log(table(['variant', 'median ms', 'tokens/s', 'vs HF eager', 'runs'], tableRows));
   const rLast = hfEager / med.get("ours, logits 'last' (default)")!;
   const rAll = hfEager / med.get("ours, logits 'all'")!;
-  console.log(`ratio ours/HF eager (throughput, > 1 = we are faster): logits 'last' ${fmt(rLast, 2)}x, logits 'all' ${fmt(rAll, 2)}x`);
-  summary.push(`${c.name}: ours 'last' ${fmt(tokens / med.get("ours, logits 'last' (default)")!, 0)} tok/s, ours 'all' ${fmt(tokens / med.get("ours, logits 'all'")!, 0)} tok/s, HF eager ${fmt(tokens / hfEager, 0)} tok/s -> ${fmt(rLast, 2)}x / ${fmt(rAll, 2)}x`);
+  const hfLast = ready.available.map((attn) => [attn, med.get(`HF ${attn} (last logits)`)!] as const).sort((a, b) => a[1] - b[1]);
+  const [fastAttn, fastHf] = hfLast[0];
+  const tOurs = med.get("ours, logits 'last' (default)")!;
+  const rFast = fastHf / tOurs;
+  // FLOPs of one forward with last-position logits: the linear layers over every
+  // token, the two attention products (causal: about half the T x T square), lm_head once per row.
+  const cfgD = cfg.hidden_size, hd = Number((cfg as { head_dim?: number }).head_dim ?? cfgD / cfg.num_attention_heads);
+  const perTokenLinear = 2 * (cfgD * cfg.num_attention_heads * hd * 2 + 2 * cfgD * cfg.num_key_value_heads * hd + 3 * cfgD * cfg.intermediate_size);
+  const attnProducts = 2 * 2 * c.batch * cfg.num_attention_heads * hd * (c.length * (c.length + 1)) / 2;
+  const flops = cfg.num_hidden_layers * (tokens * perTokenLinear + attnProducts) + c.batch * 2 * cfgD * cfg.vocab_size;
+  const achieved = flops / tOurs / 1e9;
+  console.log(`ratio ours/HF eager all-logits (> 1 = we are faster): logits 'last' ${fmt(rLast, 2)}x, logits 'all' ${fmt(rAll, 2)}x`);
+  console.log(`ratio ours 'last' / fastest HF with last logits (${fastAttn}): ${fmt(rFast, 2)}x`);
+  console.log(`ours 'last': ${fmt(achieved, 1)} GFLOP/s = ${fmt((100 * achieved) / gemmPeak, 0)}% of the measured GEMM peak ${fmt(gemmPeak, 0)} GFLOP/s; HF ${fastAttn}: ${fmt(flops / fastHf / 1e9, 1)} GFLOP/s`);
+  summary.push(`${c.name}: ours 'last' ${fmt(tokens / tOurs, 0)} tok/s (${fmt(achieved, 0)} GFLOP/s, ${fmt((100 * achieved) / gemmPeak, 0)}% of peak), ` +
+    `HF ${fastAttn} last ${fmt(tokens / fastHf, 0)} tok/s -> ${fmt(rFast, 2)}x; vs HF eager all logits ${fmt(rLast, 2)}x`);
 
   // Same numbers? Last-position logits against HF's.
   const logitsPath = join(CACHE_DIR, 'hf-last-logits.f32');

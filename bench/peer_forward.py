@@ -9,9 +9,14 @@
          Loads D in float32 with eager attention (and sdpa where this torch
          has it) and the B*T int32 token ids of FILE, prints a JSON "ready"
          line, then answers one JSON command per stdin line with one JSON line:
-           {"cmd": "time", "attn": "eager", "n": 5}  -> {"times": [...]}
+           {"cmd": "time", "attn": "eager", "n": 5, "last": true}  -> {"times": [...]}
                n runs of model(input_ids, attention_mask) under
-               torch.inference_mode() (no padding, all logits)
+               torch.inference_mode() (no padding); "last": logits at the
+               last position only (logits_to_keep=1, as a user scoring
+               answers would call it), else at every position
+           {"cmd": "gemm", "n": 1024, "reps": 20}  -> {"gflops": x}
+               best fp32 n x n matrix-product rate of this torch (the
+               machine's practical peak, measured in the same run)
            {"cmd": "logits", "attn": "eager", "path": P}  -> last-position
                logits [B, V] written to P as float32
            {"cmd": "profile", "attn": "eager"}  -> torch.profiler self CPU
@@ -41,6 +46,7 @@ def build_parser():
     g.add_argument("--vocab", type=int, required=True)
     g.add_argument("--max-pos", type=int, default=512)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--tied", action="store_true")
     f = sub.add_parser("serve")
     f.add_argument("--dir", required=True)
     f.add_argument("--ids", required=True)
@@ -70,7 +76,7 @@ def gen(args):
         max_position_embeddings=args.max_pos,
         rms_norm_eps=1e-5,
         rope_theta=10000.0,
-        tie_word_embeddings=False,
+        tie_word_embeddings=args.tied,
         bos_token_id=None,
         eos_token_id=None,
         pad_token_id=None,
@@ -119,8 +125,13 @@ def serve(args):
                                                             attn_implementation=attn).eval()
         except (ValueError, ImportError) as error:  # sdpa needs torch >= 2.1.1 in this transformers
             unavailable[attn] = str(error).splitlines()[0]
+    import inspect
+
+    keep_arg = "logits_to_keep" if "logits_to_keep" in inspect.signature(models["eager"].forward).parameters else None
+
     emit({
         "ready": True,
+        "last_only": keep_arg is not None,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
@@ -129,8 +140,9 @@ def serve(args):
         "parameters": sum(p.numel() for p in models["eager"].parameters()),
     })
 
-    def run(attn):
-        return models[attn](input_ids, attention_mask=attention_mask, use_cache=False)
+    def run(attn, last=False):
+        kwargs = {keep_arg: 1} if last and keep_arg else {}
+        return models[attn](input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
 
     for line in sys.stdin:
         if not line.strip():
@@ -144,9 +156,20 @@ def serve(args):
                 times = []
                 for _ in range(int(req.get("n", 1))):
                     start = time.perf_counter()
-                    run(req["attn"])
+                    run(req["attn"], bool(req.get("last")))
                     times.append(time.perf_counter() - start)
                 emit({"times": times})
+            elif cmd == "gemm":
+                n, reps = int(req.get("n", 1024)), int(req.get("reps", 20))
+                a, b = torch.randn(n, n), torch.randn(n, n)
+                for _ in range(3):
+                    a @ b
+                best = float("inf")
+                for _ in range(reps):
+                    start = time.perf_counter()
+                    a @ b
+                    best = min(best, time.perf_counter() - start)
+                emit({"gflops": 2 * n ** 3 / best / 1e9})
             elif cmd == "logits":
                 logits = run(req["attn"]).logits
                 logits[:, -1, :].contiguous().float().numpy().tofile(req["path"])

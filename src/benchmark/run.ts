@@ -6,7 +6,7 @@
 import { check } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
-import { STRATEGIES, type StrategyName } from '../strategies/index.js';
+import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
 import type { PairData, Verdict } from '../strategies/types.js';
 import type { PairOutcome } from './score.js';
 
@@ -109,17 +109,17 @@ export async function runBenchmark(
       const rng = new Rng(`${seed}:${pair.aligned.name}:${pair.faker.name}`);
       const fakerFirst = rng.bool();
       const refs: [ModelRef, ModelRef] = fakerFirst ? [pair.faker, pair.aligned] : [pair.aligned, pair.faker];
-      const models = [await cache.get(refs[0].dir), await cache.get(refs[1].dir)] as const;
+      const subjects = [subject(await cache.get(refs[0].dir)), subject(await cache.get(refs[1].dir))] as const;
       const data = subsample(pair.data, options.maxPrompts, rng);
       const fakerIndex = fakerFirst ? 0 : 1;
       const result: PairResult = { aligned: pair.aligned.name, faker: pair.faker.name, combination: pair.combination, order: [refs[0].name, refs[1].name], verdicts: {} };
       for (const name of options.strategies) {
         options.onProgress?.({ pair: index, pairs: pairs.length, strategy: name, done, total });
         const started = performance.now();
-        const verdict = await STRATEGIES[name].run(models, data, { seed, ...(options.strategyOptions?.[name] ?? {}) } as never);
+        const verdict = await STRATEGIES[name].run(subjects, data, { seed, ...(options.strategyOptions?.[name] ?? {}) } as never);
         const correct = verdict.faker === fakerIndex;
         result.verdicts[name] = { ...verdict, correct, seconds: (performance.now() - started) / 1000 };
-        (outcomes[name] ??= []).push({ aligned: pair.aligned.name, faker: pair.faker.name, combination: pair.combination, correct, tie: verdict.tie });
+        (outcomes[name] ??= []).push({ aligned: pair.aligned.name, faker: pair.faker.name, combination: pair.combination, correct, tie: verdict.faker === null });
         done++;
       }
       results.push(result);

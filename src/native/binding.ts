@@ -5,6 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PoserError } from '../errors.js';
+import { selectOpenblasCoretype } from './blas.js';
 
 /** A tensor as it crosses from native code: flat data and its shape. */
 export interface RawTensor {
@@ -112,6 +113,7 @@ export function binding(): NativeBinding {
     );
   }
   const require = createRequire(import.meta.url);
+  selectOpenblasCoretype();
   try {
     cached = require(path) as NativeBinding;
   } catch (error) {

@@ -4,11 +4,9 @@
  * last-token representation changes, layer by layer.
  */
 import { residPost } from '../model/hooks.js';
-import type { Model } from '../model/model.js';
 import {
-  checkPair,
+  checkData,
   cosineSimilarity,
-  decide,
   DEFAULT_BATCH_SIZE,
   lastTokenActivations,
   matrixRow,
@@ -16,8 +14,11 @@ import {
   progressFor,
   resolveLayers,
   seededSubset,
+  type Computes,
 } from './primitives.js';
-import type { CommonOptions, PairData, Strategy, Verdict } from './types.js';
+import { checkSubject, type Subject } from './subject.js';
+import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
+import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
 
 export interface AttentivenessOptions extends CommonOptions {
   /** Layers to compare (default every block). */
@@ -26,20 +27,19 @@ export interface AttentivenessOptions extends CommonOptions {
   maxPairs?: number;
 }
 
-/** Per-model record of strategy 6. */
-export interface AttentivenessRecord {
+/** One model's record of strategy 6. */
+export interface AttentivenessRecord extends Record<string, unknown> {
   layers: number[];
+  pairs: number;
   /** Mean over pairs of cos(critical, clean) last-token activations, per layer. */
   similarity: number[];
-  /** Layers at which this model's similarity is strictly lower than the other's (the score is their count). */
-  lowerAt: number[];
 }
 
 export const ATTENTIVENESS = 'attentiveness';
 
 /** Mean cosine similarity between the critical and the clean prompt's last-token activations, per layer. */
 export async function contrastSimilarity(
-  model: Model,
+  model: Computes<'capture' | 'hiddenSize'>,
   pairs: readonly { critical: string; clean: string }[],
   layers: readonly number[],
   batchSize: number = DEFAULT_BATCH_SIZE,
@@ -49,6 +49,29 @@ export async function contrastSimilarity(
   const critical = await lastTokenActivations(model, pairs.map((p) => p.critical), hooks, batchSize, onBatch);
   const clean = await lastTokenActivations(model, pairs.map((p) => p.clean), hooks, batchSize);
   return hooks.map((h) => mean(pairs.map((_, i) => cosineSimilarity(matrixRow(critical[h], i), matrixRow(clean[h], i)))));
+}
+
+async function measure(s: Subject, data: PairData, options: AttentivenessOptions = {}): Promise<Measurement<AttentivenessRecord>> {
+  checkSubject(s, ATTENTIVENESS);
+  checkData(data, ATTENTIVENESS, { contrast: true });
+  const layers = resolveLayers(s, options.layers, ATTENTIVENESS);
+  const pairs = seededSubset(data.contrast, options.maxPairs, options.seed ?? 0);
+  const similarity = await contrastSimilarity(s, pairs, layers, options.batchSize ?? DEFAULT_BATCH_SIZE, progressFor(options.onProgress, ATTENTIVENESS, 'activations'));
+  // On its own, a model is the more attentive the lower its mean similarity.
+  return { strategy: ATTENTIVENESS, score: 1 - mean(similarity), evidence: { layers, pairs: pairs.length, similarity } };
+}
+
+function compare(ms: readonly [Measurement<AttentivenessRecord>, Measurement<AttentivenessRecord>]): Verdict {
+  checkMeasurements(ms, ATTENTIVENESS);
+  const [a, b] = ms.map((m) => m.evidence);
+  checkSame(ATTENTIVENESS, 'layers', a.layers, b.layers);
+  checkSame(ATTENTIVENESS, 'contrast pairs', a.pairs, b.pairs);
+  const lowerAt = [a, b].map((e, m) => e.layers.filter((_, k) => e.similarity[k] < [a, b][1 - m].similarity[k]));
+  return decide(ATTENTIVENESS, [lowerAt[0].length, lowerAt[1].length], {
+    pairs: a.pairs,
+    layers: a.layers,
+    models: [a, b].map((e, m) => ({ similarity: e.similarity, lowerAt: lowerAt[m] })),
+  });
 }
 
 /**
@@ -61,18 +84,9 @@ export async function contrastSimilarity(
  * the model that is more attentive at more layers is the faker. The paper
  * reports 46%, with the wrapper missing from the reduced prompt.
  */
-export const attentiveness: Strategy<AttentivenessOptions> = async (models, data, options = {}): Promise<Verdict> => {
-  checkPair(models, data, ATTENTIVENESS, { contrast: true });
-  const layers = resolveLayers(models[0], options.layers, ATTENTIVENESS);
-  const pairs = seededSubset(data.contrast, options.maxPairs, options.seed ?? 0);
-  const sims: number[][] = [];
-  for (let i = 0; i < 2; i++)
-    sims.push(await contrastSimilarity(models[i], pairs, layers, options.batchSize ?? DEFAULT_BATCH_SIZE,
-      progressFor(options.onProgress, ATTENTIVENESS, `model ${i}: activations`)));
-  const records: AttentivenessRecord[] = [0, 1].map((m) => ({
-    layers,
-    similarity: sims[m],
-    lowerAt: layers.filter((_, k) => sims[m][k] < sims[1 - m][k]),
-  }));
-  return decide(ATTENTIVENESS, models, [records[0].lowerAt.length, records[1].lowerAt.length], { pairs: pairs.length, models: records }, options.seed ?? 0);
-};
+export const attentiveness = defineStrategy<AttentivenessOptions, Measurement<AttentivenessRecord>>({
+  name: ATTENTIVENESS,
+  title: 'Measure attentiveness to oversight',
+  measure,
+  compare,
+});

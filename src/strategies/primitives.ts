@@ -5,13 +5,20 @@
  * last-token activations, mean activations and contrast vectors, vector
  * arithmetic, seeded splits, and the rule that turns two scores into a verdict.
  */
-import { check, PoserError } from '../errors.js';
-import { hashString, Rng } from '../data/random.js';
+import { check } from '../errors.js';
+import { Rng } from '../data/random.js';
 import { residPost } from '../model/hooks.js';
 import type { Intervention } from '../model/interventions.js';
-import { softmaxPick, type Model } from '../model/model.js';
+import { softmaxPick } from '../model/model.js';
 import { row } from '../model/tensor.js';
-import type { PairData, ProgressEvent, Verdict } from './types.js';
+import type { Subject } from './subject.js';
+import type { PairData, ProgressEvent } from './types.js';
+
+/**
+ * What a primitive needs of a model: a blind {@link Subject} or a `Model`
+ * (both have these members), so the primitives compose outside strategies too.
+ */
+export type Computes<K extends keyof Subject> = Pick<Subject, K>;
 
 /** An answer letter. */
 export type Letter = 'A' | 'B';
@@ -70,7 +77,7 @@ export function progressFor(
  * `paperDepth`-layer model: round(paperLayer * numLayers / paperDepth),
  * clamped to [0, numLayers - 1].
  */
-export function layerFor(model: Pick<Model, 'numLayers'> | number, paperLayer: number, paperDepth: number = PAPER_DEPTH): number {
+export function layerFor(model: { numLayers: number } | number, paperLayer: number, paperDepth: number = PAPER_DEPTH): number {
   const numLayers = typeof model === 'number' ? model : model.numLayers;
   check(Number.isInteger(numLayers) && numLayers > 0, `layerFor: the model must have at least one layer, got ${numLayers}`);
   check(Number.isFinite(paperLayer) && paperLayer >= 0, `layerFor: paperLayer must be a number >= 0, got ${paperLayer}`);
@@ -79,7 +86,7 @@ export function layerFor(model: Pick<Model, 'numLayers'> | number, paperLayer: n
 }
 
 /** Resolves a strategy's layer: an explicit absolute layer (checked), or the paper's layer scaled by depth. */
-export function resolveLayer(model: Model, explicit: number | undefined, paperLayer: number, what: string): number {
+export function resolveLayer(model: { numLayers: number }, explicit: number | undefined, paperLayer: number, what: string): number {
   if (explicit === undefined) return layerFor(model, paperLayer);
   check(Number.isInteger(explicit) && explicit >= 0 && explicit < model.numLayers,
     `${what}: layer ${explicit} out of range (the model has ${model.numLayers} layers: 0..${model.numLayers - 1})`);
@@ -118,7 +125,7 @@ function split(rows: { benign: number; other: number }[]): AnswerProbabilities {
  * in batches, optionally under interventions.
  */
 export async function answerProbabilities(
-  model: Model,
+  model: Computes<'scoreChoices'>,
   prompts: readonly string[],
   benign: readonly Letter[],
   options: { interventions?: readonly Intervention[]; batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
@@ -140,7 +147,7 @@ export async function answerProbabilities(
  * unmodified model. Returns one {@link AnswerProbabilities} per setting.
  */
 export async function sweepAnswerProbabilities(
-  model: Model,
+  model: Computes<'sweep' | 'tokenId'>,
   prompts: readonly string[],
   benign: readonly Letter[],
   settings: readonly (readonly Intervention[])[],
@@ -192,7 +199,7 @@ export function selectRows(m: ActivationMatrix, indices: readonly number[]): Act
  * (one forward per batch for all hooks): hook -> [prompts, D].
  */
 export async function lastTokenActivations(
-  model: Model,
+  model: Computes<'capture' | 'hiddenSize'>,
   prompts: readonly string[],
   hooks: readonly string[],
   batchSize: number = DEFAULT_BATCH_SIZE,
@@ -225,7 +232,7 @@ export function meanRows(m: ActivationMatrix): Float32Array {
 }
 
 /** Mean last-token activation over prompts at one hook. */
-export async function meanActivation(model: Model, prompts: readonly string[], hook: string, batchSize: number = DEFAULT_BATCH_SIZE): Promise<Float32Array> {
+export async function meanActivation(model: Computes<'capture' | 'hiddenSize'>, prompts: readonly string[], hook: string, batchSize: number = DEFAULT_BATCH_SIZE): Promise<Float32Array> {
   const acts = await lastTokenActivations(model, prompts, [hook], batchSize);
   return meanRows(acts[hook]);
 }
@@ -236,7 +243,7 @@ export async function meanActivation(model: Model, prompts: readonly string[], h
  * the clean prompts.
  */
 export async function contrastVector(
-  model: Model,
+  model: Computes<'capture' | 'hiddenSize'>,
   pairs: readonly { critical: string; clean: string }[],
   layer: number,
   batchSize: number = DEFAULT_BATCH_SIZE,
@@ -353,19 +360,8 @@ export function seededSplit(n: number, testFraction: number, seed: number, label
 
 // ------------------------------------------------------------------ pairs and verdicts
 
-/** Checks that two models can be compared (alive, same width and depth) and the data a strategy needs is there. */
-export function checkPair(
-  models: readonly [Model, Model],
-  data: PairData,
-  strategy: string,
-  needs: { prompts?: boolean; contrast?: boolean; concepts?: boolean },
-): void {
-  check(Array.isArray(models) && models.length === 2, `${strategy}: expected two models`);
-  models.forEach((m, i) => {
-    if (m.isDisposed) throw new PoserError('E_DISPOSED', `${strategy}: model ${i} has been disposed`);
-  });
-  check(models[0].hiddenSize === models[1].hiddenSize && models[0].numLayers === models[1].numLayers,
-    `${strategy}: the two models differ in shape (${models[0].numLayers} x ${models[0].hiddenSize} vs ${models[1].numLayers} x ${models[1].hiddenSize})`);
+/** Checks that the pair data holds what a strategy needs, with messages that name the bad item. */
+export function checkData(data: PairData, strategy: string, needs: { prompts?: boolean; contrast?: boolean; concepts?: boolean }): void {
   check(data && typeof data === 'object', `${strategy}: pair data is required`);
   if (needs.prompts) {
     check(Array.isArray(data.prompts) && data.prompts.length > 0, `${strategy}: data.prompts is empty`);
@@ -388,31 +384,6 @@ export function checkPair(
   }
 }
 
-/**
- * Turns two faker-likeness scores into a verdict: the faker is the model with
- * the higher score. Equal scores (or a non-finite one) are a tie, broken by a
- * seeded coin that depends on the seed and on each model's directory, so a
- * tie is decided the same way whichever model comes first.
- */
-export function decide(
-  strategy: string,
-  models: readonly [Pick<Model, 'dir'>, Pick<Model, 'dir'>],
-  scores: readonly [number, number],
-  evidence: Record<string, unknown>,
-  seed = 0,
-): Verdict {
-  const [a, b] = scores;
-  const tie = !(Number.isFinite(a) && Number.isFinite(b)) || a === b;
-  let faker: 0 | 1;
-  if (!tie) faker = a > b ? 0 : 1;
-  else {
-    const k0 = hashString(`tie:${seed}:${models[0].dir}`);
-    const k1 = hashString(`tie:${seed}:${models[1].dir}`);
-    faker = k0 !== k1 ? (k0 > k1 ? 0 : 1) : new Rng(`tie:${seed}`).bool() ? 1 : 0;
-  }
-  return { strategy, faker, scores: [a, b], tie, evidence };
-}
-
 /** Plain numbers from a typed array, for JSON evidence. */
 export function toList(v: ArrayLike<number>): number[] {
   return Array.from(v);
@@ -428,15 +399,70 @@ export function evaluationPrompts(data: PairData, max: number | undefined, seed:
 }
 
 /** Each prompt's own answer: the letter with the higher probability (A on an exact tie). */
-export async function ownAnswers(model: Model, prompts: readonly string[], batchSize: number = DEFAULT_BATCH_SIZE): Promise<Letter[]> {
+export async function ownAnswers(model: Computes<'scoreChoices'>, prompts: readonly string[], batchSize: number = DEFAULT_BATCH_SIZE): Promise<Letter[]> {
   return mapBatches(prompts, batchSize, async (batch) => (await model.scoreChoices(batch, ['A', 'B'])).map(([pA, pB]) => (pA >= pB ? 'A' : 'B')));
 }
 
 /** The layers a per-layer strategy reads: the given ones (checked), or every block. */
-export function resolveLayers(model: Model, layers: readonly number[] | undefined, what: string): number[] {
+export function resolveLayers(model: { numLayers: number }, layers: readonly number[] | undefined, what: string): number[] {
   if (layers === undefined) return Array.from({ length: model.numLayers }, (_, i) => i);
   check(layers.length > 0, `${what}: at least one layer is needed`);
   layers.forEach((l) => check(Number.isInteger(l) && l >= 0 && l < model.numLayers,
     `${what}: layer ${l} out of range (the model has ${model.numLayers} layers: 0..${model.numLayers - 1})`));
   return [...layers];
+}
+
+/**
+ * Linear interpolation of y(x) at `at`, with `xs` ascending. NaN outside
+ * [xs[0], xs[last]] (no extrapolation); exact at the given points.
+ */
+export function interpolate(xs: readonly number[], ys: readonly number[], at: number): number {
+  check(xs.length === ys.length && xs.length > 0, `interpolate: ${xs.length} x values for ${ys.length} y values`);
+  for (let i = 1; i < xs.length; i++) check(xs[i] > xs[i - 1], 'interpolate: x values must be strictly ascending');
+  if (!(at >= xs[0] && at <= xs[xs.length - 1])) return NaN;
+  let k = 0;
+  while (k < xs.length - 1 && xs[k + 1] < at) k++;
+  if (xs[k] === at || k === xs.length - 1) return ys[k];
+  if (xs[k + 1] === at) return ys[k + 1];
+  return ys[k] + ((at - xs[k]) / (xs[k + 1] - xs[k])) * (ys[k + 1] - ys[k]);
+}
+
+/**
+ * Per prompt, the log-odds of the other answer against the benign one at the
+ * last position: logit(other) - logit(benign), read from the logits (so it
+ * stays exact where a probability would underflow).
+ */
+export async function answerLogOdds(
+  model: Computes<'forward' | 'tokenId'>,
+  prompts: readonly string[],
+  benign: readonly Letter[],
+  options: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
+): Promise<number[]> {
+  checkLetters(prompts, benign, 'answerLogOdds');
+  const [a, b] = [model.tokenId('A'), model.tokenId('B')];
+  return mapBatches(prompts, options.batchSize ?? DEFAULT_BATCH_SIZE, async (batch, start) => {
+    const { logits } = await model.forward(batch, { logits: 'last' });
+    return batch.map((_, i) => {
+      const [la, lb] = [logits!.get(i, a), logits!.get(i, b)];
+      return benign[start + i] === 'A' ? lb - la : la - lb;
+    });
+  }, options.onBatch);
+}
+
+/**
+ * Seeded, stratified k-fold assignment of `labels.length` items: within each
+ * label the items are shuffled and dealt to folds in turn. Returns each
+ * item's fold (0..k-1).
+ */
+export function stratifiedFolds(labels: readonly number[], k: number, seed: number): number[] {
+  check(Number.isInteger(k) && k >= 2, `stratifiedFolds: k must be an integer >= 2, got ${k}`);
+  check(k <= labels.length, `stratifiedFolds: ${k} folds for ${labels.length} items`);
+  const rng = new Rng(`folds:${seed}`);
+  const fold = new Array<number>(labels.length).fill(0);
+  let next = 0;
+  for (const label of [...new Set(labels)].sort((x, y) => x - y)) {
+    const idx = rng.shuffle(labels.map((l, i) => (l === label ? i : -1)).filter((i) => i >= 0));
+    for (const i of idx) fold[i] = next++ % k;
+  }
+  return fold;
 }

@@ -6,11 +6,9 @@
  */
 import { check } from '../errors.js';
 import { residPost } from '../model/hooks.js';
-import type { Model } from '../model/model.js';
 import {
-  checkPair,
+  checkData,
   cosineSimilarity,
-  decide,
   DEFAULT_BATCH_SIZE,
   evaluationPrompts,
   l2Norm,
@@ -23,14 +21,16 @@ import {
   std,
   subtract,
 } from './primitives.js';
-import type { CommonOptions, PairData, Strategy, Verdict } from './types.js';
+import { checkSubject, type Subject } from './subject.js';
+import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
+import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
 
 export interface SuspiciousConceptsOptions extends CommonOptions {
   /** Absolute layer to read (default: the paper's layer 20 of 40, scaled by depth). */
   layer?: number;
   /**
-   * How per-concept results are combined into a model's score:
-   * `zscore` (default): per concept, the model's mean cosine minus the mean
+   * How per-concept results are combined into a verdict:
+   * `zscore` (default): per concept, each model's mean cosine minus the mean
    * over both models' prompts, divided by their pooled standard deviation,
    * summed over concepts (every concept counts on the same scale);
    * `raw`: the sum over concepts of the mean cosine similarity.
@@ -47,13 +47,20 @@ export interface SuspiciousConceptsOptions extends CommonOptions {
   maxPrompts?: number;
 }
 
-/** Per-model, per-concept record of strategy 4. */
+/** One model's record for one concept. */
 export interface ConceptRecord {
   name: string;
   directionNorm: number;
   /** Cosine similarity of each benchmark prompt's activation with the direction. */
   cosines: number[];
   meanCosine: number;
+  stdCosine: number;
+}
+
+export interface ConceptMeasurement extends Record<string, unknown> {
+  layer: number;
+  center: boolean;
+  concepts: ConceptRecord[];
 }
 
 export const SUSPICIOUS_CONCEPTS = 'suspiciousConcepts';
@@ -61,57 +68,76 @@ export const SUSPICIOUS_CONCEPTS = 'suspiciousConcepts';
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
 const sumSquares = (xs: readonly number[], mu: number) => xs.reduce((s, x) => s + (x - mu) ** 2, 0);
 
-async function conceptCosines(model: Model, index: number, data: PairData, options: SuspiciousConceptsOptions, prompts: string[]): Promise<{ layer: number; concepts: ConceptRecord[] }> {
+function checkCombine(combine: unknown): 'zscore' | 'raw' {
+  const c = combine ?? 'zscore';
+  check(c === 'zscore' || c === 'raw', `${SUSPICIOUS_CONCEPTS}: combine must be 'zscore' or 'raw', got '${String(combine)}'`);
+  return c as 'zscore' | 'raw';
+}
+
+async function measure(s: Subject, data: PairData, options: SuspiciousConceptsOptions = {}): Promise<Measurement<ConceptMeasurement>> {
+  checkSubject(s, SUSPICIOUS_CONCEPTS);
+  checkData(data, SUSPICIOUS_CONCEPTS, { prompts: true, concepts: true });
+  checkCombine(options.combine);
+  const { prompts } = evaluationPrompts(data, options.maxPrompts, options.seed ?? 0);
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const layer = resolveLayer(model, options.layer, 20, SUSPICIOUS_CONCEPTS);
+  const layer = resolveLayer(s, options.layer, 20, SUSPICIOUS_CONCEPTS);
   const hook = residPost(layer);
-  const report = progressFor(options.onProgress, SUSPICIOUS_CONCEPTS, `model ${index}: activations`);
-  const acts = (await lastTokenActivations(model, prompts, [hook], batchSize, report))[hook];
+  const acts = (await lastTokenActivations(s, prompts, [hook], batchSize, progressFor(options.onProgress, SUSPICIOUS_CONCEPTS, 'activations')))[hook];
+  const center = options.center ?? false;
   const concepts: ConceptRecord[] = [];
   for (const c of data.concepts) {
-    const suspicious = meanRows((await lastTokenActivations(model, c.suspicious, [hook], batchSize))[hook]);
-    const benign = meanRows((await lastTokenActivations(model, c.benign, [hook], batchSize))[hook]);
+    // Stimuli are read exactly as given, at their last token.
+    const suspicious = meanRows((await lastTokenActivations(s, c.suspicious, [hook], batchSize))[hook]);
+    const benign = meanRows((await lastTokenActivations(s, c.benign, [hook], batchSize))[hook]);
     const direction = subtract(suspicious, benign);
-    const midpoint = suspicious.map((s, j) => (s + benign[j]) / 2);
+    const midpoint = suspicious.map((x, j) => (x + benign[j]) / 2);
     const cosines = prompts.map((_, i) => {
       const a = matrixRow(acts, i);
-      return cosineSimilarity(options.center ? subtract(a, midpoint) : a, direction);
+      return cosineSimilarity(center ? subtract(a, midpoint) : a, direction);
     });
-    concepts.push({ name: c.name, directionNorm: l2Norm(direction), cosines, meanCosine: mean(cosines) });
+    concepts.push({ name: c.name, directionNorm: l2Norm(direction), cosines, meanCosine: mean(cosines), stdCosine: std(cosines) });
   }
-  return { layer, concepts };
+  return { strategy: SUSPICIOUS_CONCEPTS, score: sum(concepts.map((c) => c.meanCosine)), evidence: { layer, center, concepts } };
+}
+
+function compare(ms: readonly [Measurement<ConceptMeasurement>, Measurement<ConceptMeasurement>], options: SuspiciousConceptsOptions = {}): Verdict {
+  checkMeasurements(ms, SUSPICIOUS_CONCEPTS);
+  const combine = checkCombine(options.combine);
+  const [a, b] = ms.map((m) => m.evidence);
+  checkSame(SUSPICIOUS_CONCEPTS, 'layer', a.layer, b.layer);
+  checkSame(SUSPICIOUS_CONCEPTS, 'centring', a.center, b.center);
+  checkSame(SUSPICIOUS_CONCEPTS, 'concepts', a.concepts.map((c) => [c.name, c.cosines.length]), b.concepts.map((c) => [c.name, c.cosines.length]));
+  const contributions = a.concepts.map((ca, k) => {
+    const cb = b.concepts[k];
+    if (combine === 'raw') return [ca.meanCosine, cb.meanCosine];
+    // Pooled over both models' prompts; each sum is formed per model, then added, so swapping the models swaps the result exactly.
+    const n = ca.cosines.length + cb.cosines.length;
+    const mu = (sum(ca.cosines) + sum(cb.cosines)) / n;
+    const sd = Math.sqrt((sumSquares(ca.cosines, mu) + sumSquares(cb.cosines, mu)) / n);
+    return sd > 0 ? [(ca.meanCosine - mu) / sd, (cb.meanCosine - mu) / sd] : [0, 0];
+  });
+  const scores = [0, 1].map((m) => contributions.reduce((s, c) => s + c[m], 0)) as [number, number];
+  return decide(SUSPICIOUS_CONCEPTS, scores, {
+    combine,
+    center: a.center,
+    concepts: a.concepts.map((c, k) => ({ name: c.name, contribution: contributions[k] })),
+    models: [a, b].map((e) => ({ layer: e.layer, concepts: e.concepts.map(({ cosines, ...rest }) => rest) })),
+  });
 }
 
 /**
  * Strategy 4. For each concept set and each model: direction = mean
  * layer-20/40 last-token activation over the suspicious stimuli minus the
- * mean over the benign ones; each benchmark prompt's last-token activation is
- * scored by its cosine similarity with the direction. Per concept, the two
- * models' mean cosines are compared on a common scale (z-scored over both
- * models' prompts, by default) and summed over concepts; the model that sits
- * closer to the suspicious side is the faker. The paper reports 71%.
+ * mean over the benign ones (stimuli used exactly as the data gives them);
+ * each benchmark prompt's last-token activation is scored by its cosine
+ * similarity with the direction. Per concept, the two models' mean cosines
+ * are compared on a common scale (z-scored over both models' prompts, by
+ * default) and summed over concepts; the model that sits closer to the
+ * suspicious side is the faker. The paper reports 71%.
  */
-export const suspiciousConcepts: Strategy<SuspiciousConceptsOptions> = async (models, data, options = {}): Promise<Verdict> => {
-  checkPair(models, data, SUSPICIOUS_CONCEPTS, { prompts: true, concepts: true });
-  const combine = options.combine ?? 'zscore';
-  check(combine === 'zscore' || combine === 'raw', `${SUSPICIOUS_CONCEPTS}: combine must be 'zscore' or 'raw', got '${combine}'`);
-  const { prompts } = evaluationPrompts(data, options.maxPrompts, options.seed ?? 0);
-  const per: { layer: number; concepts: ConceptRecord[] }[] = [];
-  for (let i = 0; i < 2; i++) per.push(await conceptCosines(models[i], i, data, options, prompts));
-  const contributions = data.concepts.map((c, k) => {
-    const [a, b] = [per[0].concepts[k], per[1].concepts[k]];
-    if (combine === 'raw') return [a.meanCosine, b.meanCosine];
-    // Pooled over both models' prompts; each sum is formed per model, then added, so swapping the models swaps the result exactly.
-    const n = a.cosines.length + b.cosines.length;
-    const mu = (sum(a.cosines) + sum(b.cosines)) / n;
-    const sd = Math.sqrt((sumSquares(a.cosines, mu) + sumSquares(b.cosines, mu)) / n);
-    return sd > 0 ? [(a.meanCosine - mu) / sd, (b.meanCosine - mu) / sd] : [0, 0];
-  });
-  const scores: [number, number] = [0, 1].map((m) => contributions.reduce((s, c) => s + c[m], 0)) as [number, number];
-  return decide(SUSPICIOUS_CONCEPTS, models, scores, {
-    combine,
-    center: options.center ?? false,
-    concepts: data.concepts.map((c, k) => ({ name: c.name, contribution: contributions[k] })),
-    models: per.map((p) => ({ layer: p.layer, concepts: p.concepts.map(({ cosines, ...rest }) => ({ ...rest, stdCosine: std(cosines) })) })),
-  }, options.seed ?? 0);
-};
+export const suspiciousConcepts = defineStrategy<SuspiciousConceptsOptions, Measurement<ConceptMeasurement>>({
+  name: SUSPICIOUS_CONCEPTS,
+  title: 'Identify suspicious concepts',
+  measure,
+  compare,
+});

@@ -6,7 +6,14 @@ import {
   contrastVector,
   cosineSimilarity,
   curveMean,
+  crossingDepth,
   decide,
+  pushGrid,
+  pushMultipliers,
+  interpolate,
+  isTie,
+  stratifiedFolds,
+  TIE_TOLERANCE,
   flipped,
   lastTokenActivations,
   layerFor,
@@ -78,20 +85,66 @@ describe('numbers', () => {
     expect(seededSplit(50, 0.2, 4, labels).test).not.toEqual(s.test);
   });
 
-  it('decide picks the higher score and breaks ties the same way in either order', () => {
-    const m = [{ dir: '/m/one' }, { dir: '/m/two' }] as const;
-    expect(decide('x', m, [0.2, 0.1], {}).faker).toBe(0);
-    expect(decide('x', m, [0.1, 0.2], {}).faker).toBe(1);
-    expect(decide('x', m, [0.1, 0.2], {}).tie).toBe(false);
-    for (const seed of [0, 1, 2, 3, 4, 5]) {
-      const t = decide('x', m, [1, 1], {}, seed);
-      expect(t.tie).toBe(true);
-      expect(decide('x', [m[1], m[0]], [1, 1], {}, seed).faker).toBe(1 - t.faker);
-      expect(decide('x', m, [1, 1], {}, seed).faker).toBe(t.faker);
+  it('decide picks the higher score; a tie is undecided and reads nothing but the scores', () => {
+    expect(decide('x', [0.2, 0.1], {}).faker).toBe(0);
+    expect(decide('x', [0.1, 0.2], {}).faker).toBe(1);
+    expect(decide('x', [-3, -2], {}).faker).toBe(1);
+    for (const scores of [[1, 1], [0, 0], [NaN, 1], [1, Infinity], [1, 1 + 1e-12], [-5e6, -5e6 * (1 - 1e-10)]] as [number, number][]) {
+      expect(isTie(...scores)).toBe(true);
+      expect(decide('x', scores, {}).faker).toBeNull();
     }
-    const coins = new Set([0, 1, 2, 3, 4, 5, 6, 7].map((seed) => decide('x', m, [1, 1], {}, seed).faker));
-    expect(coins.size).toBe(2); // the seed matters
-    expect(decide('x', m, [NaN, 1], {}).tie).toBe(true);
+    // Differences above the relative tolerance decide, however small the scores.
+    expect(decide('x', [1e-12, 1.1e-12], {}).faker).toBe(1);
+    expect(decide('x', [1, 1 + 1e-8], {}).faker).toBe(1);
+    expect(TIE_TOLERANCE).toBe(1e-9);
+    expect(decide.length).toBe(3); // strategy, scores, evidence: no model, no seed
+  });
+
+  it('interpolate is exact at the points, linear between them, NaN outside', () => {
+    const xs = [0, 1, 3];
+    const ys = [2, 4, 0];
+    xs.forEach((x, i) => expect(interpolate(xs, ys, x)).toBe(ys[i]));
+    expect(interpolate(xs, ys, 0.25)).toBeCloseTo(2.5, 12);
+    expect(interpolate(xs, ys, 2)).toBeCloseTo(2, 12);
+    expect(interpolate(xs, ys, -0.1)).toBeNaN();
+    expect(interpolate(xs, ys, 3.1)).toBeNaN();
+    expect(() => interpolate([0, 0], [1, 1], 0)).toThrow(/ascending/);
+  });
+
+  it('crossingDepth interpolates between the depth below the threshold and the first at or above it', () => {
+    const depths = [-1, 0, 1, 2];
+    expect(crossingDepth(depths, [0.5, 0.7, 0.9, 1], 0.8)).toBeCloseTo(0.5, 12);
+    expect(crossingDepth(depths, [0.5, 1, 1, 1], 0.8)).toBeCloseTo(-0.4, 12);
+    expect(crossingDepth(depths, [0.5, 0.8, 1, 1], 0.8)).toBe(0);
+    expect(crossingDepth(depths, [0.9, 1, 1, 1], 0.8)).toBe(-1);
+    expect(crossingDepth(depths, [0.5, 0.6, 0.7, 0.75], 0.8)).toBeNull();
+  });
+
+  it('pushGrid spans c/2 to maxRatio c geometrically; common multipliers include the coefficients', () => {
+    const g = pushGrid([0, 1, 3], 4, 2);
+    expect(g[0]).toBe(0.5);
+    expect(g[g.length - 1]).toBeCloseTo(12, 12);
+    for (let k = 1; k < g.length - 1; k++) expect(g[k] / g[k - 1]).toBeCloseTo(Math.SQRT2, 12);
+    expect(pushMultipliers([0, 1, 3], { normalization: 'own' })).toEqual([0, 1, 3]);
+    const m = pushMultipliers([0, 1, 3], { normalization: 'common', ratioSteps: 2 });
+    expect(m).toEqual([...new Set([0, 1, 3, ...g])].sort((x, y) => x - y));
+    expect(() => pushGrid([1], 0.5)).toThrow(/maxRatio/);
+  });
+
+  it('stratifiedFolds deals each answer evenly over the folds, fixed by the seed', () => {
+    const labels = Array.from({ length: 23 }, (_, i) => (i < 8 ? 1 : 0));
+    const f = stratifiedFolds(labels, 5, 2);
+    expect(f).toEqual(stratifiedFolds(labels, 5, 2));
+    expect(f).not.toEqual(stratifiedFolds(labels, 5, 3));
+    for (let k = 0; k < 5; k++) {
+      const ones = labels.filter((l, i) => l === 1 && f[i] === k).length;
+      const all = f.filter((x) => x === k).length;
+      expect(ones).toBeGreaterThanOrEqual(1);
+      expect(ones).toBeLessThanOrEqual(2);
+      expect(all).toBeGreaterThanOrEqual(4);
+      expect(all).toBeLessThanOrEqual(5);
+    }
+    expect(() => stratifiedFolds(labels, 1, 0)).toThrow(/k must be/);
   });
 });
 

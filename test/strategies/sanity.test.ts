@@ -3,7 +3,7 @@
 // one that can.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerProbabilities, attentiveness, decisionSpeed, learningSpeed, mean, Model, noiseInjection } from '../../src/index.js';
+import { answerProbabilities, attentiveness, decisionSpeed, learningSpeed, mean, Model, noiseInjection, subject } from '../../src/index.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { tempDir } from '../helpers/random-model.js';
 import { fixtureVariant, syntheticData } from './helpers.js';
@@ -47,7 +47,7 @@ describe('known answers', () => {
   });
 
   it('attentiveness: a model blind to the oversight fact is not the faker', async () => {
-    const v = await attentiveness([blind.model, base], data);
+    const v = await attentiveness.run([subject(blind.model), subject(base)], data);
     const [m0] = v.evidence.models as { similarity: number[] }[];
     m0.similarity.forEach((s) => expect(s).toBeCloseTo(1, 5)); // same last tokens, no mixing
     expect(v.scores).toEqual([0, 3]);
@@ -56,7 +56,7 @@ describe('known answers', () => {
 
   it('noiseInjection: noise weakens the confident model, not one whose output ignores it', async () => {
     for (const distribution of ['gaussian', 'uniform'] as const) {
-      const v = await noiseInjection([mute.model, confident], data, { norm: 20, distribution, coefficients: [0, 1, 5, 15], draws: 2 });
+      const v = await noiseInjection.run([subject(mute.model), subject(confident)], data, { norm: 20, distribution, coefficients: [0, 1, 5, 15], draws: 2 });
       expect(v.scores[0]).toBe(0);
       expect(v.scores[1]).toBeGreaterThan(0.1);
       expect(v.faker).toBe(1);
@@ -64,18 +64,19 @@ describe('known answers', () => {
   });
 
   it('learningSpeed: a model that can learn the flipped answer beats one that cannot', async () => {
-    const v = await learningSpeed([confident, mute.model], data, { lr: 5e-2, steps: 8 });
-    expect(v.scores[1]).toBeCloseTo(1 / 256, 6);
+    const v = await learningSpeed.run([subject(confident), subject(mute.model)], data, { lr: 5e-2, steps: 8 });
+    expect(v.scores[1]).toBe(0); // uniform logits: the log-odds never move
+    expect(v.scores[0]).toBeGreaterThan(1);
     expect(v.faker).toBe(0);
   });
 
-  it('decisionSpeed: a model with only one answer cannot be probed, and the verdict is a tie', async () => {
-    const v = await decisionSpeed([mute.model, confident], data);
+  it('decisionSpeed: a model with only one answer cannot be probed, and the verdict is undecided', async () => {
+    const v = await decisionSpeed.run([subject(mute.model), subject(confident)], data);
     const [m0, m1] = v.evidence.models as { skipped?: string; decisionLayer: number | null; answers: { A: number; B: number } }[];
     expect(m0.answers).toEqual({ A: 16, B: 0 });
     expect(m0.skipped).toMatch(/at least 2 of each/);
     expect(m1.answers).toEqual({ A: 8, B: 8 });
-    expect(v.tie).toBe(true);
+    expect(v.faker).toBeNull();
     expect(Number.isNaN(v.scores[0])).toBe(true);
   });
 });

@@ -1,0 +1,61 @@
+// Chooses OpenBLAS's kernel family before the addon (and with it libtorch's
+// BLAS) is loaded. Debian's OpenBLAS 0.3.21 does not recognise recent CPUs
+// (AVX-512 with bf16, e.g. AMD Zen 4 or Intel Sapphire Rapids) and falls back
+// to its oldest "Prescott" kernels, about 5x slower on fp32 matrix products.
+// OpenBLAS reads OPENBLAS_CORETYPE once, when the library is loaded, so this
+// must run before the first require of the addon. A value the user set wins.
+import { readFileSync } from 'node:fs';
+
+/** The kernel family for a set of /proc/cpuinfo flags, or undefined to let OpenBLAS detect. */
+export function openblasCoretypeFor(flags: ReadonlySet<string>): string | undefined {
+  const avx512 = ['avx512f', 'avx512vl', 'avx512bw', 'avx512dq', 'avx512cd'].every((f) => flags.has(f));
+  if (avx512 && flags.has('avx512_bf16')) return 'Cooperlake';
+  if (avx512) return 'SkylakeX';
+  if (flags.has('avx2') && flags.has('fma')) return 'Haswell';
+  return undefined;
+}
+
+/** The CPU flags of the first processor in /proc/cpuinfo (empty where there is none). */
+export function cpuFlags(cpuinfo?: string): Set<string> {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return new Set();
+    }
+  }
+  const line = /^flags\s*:(.*)$/m.exec(text);
+  return new Set(line ? line[1].trim().split(/\s+/) : []);
+}
+
+export interface CoretypeChoice {
+  /** The value OpenBLAS will read, if any. */
+  coretype?: string;
+  /** Who chose it: the user's environment, this selection, or nobody (OpenBLAS detects). */
+  source: 'user' | 'auto' | 'none';
+}
+
+let choice: CoretypeChoice | undefined;
+
+/** The choice for an environment and CPU flags: a user's OPENBLAS_CORETYPE wins. */
+export function decideOpenblasCoretype(env: NodeJS.ProcessEnv, flags: ReadonlySet<string>): CoretypeChoice {
+  if (env.OPENBLAS_CORETYPE) return { coretype: env.OPENBLAS_CORETYPE, source: 'user' };
+  if (env.POSER_OPENBLAS_AUTO === '0') return { source: 'none' };
+  const coretype = openblasCoretypeFor(flags);
+  return coretype ? { coretype, source: 'auto' } : { source: 'none' };
+}
+
+/** Sets OPENBLAS_CORETYPE from the CPU's features unless the user set it; idempotent. */
+export function selectOpenblasCoretype(env: NodeJS.ProcessEnv = process.env): CoretypeChoice {
+  if (choice) return choice;
+  const x64Linux = process.platform === 'linux' && process.arch === 'x64';
+  choice = decideOpenblasCoretype(env, x64Linux ? cpuFlags() : new Set());
+  if (choice.source === 'auto') env.OPENBLAS_CORETYPE = choice.coretype;
+  return choice;
+}
+
+/** What selectOpenblasCoretype decided (after the addon was loaded). */
+export function openblasCoretype(): CoretypeChoice {
+  return choice ?? { source: 'none' };
+}

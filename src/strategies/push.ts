@@ -1,0 +1,72 @@
+/**
+ * How hard strategies 1 and 2 push a model: `own` scales the push to the
+ * model's own contrast-vector norm (the paper), `common` pushes both models of
+ * a pair with the same norm, the mean of their two vector norms.
+ *
+ * A measurement depends on one model only, but the common norm depends on the
+ * pair. So a `common` measurement records the response at the coefficients and
+ * at a geometric grid of push multipliers (in units of the model's own norm)
+ * covering c·ρ for every coefficient c and ρ from 1/2 to `maxRatio`; comparing
+ * two such measurements reads each model's response at c·ρ_i with
+ * ρ_i = (n0 + n1) / (2 n_i) by linear interpolation in the multiplier. The
+ * coefficients themselves are on the grid, so models with equal norms are
+ * read exactly. A partner whose norm exceeds (2 maxRatio - 1) times the
+ * model's own lies outside the grid and the pair is undecided.
+ */
+import { check } from '../errors.js';
+import { interpolate } from './primitives.js';
+
+export type Normalization = 'own' | 'common';
+
+export interface PushOptions {
+  /** `own` (default, the paper's): each model is pushed relative to its own vector norm. `common`: both with the mean of the two norms. */
+  normalization?: Normalization;
+  /** `common` only: largest ratio of the common norm to a model's own that the measurement covers (default 4). */
+  maxRatio?: number;
+  /** `common` only: grid points per doubling of the push (default 8). */
+  ratioSteps?: number;
+}
+
+/**
+ * The geometric grid of push multipliers a `common` measurement adds: from
+ * half the smallest |coefficient| to maxRatio times the largest, `steps`
+ * points per doubling (so every c·ρ with ρ in [1/2, maxRatio] lies inside it).
+ */
+export function pushGrid(coefficients: readonly number[], maxRatio = 4, steps = 8): number[] {
+  check(Number.isFinite(maxRatio) && maxRatio >= 1, `push: maxRatio must be >= 1, got ${maxRatio}`);
+  check(Number.isInteger(steps) && steps >= 1, `push: ratioSteps must be a positive integer, got ${steps}`);
+  const mags = coefficients.map(Math.abs).filter((c) => c > 0);
+  if (mags.length === 0) return [];
+  const [lo, hi] = [Math.min(...mags) / 2, Math.max(...mags) * maxRatio];
+  const out: number[] = [];
+  for (let k = 0; lo * 2 ** (k / steps) <= hi * (1 + 1e-12); k++) out.push(lo * 2 ** (k / steps));
+  if (out[out.length - 1] < hi) out.push(hi);
+  return out;
+}
+
+export function checkNormalization(n: unknown, strategy: string): Normalization {
+  const v = n ?? 'own';
+  check(v === 'own' || v === 'common', `${strategy}: normalization must be 'own' or 'common', got '${String(n)}'`);
+  return v as Normalization;
+}
+
+/** The push multipliers (units of the model's own norm) a measurement needs, ascending and distinct. */
+export function pushMultipliers(coefficients: readonly number[], o: PushOptions): number[] {
+  const set = new Set(coefficients);
+  if (checkNormalization(o.normalization, 'push') === 'common') {
+    const grid = pushGrid(coefficients, o.maxRatio, o.ratioSteps);
+    for (const g of grid) set.add(g);
+    if (coefficients.some((c) => c < 0)) for (const g of grid) set.add(-g);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/** A model's response read at the coefficients: exactly (`own`), or at c·ρ with ρ = common norm / own norm (`common`). */
+export function responseAt(
+  coefficients: readonly number[],
+  multipliers: readonly number[],
+  values: readonly number[],
+  ratio: number,
+): number[] {
+  return coefficients.map((c) => interpolate(multipliers, values, c * ratio));
+}

@@ -1,0 +1,195 @@
+/**
+ * The blind handle a detection strategy computes with. A {@link Subject}
+ * exposes what computing on a model needs (forward passes, captures, sweeps,
+ * adapters and training, its shape and tokenizer) and nothing that names or
+ * locates it: no directory, no config path, no name. Strategies receive
+ * subjects, never models, so a verdict cannot depend on where a model sits
+ * or what it is called.
+ *
+ * A subject may carry interventions that are prepended to every call it
+ * makes (inference and training alike). The benchmark uses this to apply a
+ * per-model logit temperature ({@link logitTemperature}) that every strategy
+ * then sees as part of the model.
+ */
+import { check, PoserError } from '../errors.js';
+import { parseHook } from '../model/hooks.js';
+import type { Intervention } from '../model/interventions.js';
+import { Model, type ForwardOptions, type ForwardOutput, type Input, type Loss, type OptimizerOptions, type TrainOptions } from '../model/model.js';
+import type { Float32NdArray } from '../model/tensor.js';
+import type { PoserTokenizer } from '../tokenizer/index.js';
+
+/** The final-norm hook: its output times the unembedding is the logits. */
+export const FINAL_HOOK = 'ln_final.hook_normalized';
+
+export interface SubjectOptions {
+  /** Interventions prepended to every call the subject makes (forward, capture, sweep, training, loss). */
+  interventions?: readonly Intervention[];
+}
+
+/**
+ * A logit temperature T as an intervention: the final normalised hidden
+ * state is scaled by 1/T at every position. The logits are a bias-free
+ * linear map of that state (`lm_head`), so they are scaled by 1/T exactly:
+ * softmax(logits / T). T > 1 flattens the answer distribution, T < 1 sharpens it.
+ */
+export function logitTemperature(temperature: number): Intervention {
+  check(Number.isFinite(temperature) && temperature > 0, `logitTemperature: the temperature must be a finite number > 0, got ${temperature}`);
+  return { hook: FINAL_HOOK, op: 'scale', scale: 1 / temperature, positions: 'all' };
+}
+
+// A sweep reruns only the last position, so a prepended intervention must touch
+// only that position. At the final hook this loses nothing: a sweep returns
+// last-position logits only, and nothing downstream of the final norm mixes positions.
+function forSweep(iv: Intervention, index: number): Intervention {
+  if ((iv.positions ?? 'last') === 'last') return iv;
+  if (iv.hook === FINAL_HOOK) return { ...iv, positions: 'last' };
+  throw new PoserError('E_ARG',
+    `subject: intervention ${index} (${iv.op} at ${iv.hook}) touches positions other than the last, so it cannot be applied in a sweep; use positions 'last' or the final hook`);
+}
+
+/** The only identity-free handle a strategy gets on a model. */
+export class Subject {
+  readonly #model: Model;
+  readonly #pre: readonly Intervention[];
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+
+  /** Use {@link subject}. */
+  constructor(model: Model, options: SubjectOptions = {}) {
+    check(model instanceof Model, 'subject: expected a loaded Model');
+    const pre = [...(options.interventions ?? [])];
+    pre.forEach((iv, i) => {
+      check(iv && typeof iv === 'object' && typeof iv.hook === 'string', `subject: interventions[${i}] must be an intervention object`);
+      parseHook(iv.hook, model.numLayers);
+    });
+    this.#model = model;
+    this.#pre = pre;
+    this.numLayers = model.numLayers;
+    this.hiddenSize = model.hiddenSize;
+    this.vocabSize = model.vocabSize;
+  }
+
+  /** The tokenizer the prompts are encoded with (undefined when the model was loaded without one). */
+  get tokenizer(): PoserTokenizer | undefined {
+    return this.#model.tokenizer;
+  }
+
+  get isDisposed(): boolean {
+    return this.#model.isDisposed;
+  }
+
+  /** The interventions prepended to every call (a copy). */
+  get interventions(): Intervention[] {
+    return [...this.#pre];
+  }
+
+  tokenId(piece: string | number): number {
+    return this.#model.tokenId(piece);
+  }
+
+  // ------------------------------------------------------------ inference
+
+  forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
+    return this.#model.forward(input, { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] });
+  }
+
+  /** Probabilities of single-token choices at the last position, [prompt][choice]. */
+  scoreChoices(input: Input, choices: (string | number)[], options: { interventions?: readonly Intervention[] } = {}): Promise<number[][]> {
+    return this.#model.scoreChoices(input, choices, { interventions: [...this.#pre, ...(options.interventions ?? [])] });
+  }
+
+  /** Activations at the given hooks (default the last position): hook -> [B, D]. */
+  async capture(input: Input, hooks: string[], positions: Intervention['positions'] = 'last'): Promise<Record<string, Float32NdArray>> {
+    check(hooks.length > 0, 'capture: at least one hook is needed');
+    const captures: Intervention[] = hooks.map((hook) => ({ hook, op: 'capture', positions }));
+    return (await this.forward(input, { logits: 'none', interventions: captures })).captures;
+  }
+
+  /** One batch under many last-position settings (see `Model.sweep`); the subject's interventions join every setting. */
+  async sweep(input: Input, settings: readonly (readonly Intervention[])[]): ReturnType<Model['sweep']> {
+    const pre = this.#pre.map(forSweep);
+    return this.#model.sweep(input, settings.map((s) => [...pre, ...s]));
+  }
+
+  // ------------------------------------------------------------ training
+
+  setTrainable(options: { patterns?: (string | RegExp)[] | 'all'; adapters?: boolean }): Promise<string[]> {
+    return this.#model.setTrainable(options);
+  }
+
+  addMlpAdapter(options: { layer: number; rank?: number; alpha?: number; seed?: number }): Promise<void> {
+    return this.#model.addMlpAdapter(options);
+  }
+
+  addLora(options: { modules: string[]; rank?: number; alpha?: number; seed?: number }): Promise<void> {
+    return this.#model.addLora(options);
+  }
+
+  removeAdapters(): Promise<void> {
+    return this.#model.removeAdapters();
+  }
+
+  configureOptimizer(options: OptimizerOptions): Promise<void> {
+    return this.#model.configureOptimizer(options);
+  }
+
+  setLearningRate(lr: number): Promise<void> {
+    return this.#model.setLearningRate(lr);
+  }
+
+  #train(options: TrainOptions): TrainOptions {
+    return { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] };
+  }
+
+  trainStep(input: Input, loss: Loss, options: TrainOptions = {}): Promise<{ loss: number; gradNorm: number }> {
+    return this.#model.trainStep(input, loss, this.#train(options));
+  }
+
+  backward(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
+    return this.#model.backward(input, loss, this.#train(options));
+  }
+
+  zeroGrad(): Promise<void> {
+    return this.#model.zeroGrad();
+  }
+
+  evaluateLoss(input: Input, loss: Loss, options: TrainOptions = {}): Promise<number> {
+    return this.#model.evaluateLoss(input, loss, this.#train(options));
+  }
+
+  /** Names of the parameters (HF names, the same for every model of an architecture) and of the adapters. */
+  parameterNames(): Promise<{ parameters: string[]; adapters: string[] }> {
+    return this.#model.parameterNames();
+  }
+
+  /**
+   * A fresh, separately trainable copy of the model as stored on disk (same
+   * device, dtype, tokenizer and prepended interventions), for work that
+   * changes weights (a full fine-tune). Dispose it when done.
+   */
+  async fork(): Promise<Subject & { dispose(): void }> {
+    const m = this.#model;
+    const copy = await Model.load(m.dir, { device: m.device, dtype: m.dtype, tokenizer: m.tokenizer ?? false });
+    const s = new Subject(copy, { interventions: this.#pre }) as Subject & { dispose(): void };
+    s.dispose = () => copy.dispose();
+    return s;
+  }
+
+  /** No identity to show: a subject serialises to its shape alone. */
+  toJSON(): Record<string, number> {
+    return { numLayers: this.numLayers, hiddenSize: this.hiddenSize, vocabSize: this.vocabSize };
+  }
+}
+
+/** Wraps a model in a blind {@link Subject}, optionally with interventions prepended to every call. */
+export function subject(model: Model, options: SubjectOptions = {}): Subject {
+  return new Subject(model, options);
+}
+
+/** Throws unless `x` is a {@link Subject} (strategies never take models directly). */
+export function checkSubject(x: unknown, what: string): asserts x is Subject {
+  if (x instanceof Model) throw new PoserError('E_ARG', `${what}: got a Model; strategies take blind subjects: wrap it with subject(model)`);
+  if (!(x instanceof Subject)) throw new PoserError('E_ARG', `${what}: expected a Subject (subject(model))`);
+  if (x.isDisposed) throw new PoserError('E_DISPOSED', `${what}: the subject's model has been disposed`);
+}

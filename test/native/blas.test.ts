@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { cpuFlags, decideOpenblasCoretype, openblasCoretypeFor } from '../../src/native/blas.js';
+
+describe('OpenBLAS kernel selection', () => {
+  it('maps CPU features to a kernel family', () => {
+    const base = ['sse2', 'avx', 'avx2', 'fma'];
+    const avx512 = [...base, 'avx512f', 'avx512vl', 'avx512bw', 'avx512dq', 'avx512cd'];
+    expect(openblasCoretypeFor(new Set([...avx512, 'avx512_bf16']))).toBe('Cooperlake');
+    expect(openblasCoretypeFor(new Set(avx512))).toBe('SkylakeX');
+    expect(openblasCoretypeFor(new Set(base))).toBe('Haswell');
+    expect(openblasCoretypeFor(new Set(['sse2']))).toBeUndefined();
+  });
+
+  it('reads the flags line of /proc/cpuinfo', () => {
+    const flags = cpuFlags('processor\t: 0\nflags\t\t: fpu avx2 fma\nbugs\t: none\n');
+    expect([...flags]).toEqual(['fpu', 'avx2', 'fma']);
+    expect(cpuFlags('processor\t: 0\n').size).toBe(0);
+  });
+
+  it('a user setting wins; POSER_OPENBLAS_AUTO=0 turns the choice off', () => {
+    const flags = new Set(['avx2', 'fma']);
+    expect(decideOpenblasCoretype({ OPENBLAS_CORETYPE: 'Prescott' }, flags)).toEqual({ coretype: 'Prescott', source: 'user' });
+    expect(decideOpenblasCoretype({}, flags)).toEqual({ coretype: 'Haswell', source: 'auto' });
+    expect(decideOpenblasCoretype({ POSER_OPENBLAS_AUTO: '0' }, flags)).toEqual({ source: 'none' });
+  });
+});
