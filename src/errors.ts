@@ -4,6 +4,7 @@ export type PoserErrorCode =
   | 'E_FORMAT'
   | 'E_DTYPE'
   | 'E_SHAPE'
+  | 'E_UNSUPPORTED'
   | 'E_ARG'
   | 'E_DEVICE'
   | 'E_STATE'

@@ -12,8 +12,15 @@ Outputs (default --out test/fixtures):
   tiny-llama/expected.safetensors                        reference activations/grads
   tiny-llama/meta.json                                   description of every tensor
   logreg.safetensors                                     sklearn logistic regression
+  dialects/<variant>-tf4/, dialects/<variant>-tf5/       config dialects: one tiny model per
+      rope type (default, linear, dynamic, llama3) and an explicit head_dim, its config.json
+      written by transformers 4.x (top-level rope_theta / rope_scaling) or 5.x (rope_parameters),
+      expected.safetensors (logits, hidden states) and meta.json (versions, checks)
 
-Usage:  /opt/poser-py/bin/python tools/make_fixtures.py [--out DIR]
+Usage:  ${POSER_PYTHON:-.venv-peer/bin/python} tools/make_fixtures.py [--out DIR]
+            [--group all|tiny-llama|dialects] [--layout both|4x|5x]
+        (the peer env of tools/make-peer-env.sh; --layout 4x/both rerun this script with
+        its transformers 4.x copy, .venv-peer/tf4, first on PYTHONPATH)
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import copy
 import json
 import os
 import platform
+import subprocess
 import sys
 import warnings
 from collections import OrderedDict
@@ -582,6 +590,203 @@ def logreg_fixtures(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------
+# Config dialects: rope types, explicit head_dim, 4.x and 5.x config layouts
+# ---------------------------------------------------------------------------
+# One small model per variant, written by the transformers that is running:
+# 4.x writes top-level rope_theta / rope_scaling, 5.x writes rope_parameters.
+# The 4.x copy lives in <peer venv>/tf4 (tools/make-peer-env.sh); --layout 4x
+# reruns this script with it first on PYTHONPATH.
+DIALECT_BASE = dict(
+    vocab_size=64,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    rms_norm_eps=1e-5,
+    tie_word_embeddings=False,
+    hidden_act="silu",
+    attention_bias=False,
+    mlp_bias=False,
+    pad_token_id=None,
+    bos_token_id=None,
+    eos_token_id=None,
+)
+DIALECT_THETA = 5000.0
+# head_dim 8: wavelengths 2*pi*theta^(2i/8) = 6.3, 53, 444, 3737 positions, so
+# llama3's bands (original 64: < 16 kept, > 64 slowed, between blended) each
+# hold at least one frequency.
+DIALECT_VARIANTS = {
+    "default": dict(rope={"rope_type": "default"}, max_positions=32, cases={"batch": [20, 13, 6]}),
+    "linear": dict(rope={"rope_type": "linear", "factor": 4.0}, max_positions=64, cases={"batch": [20, 13, 6]}),
+    # Within max_position_embeddings dynamic NTK is plain rope; beyond it the
+    # base grows with the batch's longest sequence.
+    "dynamic": dict(
+        rope={"rope_type": "dynamic", "factor": 2.0}, max_positions=16, cases={"within": [16, 11, 5], "beyond": [28, 21, 9]}
+    ),
+    "llama3": dict(
+        rope={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+        max_positions=256,
+        cases={"batch": [20, 13, 6]},
+    ),
+    # head_dim 12 != hidden_size / heads = 8: q_proj [48, 32], o_proj [32, 48].
+    "head-dim": dict(rope={"rope_type": "default"}, max_positions=32, head_dim=12, cases={"batch": [20, 13, 6]}),
+}
+SEED_DIALECT_BATCH = 31
+DISCRIMINATION_MIN = 1e-2  # rope variants must move the logits by at least this (relative) vs plain rope
+
+
+def transformers_major() -> int:
+    return int(transformers.__version__.split(".")[0])
+
+
+def dialect_config(variant: dict, layout: str, rope: dict | None = None) -> LlamaConfig:
+    rope = dict(variant["rope"] if rope is None else rope)
+    kw = dict(DIALECT_BASE, max_position_embeddings=variant["max_positions"])
+    if "head_dim" in variant:
+        kw["head_dim"] = variant["head_dim"]
+    if layout == "5x":
+        kw["rope_parameters"] = dict(rope, rope_theta=DIALECT_THETA)
+    else:
+        kw["rope_theta"] = DIALECT_THETA
+        kw["rope_scaling"] = None if rope["rope_type"] == "default" else rope
+    return LlamaConfig(**kw)
+
+
+def load_pretrained(model_dir: Path) -> LlamaForCausalLM:
+    dtype_kw = {"dtype": torch.float32} if transformers_major() >= 5 else {"torch_dtype": torch.float32}
+    m = LlamaForCausalLM.from_pretrained(str(model_dir), attn_implementation="eager", **dtype_kw)
+    return m.eval()
+
+
+def dialect_batch(lengths: list[int], vocab: int, seed: int) -> dict:
+    g = gen(seed)
+    t = max(lengths)
+    ids = torch.full((len(lengths), t), PAD_ID, dtype=torch.int64)
+    mask = torch.zeros((len(lengths), t), dtype=torch.int64)
+    for b, n in enumerate(lengths):
+        ids[b, t - n :] = torch.randint(1, vocab, (n,), generator=g)
+        mask[b, t - n :] = 1
+    return {"input_ids": ids, "attention_mask": mask, "position_ids": position_ids_from_mask(mask)}
+
+
+def real_rel_diff(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    keep = mask.bool()
+    return ((a - b)[keep].abs().max() / b[keep].abs().max()).item()
+
+
+def dialect_fixture(out: Path, name: str, variant: dict, layout: str) -> dict:
+    model_dir = out / "dialects" / f"{name}-tf{layout[0]}"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    config = dialect_config(variant, layout)
+    model = LlamaForCausalLM(config).to(torch.float32)
+    g = gen(SEED_INIT)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if pname.endswith("norm.weight"):
+                p.copy_(1.0 + NORM_JITTER * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(INIT_STD * torch.randn(p.shape, generator=g))
+    model.save_pretrained(str(model_dir), safe_serialization=True)
+    gc = model_dir / "generation_config.json"
+    if gc.exists():
+        gc.unlink()
+
+    written = json.loads((model_dir / "config.json").read_text())
+    if layout == "5x":
+        assert "rope_parameters" in written and "rope_theta" not in written, written
+    else:
+        assert "rope_theta" in written and "rope_parameters" not in written, written
+    if "head_dim" in variant:
+        assert written["head_dim"] == variant["head_dim"], written
+
+    # Plain rope on the same weights, to show the fixture tells rope types apart.
+    plain_dir = model_dir / "_plain"
+    LlamaForCausalLM(dialect_config(variant, layout, rope={"rope_type": "default"})).save_pretrained(str(plain_dir))
+    plain = load_pretrained(plain_dir)
+    plain.load_state_dict(model.state_dict())
+
+    st = Store()
+    checks: dict = {}
+    n_layers = config.num_hidden_layers
+    for i, (case, lengths) in enumerate(variant["cases"].items()):
+        batch = dialect_batch(lengths, config.vocab_size, SEED_DIALECT_BATCH + i)
+        # A fresh model per case: transformers' dynamic rope keeps state between calls.
+        ref = load_pretrained(model_dir)
+        cap = {}
+        h = ref.model.layers[n_layers - 1].register_forward_hook(lambda _m, _i, o: cap.__setitem__("x", (o[0] if isinstance(o, tuple) else o).detach().clone()))
+        with torch.no_grad():
+            o = forward(ref, batch, output_hidden_states=True)
+            p = forward(plain, batch)
+        h.remove()
+        assert len(o.hidden_states) == n_layers + 1
+        st.add(f"{case}.input_ids", batch["input_ids"], f"Token ids [B,T], rows of real lengths {lengths}, left-padded with {PAD_ID}.")
+        st.add(f"{case}.attention_mask", batch["attention_mask"], "1 on real tokens, 0 on left padding.")
+        st.add(f"{case}.logits", o.logits, "Logits [B,T,V] (compare real positions only).")
+        for k, hs in enumerate(o.hidden_states):
+            what = "embeddings" if k == 0 else ("final RMSNorm output" if k == n_layers else f"output of decoder layer {k - 1}")
+            st.add(f"{case}.hidden.{k}", hs, f"hidden_states[{k}]: {what}.")
+        st.add(f"{case}.resid_post.{n_layers - 1}", cap["x"], f"Output of the last decoder layer ({n_layers - 1}), before the final norm.")
+        checks[f"{case}.logits_rel_diff_vs_plain_rope"] = real_rel_diff(o.logits, p.logits, batch["attention_mask"])
+
+    rope_type = variant["rope"]["rope_type"]
+    for case, diff in checks.items():
+        within = name == "dynamic" and case.startswith("within")
+        if rope_type != "default" and not within:
+            assert diff > DISCRIMINATION_MIN, f"{name}/{case}: rope {rope_type} barely changes the logits ({diff})"
+        if within:
+            assert diff == 0.0, f"{name}/{case}: dynamic rope within max_position_embeddings differs from plain rope ({diff})"
+    for k, v in st.tensors.items():
+        assert torch.isfinite(v.float()).all(), k
+    st.save(model_dir / "expected.safetensors")
+    for f in plain_dir.iterdir():
+        f.unlink()
+    plain_dir.rmdir()
+
+    meta = {
+        "generator": "tools/make_fixtures.py --group dialects",
+        "versions": versions(),
+        "layout": "transformers 4.x (top-level rope_theta, rope_scaling)" if layout == "4x" else "transformers 5.x (rope_parameters)",
+        "variant": name,
+        "config_written": written,
+        "cases": {case: {"row_lengths": lengths, "T": max(lengths)} for case, lengths in variant["cases"].items()},
+        "conventions": {
+            "dtype": "float32 on CPU, attn_implementation='eager'",
+            "position_ids": "(attention_mask.cumsum(-1) - 1).clamp(min=0), passed explicitly",
+            "fresh_model_per_case": "each case runs on a model freshly loaded from this directory (dynamic rope in transformers keeps state between calls)",
+            "init": f"linear/embedding weights N(0, {INIT_STD}^2); RMSNorm weights 1 + {NORM_JITTER}*N(0,1); torch.Generator seed {SEED_INIT}",
+            "batch": f"ids uniform in [1, {DIALECT_BASE['vocab_size']}) from torch.Generator seed {SEED_DIALECT_BATCH} + case index",
+        },
+        "checks": checks,
+        "expected": st.entries(),
+    }
+    (model_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return {"dir": str(model_dir.relative_to(out)), **checks}
+
+
+def dialect_fixtures(out: Path, layout: str) -> None:
+    want = 4 if layout == "4x" else 5
+    if transformers_major() != want:
+        raise SystemExit(f"--layout {layout} needs transformers {want}.x, this is {transformers.__version__}")
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    torch.set_default_dtype(torch.float32)
+    for name, variant in DIALECT_VARIANTS.items():
+        summary = dialect_fixture(out, name, variant, layout)
+        print(json.dumps(summary))
+    print(f"dialect fixtures ({layout}) written with transformers {transformers.__version__}, torch {torch.__version__}")
+
+
+def rerun_with_tf4(args: argparse.Namespace) -> None:
+    tf4 = os.environ.get("POSER_TF4_PATH", str(Path(sys.prefix) / "tf4"))
+    if not Path(tf4, "transformers").is_dir():
+        raise SystemExit(f"transformers 4.x not found in {tf4} (run tools/make-peer-env.sh or set POSER_TF4_PATH)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tf4, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--group", "dialects", "--layout", "4x", "--out", args.out]
+    subprocess.run(cmd, env=env, check=True)
+
+
+# ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
 def versions() -> dict:
@@ -620,13 +825,26 @@ def conventions() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO_ROOT / "test" / "fixtures"), help="fixtures root (default: test/fixtures)")
+    ap.add_argument("--group", choices=["all", "tiny-llama", "dialects"], default="all", help="which fixtures to write")
+    ap.add_argument("--layout", choices=["both", "4x", "5x"], default="both", help="config layout(s) of the dialect fixtures")
     args = ap.parse_args()
 
+    if args.group in ("all", "dialects"):
+        if args.layout in ("both", "5x"):
+            dialect_fixtures(Path(args.out), "5x")
+        if args.layout == "4x" and transformers_major() == 4:
+            dialect_fixtures(Path(args.out), "4x")
+        elif args.layout in ("both", "4x"):
+            rerun_with_tf4(args)
+    if args.group in ("all", "tiny-llama"):
+        tiny_llama_fixtures(Path(args.out))
+
+
+def tiny_llama_fixtures(out: Path) -> None:
     torch.manual_seed(0)
     torch.use_deterministic_algorithms(True)
     torch.set_default_dtype(torch.float32)
 
-    out = Path(args.out)
     model_dir = out / "tiny-llama"
     model_dir.mkdir(parents=True, exist_ok=True)
 

@@ -45,10 +45,21 @@ poser::LlamaConfig parse_config(const Napi::Object& c) {
   config.num_hidden_layers = static_cast<int64_t>(get_number(c, "num_hidden_layers", 0));
   config.num_attention_heads = static_cast<int64_t>(get_number(c, "num_attention_heads", 0));
   config.num_key_value_heads = static_cast<int64_t>(get_number(c, "num_key_value_heads", config.num_attention_heads));
+  config.explicit_head_dim = static_cast<int64_t>(get_number(c, "head_dim", 0));
   config.max_position_embeddings = static_cast<int64_t>(get_number(c, "max_position_embeddings", 0));
   config.rms_norm_eps = get_number(c, "rms_norm_eps", config.rms_norm_eps);
-  config.rope_theta = get_number(c, "rope_theta", config.rope_theta);
   config.tie_word_embeddings = get_bool(c, "tie_word_embeddings", false);
+  // The rope block as src/model/config.ts validated it (RopeSpec).
+  auto rope_value = c.Get("rope");
+  if (!rope_value.IsObject()) throw poser::Error("E_ARG", "config.rope must be an object");
+  auto rope = rope_value.As<Napi::Object>();
+  config.rope.type = poser::RopeSpec::parse_type(get_string(rope, "type", "default"));
+  config.rope.theta = get_number(rope, "theta", config.rope.theta);
+  config.rope.factor = get_number(rope, "factor", 1.0);
+  config.rope.low_freq_factor = get_number(rope, "low_freq_factor", 0.0);
+  config.rope.high_freq_factor = get_number(rope, "high_freq_factor", 0.0);
+  config.rope.original_max_position_embeddings =
+      static_cast<int64_t>(get_number(rope, "original_max_position_embeddings", 0));
   config.validate();
   return config;
 }

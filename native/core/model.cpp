@@ -25,15 +25,15 @@ std::string shape_string(torch::IntArrayRef shape) {
 
 // Every tensor a LlamaForCausalLM checkpoint must hold, with its shape.
 std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const LlamaConfig& c) {
-  const int64_t d = c.hidden_size, kv = c.num_key_value_heads * c.head_dim();
+  const int64_t d = c.hidden_size, q = c.num_attention_heads * c.head_dim(), kv = c.num_key_value_heads * c.head_dim();
   std::vector<std::pair<std::string, std::vector<int64_t>>> out = {{"model.embed_tokens.weight", {c.vocab_size, d}}};
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = layer_prefix(i);
     out.push_back({p + "input_layernorm.weight", {d}});
-    out.push_back({p + "self_attn.q_proj.weight", {d, d}});
+    out.push_back({p + "self_attn.q_proj.weight", {q, d}});
     out.push_back({p + "self_attn.k_proj.weight", {kv, d}});
     out.push_back({p + "self_attn.v_proj.weight", {kv, d}});
-    out.push_back({p + "self_attn.o_proj.weight", {d, d}});
+    out.push_back({p + "self_attn.o_proj.weight", {d, q}});
     out.push_back({p + "post_attention_layernorm.weight", {d}});
     out.push_back({p + "mlp.gate_proj.weight", {c.intermediate_size, d}});
     out.push_back({p + "mlp.up_proj.weight", {c.intermediate_size, d}});
@@ -159,8 +159,10 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
       throw Error("E_SHAPE", "tensor '" + name + "' has shape " + shape_string(w.sizes()) + " but the config implies " +
                                  shape_string(shape) + " (hidden_size " + std::to_string(config_.hidden_size) +
                                  ", intermediate_size " + std::to_string(config_.intermediate_size) + ", vocab_size " +
-                                 std::to_string(config_.vocab_size) + ", num_key_value_heads " +
-                                 std::to_string(config_.num_key_value_heads) + ")");
+                                 std::to_string(config_.vocab_size) + ", num_attention_heads " +
+                                 std::to_string(config_.num_attention_heads) + ", num_key_value_heads " +
+                                 std::to_string(config_.num_key_value_heads) + ", head_dim " +
+                                 std::to_string(config_.head_dim()) + ")");
     if (!w.is_floating_point())
       throw Error("E_DTYPE", "tensor '" + name + "' has non-floating dtype " + std::string(c10::toString(w.scalar_type())));
   }
@@ -170,9 +172,7 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
     params_[name] = weights[name].to(device_, dtype_);
   }
   if (config_.tie_word_embeddings) params_["lm_head.weight"] = params_["model.embed_tokens.weight"];
-  const int64_t hd = config_.head_dim();
-  auto exponents = torch::arange(0, hd, 2, torch::kLong).to(torch::kFloat32) / static_cast<double>(hd);
-  inv_freq_ = torch::pow(config_.rope_theta, exponents).reciprocal().to(device_);
+  rotary_ = RotaryEmbedding(config_.rope, config_.head_dim(), config_.max_position_embeddings, device_);
 }
 
 std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& dir, const LlamaConfig& config,
@@ -214,9 +214,7 @@ torch::Tensor LlamaModel::rms_norm(const torch::Tensor& x, const torch::Tensor& 
 }
 
 std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& positions) const {
-  auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv_freq_;  // [B, T, hd/2]
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);                 // [B, 1, T, hd]
-  return {emb.cos().to(dtype_), emb.sin().to(dtype_)};
+  return rotary_.tables(positions, dtype_);
 }
 
 torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x) const {

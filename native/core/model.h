@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hooks.h"
+#include "rope.h"
 #include "safetensors.h"
 
 namespace poser {
@@ -155,7 +156,7 @@ class LlamaModel {
   std::map<std::string, LoRA> lora_;        // by module name
   std::map<int64_t, double> mlp_adapters_;  // layer -> alpha
   std::vector<std::string> adapter_names_;
-  torch::Tensor inv_freq_;                  // [head_dim / 2] float32 on device
+  RotaryEmbedding rotary_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   OptimizerSpec optimizer_spec_;
   bool optimizer_configured_ = false;

@@ -7,7 +7,7 @@ import { PoserError, check } from '../errors.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss } from '../native/binding.js';
 import { tokenizerFromFiles, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, checkEncodedBatch, checkTokenId, padLeft, type EncodedBatch } from './batch.js';
-import { readLlamaConfig, type LlamaConfig } from './config.js';
+import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
 import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
@@ -472,7 +472,7 @@ export class Model {
       const data = files[name];
       check(typeof data === 'string' || data instanceof Uint8Array, `save: files: '${name}' must be a string or a Uint8Array`);
     }
-    const config = JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', ...this.config, torch_dtype: this.dtype }, null, 2) + '\n';
+    const config = JSON.stringify({ ...llamaConfigToJson(this.config), torch_dtype: this.dtype }, null, 2) + '\n';
     const content = adapters === 'merge' ? 'merged' : 'base';
     await replaceDirectory(
       dir,

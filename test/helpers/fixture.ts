@@ -20,8 +20,11 @@ export function tensor(name: string): Float32Array {
 
 /** The fixture's left-padded batch. */
 export function fixtureBatch(): EncodedBatch {
-  const ids = expected().get('input_ids')!;
-  const mask = expected().get('attention_mask')!;
+  return encodedBatch(expected().get('input_ids')!, expected().get('attention_mask')!);
+}
+
+/** A left-padded batch from stored int64 ids and attention mask [B, T]. */
+export function encodedBatch(ids: TestTensor, mask: TestTensor): EncodedBatch {
   const [batch, length] = ids.shape;
   const lengths: number[] = [];
   const m = new Uint8Array(batch * length);

@@ -28,7 +28,7 @@ poser::LlamaConfig fixture_config() {
   c.num_key_value_heads = j.at("num_key_value_heads");
   c.max_position_embeddings = j.at("max_position_embeddings");
   c.rms_norm_eps = j.at("rms_norm_eps");
-  c.rope_theta = j.at("rope_theta");
+  c.rope.theta = j.at("rope_theta");
   c.tie_word_embeddings = j.at("tie_word_embeddings");
   return c;
 }
