@@ -44,6 +44,14 @@ function ioError(target: string, what: string, error: unknown): PoserError {
   return new PoserError('E_IO', `${target}: cannot ${what}: ${(error as Error).message}`, { cause: error });
 }
 
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // left for the next save's cleanup of stale temporaries
+  }
+}
+
 function exchange(a: string, b: string): void {
   try {
     binding().exchangePaths(a, b);
@@ -83,7 +91,7 @@ export async function replaceDirectory(target: string, fill: (dir: string, previ
   try {
     // Temporaries are only made under the lock, so any found now are stale.
     for (const entry of readdirSync(names.parent)) {
-      if (entry.startsWith(names.tmpPrefix)) rmSync(join(names.parent, entry), { recursive: true, force: true });
+      if (entry.startsWith(names.tmpPrefix)) removeQuietly(join(names.parent, entry));
     }
     const present = existsSync(names.target);
     if (present) {
@@ -106,14 +114,15 @@ export async function replaceDirectory(target: string, fill: (dir: string, previ
       throw ioError(target, 'put the new directory in place', error);
     }
     // `tmp` now holds the previous tree (or nothing, after a plain rename).
-    rmSync(tmp, { recursive: true, force: true });
+    // The save has succeeded; a tree that cannot be removed now is removed by
+    // the next save's cleanup.
+    removeQuietly(tmp);
     tmp = undefined;
   } finally {
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    if (tmp !== undefined) removeQuietly(tmp);
     binding().unlockPath(lockFd, names.lock);
   }
 }
-
 
 /**
  * Copies `from` (a file or a directory tree) to `to` by hard links where the
