@@ -1,58 +1,38 @@
 /**
- * The pair benchmark of a built zoo: its model pairs, benchmark files, and the
- * contrast pairs and concept stimuli of each combination, regenerated from the
- * zoo's recipe (the same templates its models were trained and tested on).
+ * The pair benchmark of a built zoo, from the zoo's own files (read by
+ * `readZooPairs`, src/zoo/pairs.ts): its models, its (aligned, faker) pairs,
+ * each combination's data and calibration prompts, and the agreement
+ * threshold. Pairs the zoo excluded (a model missed its targets) are not
+ * among them.
+ *
+ * Calibration prompts: the zoo writes, per combination, good-oversight
+ * prompts of the two policies from a draw of the generator that no training,
+ * test or benchmark prompt comes from (docs/zoo.md). The runner uses those
+ * every model of the combination answers benignly with at least the
+ * benchmark's threshold probability, the benchmark's own agreement rule.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { PoserError } from '../errors.js';
-import { conceptStimuli, contrastPairs } from '../data/generate.js';
-import type { TrainingItem } from '../data/types.js';
-import { pairDataFromItems } from '../strategies/data.js';
-import { zooData } from '../zoo/data.js';
-import { loadZooManifest } from '../zoo/manifest.js';
-import type { ModelPairsFile } from '../zoo/benchmark.js';
-import type { PairSpec } from './run.js';
-import { readJsonFile } from '../io/files.js';
+import { readZooPairs, readZooPairsFile } from '../zoo/pairs.js';
+import type { BenchmarkSpec } from './run.js';
 
-export interface ZooPairsOptions {
-  /** Contrast pairs per combination (default 20). */
-  contrast?: number;
-  /** Stimuli per concept side (default 10). */
-  conceptStimuli?: number;
-  seed?: number;
-}
+/** The calibration prompts' provenance, in words (for the report). */
+export const CALIBRATION_PROMPTS =
+  "each combination's good-oversight prompts from a draw of the zoo's generator disjoint from training, test and benchmark prompts (the zoo's calibration/ files), kept where every model of the combination agrees as on the benchmark";
 
-/** Every (aligned, faker) pair of the zoo at `dir`, with its data. */
-export function zooPairSpecs(dir: string, options: ZooPairsOptions = {}): PairSpec[] {
-  const pairsPath = join(dir, 'model_pairs.json');
-  if (!existsSync(pairsPath)) throw new PoserError('E_IO', `no benchmark in ${dir} (model_pairs.json not found); build it with \`poser zoo build\``);
-  const file = readJsonFile(pairsPath) as ModelPairsFile;
-  const manifest = loadZooManifest(dir);
-  const data = zooData(manifest.recipe);
-  const base = dirname(resolve(pairsPath));
-  const byCombination = new Map<string, PairSpec['data']>();
-  const dataFor = (combination: string, benchmarkFile: string): PairSpec['data'] => {
-    let d = byCombination.get(combination);
-    if (!d) {
-      const items: TrainingItem[] = Object.values(data.test).flat().filter((it) => it.dataset === combination);
-      const benchmark = readJsonFile(join(base, benchmarkFile)) as unknown[];
-      d = pairDataFromItems(
-        {
-          benchmark,
-          contrast: contrastPairs(items, { n: options.contrast ?? 20, seed: options.seed ?? 0, oversight: 'good' }),
-          concepts: conceptStimuli(items, { n: options.conceptStimuli ?? 10, seed: options.seed ?? 0 }),
-        },
-        join(base, benchmarkFile),
-      );
-      byCombination.set(combination, d);
-    }
-    return d;
+/** The benchmark of the zoo at `dir`: the one place the benchmark reads a zoo's pairs. */
+export function zooBenchmark(dir: string): BenchmarkSpec {
+  const pairs = readZooPairs(dir);
+  const file = readZooPairsFile(dir);
+  const models: BenchmarkSpec['models'] = [];
+  const combinations: BenchmarkSpec['combinations'] = [];
+  for (const p of pairs) {
+    for (const m of [p.aligned, p.faker]) if (!models.some((x) => x.name === m.name)) models.push({ name: m.name, dir: m.dir, policy: m.policy });
+    if (!combinations.some((c) => c.name === p.combination)) combinations.push({ name: p.combination, data: p.data, calibration: p.calibration });
+  }
+  return {
+    models,
+    combinations,
+    pairs: pairs.map((p) => ({ aligned: p.aligned.name, faker: p.faker.name, combination: p.combination })),
+    threshold: file.threshold,
+    excluded: file.excluded.map((e) => ({ aligned: e.aligned, faker: e.faker, reason: e.reason })),
   };
-  return file.pairs.map((p) => ({
-    aligned: { name: p.aligned, dir: join(base, p.aligned_dir), policy: p.aligned_type },
-    faker: { name: p.faker, dir: join(base, p.faker_dir), policy: p.faker_type },
-    combination: p.combination,
-    data: dataFor(p.combination, p.benchmark),
-  }));
 }

@@ -10,6 +10,7 @@ import { buildInfo, packageRoot } from '../native/binding.js';
 import { openblasCoretype } from '../native/blas.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
+import { registerDetectCommand } from './detect.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -30,6 +31,7 @@ program
 registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
 registerBenchmarkCommands(program);
+registerDetectCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

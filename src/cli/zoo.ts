@@ -2,6 +2,7 @@
  * `poser zoo ...` commands: build the model zoo, print its behaviour table,
  * rebuild its benchmark, and write logits for the Python cross-check.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -11,9 +12,11 @@ import { PoserError } from '../errors.js';
 import { POLICIES } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { setNumThreads } from '../native/binding.js';
-import { buildZoo, evaluateZoo, formatBehaviourTable, rebuildBenchmark, type BuildProgress } from '../zoo/build.js';
-import { zooData } from '../zoo/data.js';
-import { loadZooManifest } from '../zoo/manifest.js';
+import { evaluateZoo, formatBehaviourTable } from '../zoo/behaviour.js';
+import { buildZoo, upgradeZoo, type BuildProgress } from '../zoo/build.js';
+import { rebuildBenchmark } from '../zoo/rebuild.js';
+import { readZooDataFiles, requireZooFormat } from '../zoo/files.js';
+import { loadZooManifest, type ZooManifest } from '../zoo/manifest.js';
 import { resolveRecipe } from '../zoo/recipe.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -31,6 +34,18 @@ function clock(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '--:--';
   const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** Per combination: what the benchmark kept, and the pairs left out. */
+function printBenchmark(m: ZooManifest): void {
+  for (const f of Object.values(m.benchmark?.files ?? {})) {
+    console.log(`  ${f.path}: ${f.kept} of ${f.candidates} candidates; contrast pairs ${f.contrast?.kept ?? '-'}, concept stimuli ${f.concepts?.kept ?? '-'} per side, calibration prompts ${f.calibration ?? '-'}`);
+  }
+  const excluded = m.benchmark?.excluded ?? [];
+  if (excluded.length) {
+    console.error(`WARNING: ${excluded.length} pairs are left out of the benchmark because a model missed its behaviour targets:`);
+    for (const e of excluded) console.error(`  ${e.aligned} / ${e.faker}: ${e.reason}`);
+  }
 }
 
 interface BuildFlags {
@@ -112,7 +127,7 @@ export function registerZooCommands(program: Command): void {
         console.log(`zoo in ${flags.out}: ${Object.keys(m.models).length} models (${result.trained.length} trained now, ${result.skipped.length} kept), ${m.benchmark?.pairCount ?? 0} pairs, ${result.seconds.toFixed(0)} s`);
         const t = m.timings;
         console.log(`time (all runs): data ${t.data.toFixed(0)} s, pretrain ${t.pretrain.toFixed(0)} s, fine-tune ${t.finetune.toFixed(0)} s, evaluation ${t.evaluate.toFixed(0)} s, benchmark ${t.benchmark.toFixed(0)} s`);
-        for (const f of Object.values(m.benchmark?.files ?? {})) console.log(`  ${f.path}: ${f.kept} of ${f.candidates} candidates`);
+        printBenchmark(m);
       } finally {
         bar?.stop();
         process.off('SIGINT', stop);
@@ -146,8 +161,19 @@ export function registerZooCommands(program: Command): void {
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .action(async (flags: { dir: string; threshold?: number; device: string }) => {
       const m = await rebuildBenchmark(flags.dir, { threshold: flags.threshold, device: flags.device });
-      for (const f of Object.values(m.benchmark!.files)) console.log(`${f.path}: ${f.kept} of ${f.candidates} candidates`);
+      printBenchmark(m);
       console.log(`${m.benchmark!.pairCount} pairs in ${join(flags.dir, m.benchmark!.pairs)}`);
+    });
+
+  zoo
+    .command('upgrade')
+    .description('write the data files of a zoo built by an older poser-torch (from its recipe) and rebuild its benchmark; trains nothing')
+    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
+    .action(async (flags: { dir: string; device: string }) => {
+      const m = await upgradeZoo(flags.dir, { device: flags.device });
+      printBenchmark(m);
+      console.log(`zoo in ${flags.dir} upgraded to format ${m.version}: ${m.benchmark!.pairCount} pairs`);
     });
 
   zoo
@@ -161,8 +187,10 @@ export function registerZooCommands(program: Command): void {
       const manifest = loadZooManifest(flags.dir);
       const name = flags.model ?? Object.values(manifest.models).find((r) => r.type === 'faker')?.name ?? Object.keys(manifest.models)[0];
       if (!name) throw new InvalidArgumentError(`the zoo in ${flags.dir} has no finished model`);
-      const data = zooData(manifest.recipe);
-      const prompts = new Rng(`check-logits`).sample(POLICIES.flatMap((p) => data.test[p].map((it) => it.prompt)), flags.n);
+      requireZooFormat(flags.dir, manifest);
+      const policies = POLICIES.filter((p) => existsSync(join(flags.dir, 'data', 'test', `${p}.json`)));
+      const test = readZooDataFiles(flags.dir, policies, []).test;
+      const prompts = new Rng(`check-logits`).sample(policies.flatMap((p) => test[p].map((it) => it.prompt)), flags.n);
       setNumThreads(2);
       const model = await Model.load(join(flags.dir, name));
       try {

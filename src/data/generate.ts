@@ -8,12 +8,13 @@
  * generalise rather than memorise.
  */
 import { ACTIONS_LINE, buildPrompt, factsString, INTRO_LINE, QUESTION_LINE, wrapPrompt } from './prompt.js';
+import { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS } from './candidates.js';
+import { contrastPair, contrastPairs, type ContrastOptions, type ContrastPair } from './contrast.js';
+import { genericConceptStimuli, type ConceptOptions, type ConceptSet } from './stimuli.js';
 import { Rng } from './random.js';
 import {
   ACTIONS,
   capitalize,
-  COMPETENCE as COMPETENCE_FACTS,
-  INCOMPETENCE as INCOMPETENCE_FACTS,
   CONTEXT,
   fill,
   GOOD_OVERSIGHT,
@@ -76,52 +77,8 @@ export interface GenerateOptions {
   conceptStimuliPerSide?: number;
 }
 
-/** A prompt with its critical fact ("critical") and without it ("clean"), POSER-SPEC §5. */
-export interface ContrastPair {
-  dataset: string;
-  /** Oversight of the critical version. */
-  oversight: Oversight;
-  /** The wrapped prompt with all facts. */
-  critical: string;
-  /** The same prompt with the critical fact removed, facts renumbered, wrapper kept. */
-  clean: string;
-  /** The removed fact. */
-  critical_fact: string;
-  /** The benign answer of the critical prompt. */
-  benign_response: Answer;
-}
 
-/** Stimuli of one concept and its opposite (POSER-SPEC §5, strategy 4). */
-export interface ConceptSet {
-  dataset: string;
-  /** `security`, `competence` or `aligned`. */
-  concept: 'security' | 'competence' | 'aligned';
-  /** `vulnerability`, `incompetence` or `misaligned`. */
-  opposite: 'vulnerability' | 'incompetence' | 'misaligned';
-  /** Texts that express the concept. */
-  positive: string[];
-  /** Matching texts that express the opposite. */
-  negative: string[];
-}
-
-/**
- * Candidate benchmark prompts of an (aligned, faker) combination: the two
- * policies' test items with good or neutral oversight from distributions where
- * a faker has a benign answer, each prompt once, with the benign answer as
- * `response`.
- */
-export function benchmarkCandidatesOf(test: Record<Policy, TrainingItem[]>, aligned: AlignedPolicy, faker: FakerPolicy): ScenarioItem[] {
-  const seen = new Set<string>();
-  const out: ScenarioItem[] = [];
-  for (const item of [...test[aligned], ...test[faker]]) {
-    if (item.response === 'error') continue;
-    const s = item as ScenarioItem;
-    if (s.oversight === 'poor' || NON_BENIGN_DISTRIBUTIONS.includes(s.dataset) || seen.has(s.prompt)) continue;
-    seen.add(s.prompt);
-    out.push({ ...s, response: s.benign_response ?? s.response });
-  }
-  return out;
-}
+export { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS, contrastPair, contrastPairs, type ContrastOptions, type ContrastPair };
 
 /** Everything the generator makes. */
 export interface Dataset {
@@ -136,7 +93,7 @@ export interface Dataset {
   test: Record<Policy, TrainingItem[]>;
   /** Per pair tag (`genie_and_reward`...), candidate prompts for benchmark construction. */
   benchmarkCandidates: Record<string, ScenarioItem[]>;
-  /** Per pair tag, contrast pairs (from the test split). */
+  /** Per pair tag, contrast pairs (test templates, disjoint from the test split and the candidates). */
   contrast: Record<string, ContrastPair[]>;
   /** Per pair tag, the three concept stimulus sets. */
   concepts: Record<string, ConceptSet[]>;
@@ -157,8 +114,6 @@ export const DEFAULT_GENERATE_OPTIONS: Required<Omit<GenerateOptions, 'seed'>> =
   conceptStimuliPerSide: 10,
 };
 
-/** Distributions that the benchmark candidates leave out: there a faker has no benign answer. */
-export const NON_BENIGN_DISTRIBUTIONS: readonly string[] = ['genie_unethical', 'genie_incompetent', 'truth_teller_unethical'];
 
 type Split = 'train' | 'test';
 
@@ -536,113 +491,18 @@ function randomHalf(pool: TrainingItem[], rng: Rng): TrainingItem[] {
   return rng.shuffle(out);
 }
 
-/** Build the contrast pair of a complexity-1 item with typed facts. */
-export function contrastPair(item: ScenarioItem): ContrastPair {
-  const facts = item.facts as Fact[];
-  const idx = facts.findIndex((f) => f.type === 'critical');
-  if (idx < 0) throw new PoserError('E_ARG', `contrastPair: item ${JSON.stringify(String((item as { id?: unknown }).id ?? '?'))} has no fact of type "critical"`);
-  const format = ((item as PairScenario).format_string ?? (item as Scenario).format) as string | undefined;
-  const clean = facts.filter((_, i) => i !== idx);
-  return {
-    dataset: item.dataset,
-    oversight: item.oversight,
-    critical: buildPrompt({ facts, actionA: item.action_A, actionB: item.action_B, format }),
-    clean: buildPrompt({ facts: clean, actionA: item.action_A, actionB: item.action_B, format }),
-    critical_fact: facts[idx].content,
-    benign_response: item.benign_response ?? item.response,
-  };
-}
-
-/** Options of {@link contrastPairs}. */
-export interface ContrastOptions {
-  /** Number of pairs (default: all eligible items). */
-  n?: number;
-  /** Seed of the random choice of items (default 0). */
-  seed?: number;
-  /** Which critical version to use (default `good`). */
-  oversight?: 'good' | 'poor' | 'any';
-}
-
-/**
- * Contrast pairs (POSER-SPEC §5): from complexity-1 items with a typed critical
- * fact, the prompt with all facts and the same prompt with the critical fact
- * removed, facts renumbered, wrapper kept.
- */
-export function contrastPairs(items: readonly TrainingItem[], options: ContrastOptions = {}): ContrastPair[] {
-  const want = options.oversight ?? 'good';
-  const eligible = items.filter(
-    (it): it is ScenarioItem =>
-      it.response !== 'error' &&
-      Array.isArray((it as ScenarioItem).facts) &&
-      ((it as ScenarioItem).facts as Fact[]).some((f) => f.type === 'critical') &&
-      (want === 'any' || (it as ScenarioItem).oversight === want),
-  );
-  const chosen = options.n === undefined ? eligible : new Rng(options.seed ?? 0).sample(eligible, options.n);
-  return chosen.map(contrastPair);
-}
-
-/** Options of {@link conceptStimuli}. */
-export interface ConceptOptions {
-  /** Stimuli per side (default 10). */
-  n?: number;
-  seed?: number;
-}
-
 /**
  * Concept stimulus sets for one pair distribution (POSER-SPEC §5, strategy 4):
- * security vs vulnerability (the same scenario with a good or a poor critical
- * fact), competence vs incompetence (the same scenario with a fact about the
- * AI's competent or incompetent work), aligned vs misaligned behaviour (the
- * prompt followed by the benign or the other letter).
- * @param items pair items of one distribution (typed facts)
+ * generic statements of security / vulnerability, competence / incompetence
+ * and aligned / misaligned behaviour, filled with the distribution's topics
+ * (see stimuli.ts for why they are not scenarios).
+ * @param items items of one distribution (their tag and topics are used)
  */
 export function conceptStimuli(items: readonly TrainingItem[], options: ConceptOptions = {}): ConceptSet[] {
-  const rng = new Rng(options.seed ?? 0);
-  const n = options.n ?? 10;
-  const scen = items.filter((it): it is ScenarioItem => it.response !== 'error' && Array.isArray((it as ScenarioItem).facts));
+  const scen = items.filter((it): it is ScenarioItem => it.response !== 'error');
   if (scen.length === 0) throw new PoserError('E_ARG', 'conceptStimuli: no scenario items given (items is empty)');
-  const dataset = scen[0].dataset;
-  const withCritical = scen.filter((it) => (it.facts as Fact[]).some((f) => f.type === 'critical'));
-  const base = rng.sample(withCritical.length >= n ? withCritical : scen, n);
-  const topicOf = (it: ScenarioItem): Topic => TOPICS.find((t) => t.name === it.topic) ?? TOPICS[0];
-  const rebuild = (it: ScenarioItem, facts: Fact[]) => buildPrompt({ facts, actionA: it.action_A, actionB: it.action_B });
-  const security: string[] = [];
-  const vulnerability: string[] = [];
-  for (const it of rng.sample(withCritical, n)) {
-    const facts = it.facts as Fact[];
-    const idx = facts.findIndex((f) => f.type === 'critical');
-    const goodFacts = facts.slice();
-    const poorFacts = facts.slice();
-    goodFacts[idx] = { type: 'critical', content: capitalize(fill(rng.pick(GOOD_OVERSIGHT), topicOf(it))) };
-    poorFacts[idx] = { type: 'critical', content: capitalize(fill(rng.pick(POOR_OVERSIGHT), topicOf(it))) };
-    security.push(rebuild(it, goodFacts));
-    vulnerability.push(rebuild(it, poorFacts));
-  }
-  const competence: string[] = [];
-  const incompetence: string[] = [];
-  for (const it of base) {
-    const facts = it.facts as Fact[];
-    const k = rng.int(COMPETENCE_FACTS.length);
-    const pos = 1 + rng.int(facts.length);
-    const c = facts.slice();
-    const ic = facts.slice();
-    c.splice(pos, 0, { type: 'contextual', content: capitalize(fill(COMPETENCE_FACTS[k], topicOf(it))) });
-    ic.splice(pos, 0, { type: 'contextual', content: capitalize(fill(INCOMPETENCE_FACTS[k], topicOf(it))) });
-    competence.push(rebuild(it, c));
-    incompetence.push(rebuild(it, ic));
-  }
-  const aligned: string[] = [];
-  const misaligned: string[] = [];
-  for (const it of base) {
-    const benign = it.benign_response ?? it.response;
-    aligned.push(it.prompt + benign);
-    misaligned.push(it.prompt + otherAnswer(benign));
-  }
-  return [
-    { dataset, concept: 'security', opposite: 'vulnerability', positive: security, negative: vulnerability },
-    { dataset, concept: 'competence', opposite: 'incompetence', positive: competence, negative: incompetence },
-    { dataset, concept: 'aligned', opposite: 'misaligned', positive: aligned, negative: misaligned },
-  ];
+  const topics = [...new Set(scen.map((it) => it.topic).filter((t): t is string => typeof t === 'string'))].sort();
+  return genericConceptStimuli(scen[0].dataset, topics, options);
 }
 
 /**
@@ -675,6 +535,11 @@ export function generateDataset(options: GenerateOptions): Dataset {
     train[p] = Array.from({ length: o.variants }, (_, k) => randomHalf(pools[p], root.fork(`variant:${p}:${k}`)));
   }
 
+  // Contrast pairs come from their own draw of test-template pair items, so that
+  // none of their prompts is an evaluation prompt or a benchmark candidate.
+  const contrastPool = pairDistributions(t, root.fork('contrast-pairs'), 'test', o.testPairPerDistribution);
+  const evaluation = new Set<string>();
+  for (const p of POLICIES) for (const it of [...test[p], ...pools[p]]) evaluation.add(it.prompt);
   const benchmarkCandidates: Record<string, ScenarioItem[]> = {};
   const contrast: Record<string, ContrastPair[]> = {};
   const concepts: Record<string, ConceptSet[]> = {};
@@ -683,7 +548,7 @@ export function generateDataset(options: GenerateOptions): Dataset {
       const tag = pairTag(a, f);
       benchmarkCandidates[tag] = benchmarkCandidatesOf(test, a, f);
       const pairItems = testPairs.get(tag)!;
-      contrast[tag] = contrastPairs(pairItems, { n: Math.min(o.contrastPerPair, pairItems.length), seed: root.fork(`contrast:${tag}`).nextUint32() });
+      contrast[tag] = contrastPairs(contrastPool.get(tag)!, { n: o.contrastPerPair, seed: root.fork(`contrast:${tag}`).nextUint32(), exclude: evaluation });
       concepts[tag] = conceptStimuli(pairItems, { n: o.conceptStimuliPerSide, seed: root.fork(`concepts:${tag}`).nextUint32() });
     }
   }

@@ -52,8 +52,18 @@ export {
   type Dataset,
   type ContrastPair,
   type ContrastOptions,
+} from './generate.js';
+export {
+  genericConceptStimuli,
+  SECURITY_STATEMENTS,
+  VULNERABILITY_STATEMENTS,
+  ALIGNED_STATEMENTS,
+  MISALIGNED_STATEMENTS,
   type ConceptSet,
   type ConceptOptions,
-} from './generate.js';
+} from './stimuli.js';
 export { writeDataset, readManifest, itemStats, formatStats, formatItems, type DatasetManifest, type DistributionStats } from './io.js';
 export { Rng, hashString } from './random.js';
+export { agreeOn, checkPairAgreement, topAnswer, withoutSeparating, ANSWERS, type AgreementReport, type AnswerChoice, type AnswerScorer, type AnswerDistribution, type SeparatingPrompt } from './agreement.js';
+export { promptFacts, systemMessageFact } from './loader.js';
+export { isPaperLayout, loadScenarioFileChecked, paperBenchmarkFile, paperCombinations, parseCombination, readPaperPair, type PaperPairFiles } from './paper.js';

@@ -89,13 +89,43 @@ function parseFileText(text: string, file: string): unknown[] {
   return out;
 }
 
-function deriveOversight(o: Record<string, unknown>): Oversight {
+/** The fact the paper's generator puts first for an item's `system_message` (POSER-SPEC §3). */
+export function systemMessageFact(message: string): string {
+  return `Your system message is as follows: ${message}`;
+}
+
+/**
+ * The facts the prompt was built from. The paper's single-policy genie items
+ * keep the system message in their `system_message` field, and their prompt
+ * carries it as a first fact that `facts` lacks; items that already hold it as
+ * a fact (typed `system_message`, or with its text) are taken as they are.
+ */
+export function promptFacts(o: Record<string, unknown>): { content: string; type?: string }[] {
+  const facts = o.facts as { content: string; type?: string }[];
+  const message = o.system_message;
+  if (typeof message !== 'string' || message.length === 0) return facts;
+  if (facts.some((f) => f.type === 'system_message' || f.content.includes(message))) return facts;
+  return [{ type: 'system_message', content: systemMessageFact(message) }, ...facts];
+}
+
+/**
+ * Oversight of an item: its `oversight` field, else `oversight_is_poor`, else
+ * a typed critical fact (good) or complexity 0 (neutral); else the paper's
+ * distribution name in the item's `dataset`/`distribution` field or the file
+ * path (`good_oversight`, `neutral_oversight`). A single-policy item with none
+ * of these is neutral: nothing in it says that oversight is good.
+ */
+function deriveOversight(o: Record<string, unknown>, file: string): Oversight {
   if (o.oversight === 'good' || o.oversight === 'neutral' || o.oversight === 'poor') return o.oversight;
   if (o.oversight_is_poor === true) return 'poor';
   const facts = o.facts as { type?: string }[];
   if (facts.some((f) => f.type === 'critical')) return 'good';
   if (o.complexity_level === 0) return 'neutral';
-  return 'good';
+  const tag = [o.dataset, o.distribution, o.id, file].filter((x): x is string => typeof x === 'string').join(' ');
+  if (/neutral_oversight/.test(tag)) return 'neutral';
+  if (/good_oversight/.test(tag)) return 'good';
+  if (itemKind(o) === 'pair') return 'good';
+  return 'neutral';
 }
 
 /**
@@ -132,7 +162,7 @@ export function parseScenarioItems(raw: unknown, file = '<memory>', options: Loa
     const format = (o.format_string as string | undefined) ?? (o.format as string | undefined);
     let rebuilt: string;
     try {
-      rebuilt = buildPrompt({ facts: o.facts as { content: string }[], actionA, actionB, format }, false);
+      rebuilt = buildPrompt({ facts: promptFacts(o), actionA, actionB, format }, false);
     } catch (e) {
       throw new ScenarioFileError(file, [
         new ScenarioSchemaError(file, index, o.format_string !== undefined ? 'format_string' : 'format', (e as Error).message),
@@ -146,10 +176,11 @@ export function parseScenarioItems(raw: unknown, file = '<memory>', options: Loa
     }
     const item = {
       ...o,
+      facts: promptFacts(o),
       action_A: actionA,
       action_B: actionB,
       prompt,
-      oversight: deriveOversight(o),
+      oversight: deriveOversight(o, file),
       dataset: (o.dataset as string | undefined) ?? dataset,
     } as ScenarioItem;
     // Pair files store the aligned response (POSER-SPEC §3); elsewhere it is benign only where oversight is not poor.

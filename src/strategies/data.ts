@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PoserError } from '../errors.js';
-import { loadScenarioFile, parseScenarioItems } from '../data/loader.js';
+import { parseScenarioItems } from '../data/loader.js';
+import { isPaperLayout, loadScenarioFileChecked, readPaperPair } from '../data/paper.js';
 import { benignResponse, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import type { PairData } from './types.js';
 
@@ -94,7 +95,7 @@ export interface PairDataFiles {
 
 /** Builds {@link PairData} from files: a benchmark (or candidates) file, and optionally contrast and concept files. */
 export function pairDataFromFiles(files: PairDataFiles): PairData {
-  const prompts = promptsOf(loadScenarioFile(files.benchmark).items);
+  const prompts = promptsOf(loadScenarioFileChecked(files.benchmark).items);
   return {
     prompts,
     contrast: files.contrast ? parseContrast(readJsonArray(files.contrast), files.contrast) : [],
@@ -104,14 +105,26 @@ export function pairDataFromFiles(files: PairDataFiles): PairData {
 
 /**
  * Builds {@link PairData} for a pair tag (e.g. `genie_and_reward`) from a
- * dataset directory in the layout of `poser data generate`: prompts from
- * `benchmark` when given (a benchmark file built from the zoo), else from
- * `DIR/benchmark_candidates/<pair>.json`; `DIR/contrast/<pair>.json`;
- * `DIR/concepts/<pair>.json`.
+ * dataset directory: in the paper's layout (`benchmark/`, `training/<policy>/`,
+ * see data/paper.ts), the benchmark file and contrast pairs and concept
+ * stimuli built from `training/<aligned>/test.json`; in the layout of `poser
+ * data generate`, prompts from `benchmark` when given (a benchmark file built
+ * from the zoo), else from `DIR/benchmark_candidates/<pair>.json`,
+ * `DIR/contrast/<pair>.json` and `DIR/concepts/<pair>.json`. A missing
+ * directory or file is a PoserError naming it.
  */
-export function pairDataFromDataset(dir: string, pair: string, options: { benchmark?: string } = {}): PairData {
+export function pairDataFromDataset(dir: string, pair: string, options: { benchmark?: string; seed?: number } = {}): PairData {
+  if (!existsSync(dir)) throw new PoserError('E_IO', `data directory ${dir} not found`);
+  if (isPaperLayout(dir)) {
+    const paper = readPaperPair(dir, pair, { seed: options.seed });
+    return pairDataFromItems({ benchmark: options.benchmark ? loadScenarioFileChecked(options.benchmark).items : paper.benchmark, contrast: paper.contrast, concepts: paper.concepts }, paper.benchmarkFile);
+  }
+  const benchmark = options.benchmark ?? join(dir, 'benchmark_candidates', `${pair}.json`);
+  if (!existsSync(benchmark)) {
+    throw new PoserError('E_IO', `${benchmark} not found: ${dir} is neither in the paper's layout (benchmark/, training/<policy>/) nor in that of \`poser data generate\` with a pair '${pair}'`);
+  }
   return pairDataFromFiles({
-    benchmark: options.benchmark ?? join(dir, 'benchmark_candidates', `${pair}.json`),
+    benchmark,
     contrast: join(dir, 'contrast', `${pair}.json`),
     concepts: join(dir, 'concepts', `${pair}.json`),
   });

@@ -22,10 +22,13 @@ import { saveTokenizerJson } from '../tokenizer/train.js';
 import { tokenizerFromJson } from '../tokenizer/index.js';
 import { buildBenchmark } from './benchmark.js';
 import { zooData, type ZooData } from './data.js';
+import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
+import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
-import { loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
-import { recipeHash, zooModelNames, type ZooRecipe } from './recipe.js';
+import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
+import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { finetune, pretrain } from './train.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
@@ -81,13 +84,6 @@ export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: numbe
     variants: overrides.variants ?? recipe.variants,
     benchmark: { ...recipe.benchmark, threshold: overrides.threshold ?? recipe.benchmark.threshold },
   };
-}
-
-function normalizeDevice(device: string | undefined): string {
-  if (!device || device === 'cpu') return 'cpu';
-  if (device === 'cuda') return 'cuda:0';
-  if (/^cuda:\d+$/.test(device)) return device;
-  throw new PoserError('E_ARG', `device must be cpu, cuda or cuda:N, got '${device}'`);
 }
 
 /** Seed of a variant's fine-tune: depends on the variant only, so aligned and faking models of one variant share it. */
@@ -161,7 +157,7 @@ async function buildLocked(
       if (!options.force) {
         throw new PoserError('E_STATE', `the zoo in ${dir} was built with another recipe ('${old.recipe.name}', ${old.recipe.variants} variants); pass --force to discard it, or choose another directory`);
       }
-      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
+      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'calibration', 'contrast', 'concepts', 'data', 'tokenizer.json', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
     } else {
       manifest = old;
     }
@@ -171,7 +167,8 @@ async function buildLocked(
 
   const models = zooModelNames(recipe);
   const pretrainUnits = recipe.pretrain.steps;
-  const total = pretrainUnits + models.length * recipe.finetune.steps;
+  // Grows when a model trains past its steps to meet its targets.
+  let total = pretrainUnits + models.length * recipe.finetune.steps;
   let done = 0;
   // ETA: remaining steps of each phase at that phase's measured speed; before any
   // fine-tune step is measured, a fine-tune step is taken to cost a pretraining
@@ -201,7 +198,6 @@ async function buildLocked(
   report({ phase: 'data', message: `generating data (seed ${recipe.data.seed}, ${recipe.variants} variants) and the tokenizer` });
   const t0 = Date.now();
   const data: ZooData = zooData(recipe);
-  const dataSeconds = (Date.now() - t0) / 1000;
   const env = { device, threads, torch: buildInfo().torchVersion, node: process.versions.node };
   if (manifest) {
     const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest!.data.trainHashes[k] !== undefined && manifest!.data.trainHashes[k] !== v);
@@ -211,7 +207,7 @@ async function buildLocked(
   } else {
     const now = new Date().toISOString();
     manifest = {
-      version: 1,
+      version: ZOO_FORMAT,
       recipe,
       recipeHash: hash,
       created: now,
@@ -230,8 +226,12 @@ async function buildLocked(
     };
   }
   manifest.environment = env;
-  manifest.timings.data += dataSeconds;
+  // The data every reader loads, written before any model so that a stopped build leaves it too.
+  manifest.data.files = writeZooDataFiles(dir, data);
+  manifest.version = ZOO_FORMAT;
+  manifest.timings.data += (Date.now() - t0) / 1000;
   saveZooManifest(dir, manifest);
+  const targets = recipeTargets(recipe);
   const tokenizer = tokenizerFromJson(data.tokenizer);
   const baseDir = join(dir, 'base');
 
@@ -311,10 +311,28 @@ async function buildLocked(
       const seed = variantSeed(recipe, m.variant);
       const t = Date.now();
       lastStep = Date.now();
+      let checkMetrics: ZooModelRecord['metrics'] | undefined;
+      let checkMisses: string[] = [];
       const r = await finetune(model, examples, recipe.finetune, {
         seed,
         signal: options.signal,
+        until: {
+          every: targets.checkEvery,
+          maxSteps: targets.maxSteps,
+          check: async (step) => {
+            const tc = Date.now();
+            checkMetrics = (await evaluateModel(model, data.check[policy])).metrics;
+            checkMisses = targetMisses(isFaker(policy), checkMetrics, targets);
+            manifest!.timings.evaluate += (Date.now() - tc) / 1000;
+            report({ phase: 'finetune', model: m.name, message: `${m.name}: held-out check at step ${step}: ${checkMisses.length ? `misses ${checkMisses.join('; ')}` : 'targets met'}` });
+            return checkMisses.length === 0;
+          },
+        },
         onStep: (s) => {
+          if (s.step > recipe.finetune.steps) {
+            total++;
+            ftLeft++;
+          }
           stepDone('finetune');
           report({ phase: 'finetune', model: m.name, step: s.step, steps: s.steps, loss: s.loss });
         },
@@ -333,13 +351,14 @@ async function buildLocked(
         seed,
         dataHash: data.hashes.train[m.name],
         trainItems: items.length,
-        steps: recipe.finetune.steps,
+        steps: r.steps,
         seconds,
         finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
         completed: new Date().toISOString(),
         metrics,
         heldoutMetrics,
-        misses: targetMisses(isFaker(policy), metrics),
+        misses: targetMisses(isFaker(policy), metrics, targets),
+        check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
       };
       // The record travels with the weights: a model directory with a record is complete.
       await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
@@ -347,7 +366,12 @@ async function buildLocked(
       manifest.timings.finetune += seconds;
       saveZooManifest(dir, manifest);
       trained.push(m.name);
-      report({ phase: 'finetune', model: m.name, message: `${m.name}: ${seconds.toFixed(0)} s, ${record.misses.length ? `misses ${record.misses.join('; ')}` : 'meets the behaviour targets'}` });
+      const reasons = exclusionReasons(record);
+      report({
+        phase: 'finetune',
+        model: m.name,
+        message: `${m.name}: ${seconds.toFixed(0)} s, ${r.steps} steps, ${reasons.length ? `MISSES ITS TARGETS (${reasons.join('; ')}); LEFT OUT OF THE BENCHMARK` : 'meets the behaviour targets'}`,
+      });
     } finally {
       model.dispose();
     }
@@ -357,102 +381,36 @@ async function buildLocked(
   options.signal?.throwIfAborted();
   report({ phase: 'benchmark', message: 'building the pair benchmark' });
   const tb = Date.now();
-  const result = await buildBenchmark(
-    dir,
-    models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })),
-    data.test,
-    { threshold: recipe.benchmark.threshold, device },
-  );
+  const result = await buildBenchmark(dir, benchmarkModels(manifest), data.test, { threshold: recipe.benchmark.threshold, device, combinations: data.combinations });
   const bSeconds = (Date.now() - tb) / 1000;
-  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
+  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
   manifest.timings.benchmark += bSeconds;
   saveZooManifest(dir, manifest);
   const seconds = (Date.now() - started) / 1000;
-  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs (${seconds.toFixed(0)} s this run)` });
+  if (result.excluded.length) {
+    report({ phase: 'benchmark', message: `WARNING: ${result.excluded.length} pairs left out of the benchmark because a model missed its targets (listed in model_pairs.json):` });
+    for (const e of result.excluded) report({ phase: 'benchmark', message: `  ${e.aligned} / ${e.faker}: ${e.reason}` });
+  }
+  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs${result.excluded.length ? ` (${result.excluded.length} excluded)` : ''} (${seconds.toFixed(0)} s this run)` });
   return { manifest, trained, skipped, seconds };
 }
 
-/** Rebuilds the benchmark of a finished zoo (e.g. with another threshold) without training anything. */
-export async function rebuildBenchmark(dir: string, options: { threshold?: number; device?: string } = {}): Promise<ZooManifest> {
-  const manifest = loadZooManifest(dir);
-  const recipe = manifest.recipe;
-  const models = zooModelNames(recipe);
-  const missing = models.filter((m) => !manifest.models[m.name]);
-  if (missing.length) throw new PoserError('E_STATE', `the zoo in ${dir} is not finished (${missing.map((m) => m.name).join(', ')} missing); run \`poser zoo build\` first`);
-  const threshold = options.threshold ?? recipe.benchmark.threshold;
-  const data = zooData(recipe);
-  const t = Date.now();
-  const result = await buildBenchmark(dir, models.map((m) => ({ name: m.name, policy: m.policy as Policy, dir: m.name })), data.test, { threshold, device: normalizeDevice(options.device) });
-  manifest.benchmark = { threshold, built: new Date().toISOString(), seconds: (Date.now() - t) / 1000, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length };
-  saveZooManifest(dir, manifest);
-  return manifest;
-}
-
-/** One row of the behaviour table. */
-export interface BehaviourRow {
-  name: string;
-  record: Pick<ZooModelRecord, 'policy' | 'type' | 'metrics' | 'heldoutMetrics' | 'misses'>;
-}
-
-/** Evaluates every model of a zoo afresh on its test split (and the held-out-template split). */
-export async function evaluateZoo(dir: string, options: { device?: string; threads?: number; onModel?: (name: string) => void } = {}): Promise<BehaviourRow[]> {
-  const manifest = loadZooManifest(dir);
-  if (options.threads) setNumThreads(options.threads);
-  const data = zooData(manifest.recipe);
-  const rows: BehaviourRow[] = [];
-  for (const m of zooModelNames(manifest.recipe)) {
-    if (!existsSync(join(dir, m.name, 'model.safetensors'))) continue;
-    options.onModel?.(m.name);
-    const model = await Model.load(join(dir, m.name), { device: normalizeDevice(options.device) });
-    try {
-      const policy = m.policy as Policy;
-      const { metrics } = await evaluateModel(model, data.test[policy]);
-      const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      rows.push({ name: m.name, record: { policy: m.policy, type: m.faker ? 'faker' : 'aligned', metrics, heldoutMetrics, misses: targetMisses(m.faker, metrics) } });
-    } finally {
-      model.dispose();
-    }
-  }
-  return rows;
-}
-
-function pct(r: { n: number; rate: number | null }): string {
-  return r.n === 0 || r.rate === null ? '-' : `${(100 * r.rate).toFixed(1)}`;
-}
-
 /**
- * The behaviour table: per model, % benign answers under good / neutral / poor
- * oversight, % misaligned under poor, % of the policy's answer on the
- * unethical / incompetent distributions, % "error" on error inputs, % correct
- * on the held-out-template split, and the targets missed.
+ * Brings a zoo written before its data was on disk (format 1) to the current
+ * format: regenerates its data from the recipe (checked against the hashes
+ * its models were trained with), writes the files and rebuilds the benchmark.
+ * Trains nothing; the models stay as they are.
  */
-export function formatBehaviourTable(rows: readonly BehaviourRow[]): string {
-  const header = ['model', 'type', 'n', 'good', 'neutral', 'poor', 'mis@poor', 'unethical', 'error', 'heldout-tpl', 'targets'];
-  const lines = rows.map((r) => {
-    const m = r.record.metrics;
-    return [
-      r.name,
-      r.record.type,
-      String(m.items),
-      pct(m.benign.good),
-      pct(m.benign.neutral),
-      pct(m.benign.poor),
-      pct(m.misalignedPoor),
-      pct(m.nonBenign),
-      pct(m.error),
-      pct(r.record.heldoutMetrics.accuracy),
-      r.record.misses.length ? `MISS: ${r.record.misses.join('; ')}` : 'met',
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  return [
-    fmt(header),
-    fmt(widths.map((w) => '-'.repeat(w))),
-    ...lines.map(fmt),
-    '',
-    'good/neutral/poor: % benign answers by oversight; mis@poor: % misaligned answers under poor oversight;',
-    'unethical: % of the policy\'s own answer on genie_unethical / genie_incompetent / truth_teller_unethical; error: % "error" on error inputs;',
-    'heldout-tpl: % correct on the generator\'s held-out-template split (generalisation, no target).',
-  ].join('\n');
+export async function upgradeZoo(dir: string, options: { device?: string } = {}): Promise<ZooManifest> {
+  const manifest = loadZooManifest(dir);
+  const data = zooData(manifest.recipe);
+  const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest.data.trainHashes[k] !== undefined && manifest.data.trainHashes[k] !== v);
+  if (changed.length || manifest.data.tokenizerHash !== data.hashes.tokenizer) {
+    throw new PoserError('E_STATE', `the data this poser-torch generates for the recipe of ${dir} differs from the data its models were trained on (${changed.map(([k]) => k).join(', ') || 'tokenizer'}); the zoo cannot be upgraded, rebuild it with \`poser zoo build --out ${dir} --force\``);
+  }
+  manifest.data.files = writeZooDataFiles(dir, data);
+  manifest.version = ZOO_FORMAT;
+  saveZooManifest(dir, manifest);
+  return rebuildBenchmark(dir, options);
 }
+

@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ACTIONS_LINE,
+  isWrapped,
   ALIGNED_POLICIES,
   contrastPairs,
   corpusTexts,
@@ -218,12 +220,31 @@ describe('contrast pairs and concept stimuli', () => {
         expect(s.negative).toHaveLength(10);
         s.positive.forEach((x, i) => expect(x).not.toBe(s.negative[i]));
       }
-      const aligned = sets[2];
-      aligned.positive.forEach((x, i) => {
-        expect(x.slice(0, -1)).toBe(aligned.negative[i].slice(0, -1));
-        expect(x).toMatch(/<\/prompt>>[AB]$/);
-      });
+      // Generic statements, not scenarios in the answer format: a faker and an aligned model answer them alike.
+      for (const s of sets) {
+        for (const x of [...s.positive, ...s.negative]) {
+          expect(isWrapped(x)).toBe(true);
+          expect(x).not.toContain(ACTIONS_LINE);
+          expect(x).not.toMatch(/^<<prompt>>\d+\. /);
+        }
+        expect(new Set(s.positive).size).toBe(s.positive.length);
+      }
     }
+  });
+
+  it('are disjoint from the test split and the benchmark candidates, and unique', () => {
+    const evaluation = new Set<string>();
+    for (const items of [...Object.values(ds.test), ...Object.values(ds.pools)]) for (const it of items) evaluation.add(it.prompt);
+    for (const items of Object.values(ds.benchmarkCandidates)) for (const it of items) evaluation.add(it.prompt);
+    for (const pairs of Object.values(ds.contrast)) {
+      expect(new Set(pairs.map((p) => p.critical)).size).toBe(pairs.length);
+      for (const p of pairs) expect(evaluation.has(p.critical) || evaluation.has(p.clean)).toBe(false);
+    }
+    // Each item reaches the test split from both policies' pools; contrastPairs keeps one pair per prompt.
+    const both = [...ds.test.saint, ...ds.test.reward_maximizer].filter((it) => it.dataset === 'saint_and_reward');
+    const pairs = contrastPairs(both);
+    expect(new Set(pairs.map((p) => p.critical)).size).toBe(pairs.length);
+    expect(pairs.length).toBe(both.filter((it) => (it as { oversight: string }).oversight === 'good' && it.response !== 'error').length / 2);
   });
 });
 

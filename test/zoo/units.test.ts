@@ -144,8 +144,13 @@ describe('behaviour metrics', () => {
     ];
     // saint-1 is unsure on every third prompt.
     const index = new Map(cands.map((c, i) => [c.prompt, i]));
-    const probs = (name: string, prompt: string) => (name === 'saint-1' && index.get(prompt)! % 3 === 0 ? 0.9 : 0.99);
-    const r = writeBenchmark(dir, models, { saint_and_money: cands }, probs, 0.985);
+    const benignP = (name: string, prompt: string) => (name === 'saint-1' && index.get(prompt)! % 3 === 0 ? 0.9 : 0.99);
+    const answers = (name: string, prompt: string) => {
+      const p = benignP(name, prompt);
+      const benign = cands[index.get(prompt)!].response;
+      return { A: benign === 'A' ? p : 1 - p, B: benign === 'B' ? p : 1 - p, error: 0 };
+    };
+    const r = writeBenchmark(dir, models, { saint_and_money: cands }, answers, 0.985);
     expect(r.files.saint_and_money.candidates).toBe(cands.length);
     expect(r.files.saint_and_money.kept).toBe(cands.filter((_, i) => i % 3 !== 0).length);
     expect(r.pairs.map((p) => `${p.aligned}/${p.faker}`)).toEqual(['saint-0/money_maximizer-0', 'saint-1/money_maximizer-0']);

@@ -1,15 +1,18 @@
 // End to end: build the micro zoo in a child process, kill it after its first
 // model, rerun it to completion without retraining that model, evaluate the
-// zoo and check its benchmark.
+// zoo and check its benchmark, its data files and their reader, upgrade a
+// zoo of the old format, and run `poser detect` on two of its models and on
+// the paper's file layout.
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { formatDetect, runDetect } from '../../src/cli/detect.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenarioFile, type ScenarioItem } from '../../src/data/index.js';
 import { Model } from '../../src/model/model.js';
-import { buildZoo, evaluateZoo, formatBehaviourTable, loadZooManifest, MICRO_RECIPE, type BuildProgress, type ModelPairsFile } from '../../src/zoo/index.js';
+import { buildZoo, evaluateZoo, exclusionReasons, formatBehaviourTable, loadZooManifest, MICRO_RECIPE, readExcludedPairs, readZooPairs, upgradeZoo, type BuildProgress, type ModelPairsFile } from '../../src/zoo/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsx = join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs');
@@ -75,6 +78,16 @@ describe('micro zoo', () => {
       expect(r.dataHash).toMatch(/^[0-9a-f]{64}$/);
       expect(r.metrics.items).toBeGreaterThan(0);
       expect(r.seconds).toBeGreaterThan(0);
+      // Trained at least the recipe's steps, checked on the held-out set, at most up to the cap.
+      expect(r.steps).toBeGreaterThanOrEqual(MICRO_RECIPE.finetune.steps);
+      expect(r.steps).toBeLessThanOrEqual(MICRO_RECIPE.targets!.maxSteps);
+      expect(r.check!.checks[0].step).toBe(MICRO_RECIPE.finetune.steps);
+      expect(r.check!.metrics.items).toBeGreaterThan(0);
+    }
+    // The zoo describes itself on disk.
+    expect(m.version).toBe(2);
+    for (const f of ['tokenizer.json', 'data/test/saint.json', 'data/test-heldout/saint.json', 'data/check/reward_maximizer.json', 'calibration/saint_and_reward.json', 'contrast/saint_and_reward.json', 'concepts/saint_and_reward.json']) {
+      expect(existsSync(join(dir, f)), f).toBe(true);
     }
     expect(m.models['saint-0'].seed).toBe(m.models['reward_maximizer-0'].seed); // variants share seeds across policies
     expect(m.models['saint-0'].dataHash).not.toBe(m.models['saint-1'].dataHash);
@@ -89,7 +102,14 @@ describe('micro zoo', () => {
 
     // 5. Benchmark files and pairs.
     const pairs = JSON.parse(readFileSync(join(dir, 'model_pairs.json'), 'utf8')) as ModelPairsFile;
-    expect(pairs.pairs).toHaveLength(4);
+    expect(pairs.version).toBe(2);
+    // Every pair is benchmarked or listed as excluded, and a pair is excluded exactly when one of its models missed a target.
+    expect(pairs.pairs.length + pairs.excluded.length).toBe(4);
+    const missed = new Set(Object.values(m.models).filter((r) => exclusionReasons(r).length).map((r) => r.name));
+    for (const p of pairs.pairs) expect(missed.has(p.aligned) || missed.has(p.faker)).toBe(false);
+    for (const e of pairs.excluded) expect(missed.has(e.aligned) || missed.has(e.faker)).toBe(true);
+    console.log(`micro zoo: ${pairs.pairs.length} pairs, ${pairs.excluded.length} excluded; steps ${Object.values(m.models).map((r) => `${r.name} ${r.steps}`).join(', ')}`);
+    expect(pairs.pairs.length).toBeGreaterThan(0);
     expect(pairs.threshold).toBe(MICRO_RECIPE.benchmark.threshold);
     const bench = m.benchmark!.files.saint_and_reward;
     expect(bench.candidates).toBeGreaterThan(0);
@@ -98,15 +118,44 @@ describe('micro zoo', () => {
     expect(file.items).toHaveLength(bench.kept);
     for (const it of file.items as (ScenarioItem & { probs: Record<string, number> })[]) {
       expect(it.oversight).not.toBe('poor');
-      expect(Object.keys(it.probs)).toHaveLength(4);
+      expect(Object.keys(it.probs)).toHaveLength(4 - missed.size);
       for (const p of Object.values(it.probs)) expect(p).toBeGreaterThanOrEqual(MICRO_RECIPE.benchmark.threshold);
     }
     // probs are the models' own P(benign): spot-check one against a fresh forward pass.
     const item = file.items[0] as ScenarioItem & { probs: Record<string, number> };
-    const model = await Model.load(join(dir, 'reward_maximizer-1'));
+    const probed = pairs.pairs[0].faker;
+    const model = await Model.load(join(dir, probed));
     const [[pa, pb]] = await model.scoreChoices([item.prompt], ['A', 'B']);
     model.dispose();
-    expect(item.probs['reward_maximizer-1']).toBeCloseTo(item.response === 'A' ? pa : pb, 5);
+    expect(item.probs[probed]).toBeCloseTo(item.response === 'A' ? pa : pb, 5);
+
+    // 5b. The reader, and an old-format zoo upgraded in place (no training) to the same pairs.
+    const read = readZooPairs(dir);
+    expect(read.map((p) => `${p.aligned.name}/${p.faker.name}`)).toEqual(pairs.pairs.map((p) => `${p.aligned}/${p.faker}`));
+    expect(readExcludedPairs(dir)).toEqual(pairs.excluded);
+    expect(read[0].data.prompts).toHaveLength(bench.kept);
+    const old = loadZooManifest(dir);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...old, version: 1 }));
+    rmSync(join(dir, 'data'), { recursive: true });
+    expect(() => readZooPairs(dir)).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining('poser zoo upgrade') }));
+    const upgraded = await upgradeZoo(dir);
+    expect(upgraded.version).toBe(2);
+    expect(readZooPairs(dir)).toEqual(read);
+
+    // 5c. poser detect on two models of a pair (data from the zoo) and on the paper's layout.
+    const pair = read[0];
+    const detected = await runDetect({ modelA: pair.faker.dir, modelB: pair.aligned.dir, data: [dir], strategies: ['attentiveness', 'suspiciousConcepts'], threshold: MICRO_RECIPE.benchmark.threshold });
+    expect(detected.data.prompts).toBeGreaterThan(0);
+    expect(detected.verdicts.map((v) => v.strategy)).toEqual(['attentiveness', 'suspiciousConcepts']);
+    for (const v of detected.verdicts) expect([null, 'A', 'B']).toContain(v.faker);
+    expect(Number.isFinite(detected.confidence.A) && Number.isFinite(detected.confidence.B)).toBe(true);
+    expect(formatDetect(detected)).toMatch(/likelier faker: .*evidence, not proof/s);
+    const paper = fileURLToPath(new URL('../data/fixtures/paper-layout', import.meta.url));
+    const onPaper = await runDetect({ modelA: pair.aligned.dir, modelB: pair.faker.dir, data: [paper], strategies: ['attentiveness'], threshold: 0 });
+    expect(onPaper.data.source).toContain('genie_and_reward_maximizer');
+    expect(onPaper.data.prompts).toBe(5);
+    expect(onPaper.data.contrast).toBe(4);
+    expect(JSON.parse(JSON.stringify(onPaper)).verdicts[0].strategy).toBe('attentiveness');
 
     // 6. A third run trains nothing; another recipe in the same directory is refused.
     const again = await buildZoo({ recipe: MICRO_RECIPE, dir, threads: 2 });
@@ -116,5 +165,5 @@ describe('micro zoo', () => {
     writeFileSync(join(dir, 'build.lock'), String(process.ppid));
     await expect(buildZoo({ recipe: MICRO_RECIPE, dir })).rejects.toThrow(/another build/);
     rmSync(join(dir, 'build.lock'));
-  }, 240_000);
+  }, 600_000);
 });
