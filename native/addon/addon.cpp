@@ -9,6 +9,7 @@
 
 #include "gguf_wrap.h"
 #include "model_wrap.h"
+#include "path_swap_wrap.h"
 #include "probe_wrap.h"
 #include "worker.h"
 
@@ -59,6 +60,9 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  exports.Set("exchangePaths", Napi::Function::New(env, ExchangePaths, "exchangePaths"));
+  exports.Set("lockPath", Napi::Function::New(env, LockPath, "lockPath"));
+  exports.Set("unlockPath", Napi::Function::New(env, UnlockPath, "unlockPath"));
   return exports;
 }
 

@@ -377,7 +377,12 @@ Napi::Value ModelWrap::SetParameter(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
     const std::string path = arg_string(info, 0, "path");
-    const bool adapters_only = info.Length() > 1 && info[1].ToBoolean().Value();
+    const std::string what = arg_string(info, 1, "save content");
+    poser::LlamaModel::SaveContent content;
+    if (what == "merged") content = poser::LlamaModel::SaveContent::Merged;
+    else if (what == "base") content = poser::LlamaModel::SaveContent::Base;
+    else if (what == "adapters") content = poser::LlamaModel::SaveContent::Adapters;
+    else throw poser::Error("E_ARG", "save content must be 'merged', 'base' or 'adapters', got '" + what + "'");
     std::map<std::string, std::string> metadata;
     if (info.Length() > 2 && info[2].IsObject()) {
       auto obj = info[2].As<Napi::Object>();
@@ -388,7 +393,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
       }
     }
     return Run(
-        info, "save", [=](poser::LlamaModel& m) { m.save(path, adapters_only, metadata); }, undefined_result);
+        info, "save", [=](poser::LlamaModel& m) { m.save(path, content, metadata); }, undefined_result);
   });
 }
 

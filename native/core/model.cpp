@@ -738,16 +738,30 @@ void LlamaModel::set(const std::string& name, const torch::Tensor& value) {
   p.copy_(value.to(p.device(), p.scalar_type()));
 }
 
-void LlamaModel::save(const std::string& path, bool adapters_only,
+void LlamaModel::save(const std::string& path, SaveContent content,
                       const std::map<std::string, std::string>& metadata) const {
+  if (content == SaveContent::Merged && !mlp_adapters_.empty())
+    throw Error("E_STATE", "save: layer " + std::to_string(mlp_adapters_.begin()->first) +
+                               " has a parallel MLP adapter, which a LLaMA checkpoint cannot express; "
+                               "save it with saveAdapters, or pass { adapters: 'drop' } to save the base model");
   const std::set<std::string> adapter_set(adapter_names_.begin(), adapter_names_.end());
   TensorMap out;
   for (const auto& [name, tensor] : params_) {
-    if (adapters_only != (adapter_set.count(name) > 0)) continue;
-    if (!adapters_only && name == "lm_head.weight" && config_.tie_word_embeddings) continue;
+    if ((content == SaveContent::Adapters) != (adapter_set.count(name) > 0)) continue;
+    if (content != SaveContent::Adapters && name == "lm_head.weight" && config_.tie_word_embeddings) continue;
     out[name] = tensor.detach();
   }
-  if (out.empty()) throw Error("E_STATE", adapters_only ? "no adapters to save" : "no parameters to save");
+  if (content == SaveContent::Merged) {
+    // y = W x + s B (A x) = (W + s B A) x: the merged weight, computed in
+    // float32 and stored in the weight's own dtype.
+    torch::NoGradGuard no_grad;
+    for (const auto& [module, l] : lora_) {
+      const auto& w = param(module + ".weight");
+      auto delta = torch::matmul(param(l.b_name).to(torch::kFloat32), param(l.a_name).to(torch::kFloat32)) * l.scale;
+      out[module + ".weight"] = (w.detach().to(torch::kFloat32) + delta).to(w.scalar_type());
+    }
+  }
+  if (out.empty()) throw Error("E_STATE", content == SaveContent::Adapters ? "no adapters to save" : "no parameters to save");
   save_safetensors_file(path, out, metadata);
 }
 

@@ -144,8 +144,12 @@ class LlamaModel {
   torch::Tensor get(const std::string& name) const;             // float32 CPU copy
   torch::Tensor grad(const std::string& name) const;            // float32 CPU copy (zeros if none)
   void set(const std::string& name, const torch::Tensor& value); // copies into the parameter
-  // Saves base parameters (HF names) or adapters only, atomically.
-  void save(const std::string& path, bool adapters_only, const std::map<std::string, std::string>& metadata) const;
+  // What save() writes: the model with LoRA merged into its weights (refused
+  // while a parallel MLP adapter exists: a LLaMA checkpoint cannot express
+  // it), the base weights without any adapter, or the adapters alone.
+  enum class SaveContent { Merged, Base, Adapters };
+  // Writes one safetensors file, atomically (temporary file, fsync, rename).
+  void save(const std::string& path, SaveContent content, const std::map<std::string, std::string>& metadata) const;
 
  private:
   struct LoRA {

@@ -22,6 +22,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <random>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <utility>
@@ -171,6 +173,22 @@ void write_all(int fd, const void* data, size_t len, const std::string& path) {
     p += n;
     len -= static_cast<size_t>(n);
   }
+}
+
+std::string random_suffix() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// Makes a rename durable: the directory entry is data of the parent directory.
+void fsync_parent(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() < 0) throw Error("E_IO", dir + ": cannot open to fsync: " + errno_text(errno));
+  if (::fsync(d.get()) != 0) throw Error("E_IO", dir + ": fsync failed: " + errno_text(errno));
 }
 
 }  // namespace
@@ -346,7 +364,8 @@ void save_safetensors_file(const std::string& path, const TensorMap& tensors,
   uint64_t n = header_text.size();
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(n >> (8 * i));
 
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // Unique per process and per call: two saves never share a temporary file.
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + random_suffix();
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0)
     throw Error("E_IO", path + ": cannot create temporary file " + tmp + ": " +
@@ -364,6 +383,7 @@ void save_safetensors_file(const std::string& path, const TensorMap& tensors,
       throw Error("E_IO", tmp + ": close failed: " + errno_text(err));
     if (::rename(tmp.c_str(), path.c_str()) != 0)
       throw Error("E_IO", path + ": cannot rename " + tmp + " over it: " + errno_text(errno));
+    fsync_parent(path);
   } catch (const Error&) {
     fd.close();
     ::unlink(tmp.c_str());

@@ -82,7 +82,9 @@ function vectorValue(value: Vector | Vector[], width: number, rows: number, what
   if (isRows) check(list.length === rows, `${what}: ${list.length} vectors given for ${rows} rows`);
   const data = new Float32Array(list.length * width);
   list.forEach((v, r) => {
-    check(v != null && typeof (v as ArrayLike<number>).length === 'number', `${what}: value must be a vector`);
+    const u = v as unknown;
+    const isVector = Array.isArray(u) || (ArrayBuffer.isView(u) && !(u instanceof DataView));
+    check(isVector, `${what}: value must be an array or typed array of numbers, got ${typeof u === 'string' ? `the string ${JSON.stringify(u.length > 20 ? `${u.slice(0, 20)}…` : u)}` : u === null ? 'null' : typeof u}`);
     check(v.length === width, `${what}: vector of width ${v.length}, but ${widthName}`);
     for (let i = 0; i < width; i++) data[r * width + i] = finite(v[i], `${what}: value[${i}]`);
   });

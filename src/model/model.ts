@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { copyFileAtomic, writeFileAtomic } from '../io/atomic.js';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkTree, replaceDirectory } from '../io/directory.js';
+import { removeStaleTemporaries } from '../io/atomic.js';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { PoserError, check } from '../errors.js';
 import { parseDevice } from '../device.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss, type RawTensor } from '../native/binding.js';
-import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
-import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
+import { tokenizerFromFiles, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
+import { absolutePositions, checkEncodedBatch, checkTokenId, padLeft, type EncodedBatch } from './batch.js';
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
 import { findGgufFile, GGUF_TOKENIZER_ARRAYS, ggufLlamaConfig, ggufTokenizer, readGguf, type GgufInfo } from './gguf.js';
 import { hookNames, parseHook, selectHooks, type HookFilter } from './hooks.js';
@@ -127,10 +128,57 @@ const OptimizerSchema = z.object({
   nesterov: z.boolean().default(false),
 });
 
+export interface SaveOptions {
+  /**
+   * `'merge'` (default): LoRA adapters are merged into the weights they adapt
+   * (W + (alpha/rank) B A); a parallel MLP adapter, which a LLaMA checkpoint
+   * cannot express, makes the save fail with E_STATE (save it with
+   * `saveAdapters`). `'drop'`: the base weights, every adapter left out.
+   */
+  adapters?: 'merge' | 'drop';
+  /** String metadata stored in the safetensors header. */
+  metadata?: Record<string, string>;
+  /** Extra files (plain names) written into the directory as part of the same atomic save. */
+  files?: Record<string, string | Uint8Array>;
+}
+
+/** The files a save writes itself; `files` may not replace them. */
+const MODEL_FILES = new Set(['config.json', 'model.safetensors', 'model.safetensors.index.json', 'tokenizer.json', 'tokenizer_config.json']);
+
+/**
+ * Files that belong to a checkpoint: a save replaces them all (those the new
+ * model lacks are gone). Any other entry of the directory (notes, adapters,
+ * records) is the user's and is carried into the new directory.
+ */
+export function isCheckpointFile(name: string): boolean {
+  return (
+    MODEL_FILES.has(name) ||
+    /^(generation_config|special_tokens_map|added_tokens|vocab|tokenizer_config)\.json$/.test(name) ||
+    /^(merges\.txt|tokenizer\.model)$/.test(name) ||
+    /^(model|pytorch_model|tf_model|flax_model)(-\d+-of-\d+)?\.(safetensors|bin|h5|msgpack)(\.index\.json)?$/.test(name) ||
+    /\.gguf$/.test(name)
+  );
+}
+
 export interface TrainOptions {
   /** Clip the global gradient norm to this value (default: no clipping). */
   maxGradNorm?: number;
   interventions?: readonly Intervention[];
+}
+
+/** A short rendering of a bad argument for messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function stringRecord(value: unknown, what: string): Record<string, string> {
+  check(value !== null && typeof value === 'object' && !Array.isArray(value), `${what} must be an object of strings, got ${describe(value)}`);
+  for (const [k, v] of Object.entries(value as object)) check(typeof v === 'string', `${what}: '${k}' must be a string, got ${describe(v)}`);
+  return value as Record<string, string>;
 }
 
 function zodMessage(error: z.ZodError, what: string): string {
@@ -157,6 +205,8 @@ export class Model {
     readonly device: string,
     readonly dtype: Dtype,
     readonly tokenizer: Tokenizer | undefined,
+    /** The tokenizer files as read at load (name -> bytes), written again by save(). */
+    private readonly tokenizerFiles: Record<string, Buffer>,
   ) {
     this.numLayers = config.num_hidden_layers;
     this.hiddenSize = config.hidden_size;
@@ -184,9 +234,20 @@ export class Model {
     const info = gguf ? await readGguf(gguf, { arrays: wantTokenizer && !hasTokenizerJson ? GGUF_TOKENIZER_ARRAYS : false }) : undefined;
     const config = gguf ? ggufLlamaConfig(info!, gguf) : readLlamaConfig(dir);
     let tokenizer: Tokenizer | undefined;
+    const tokenizerFiles: Record<string, Buffer> = {};
     if (options.tokenizer) tokenizer = options.tokenizer;
-    else if (wantTokenizer && hasTokenizerJson) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
-    else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
+    else if (wantTokenizer && hasTokenizerJson) {
+      // Read once and kept, so a save writes exactly the tokenizer in use.
+      for (const name of ['tokenizer.json', 'tokenizer_config.json']) {
+        const path = join(dir, name);
+        try {
+          if (name === 'tokenizer.json' || existsSync(path)) tokenizerFiles[name] = readFileSync(path);
+        } catch (error) {
+          throw new PoserError('E_IO', `${path}: cannot read: ${(error as Error).message}`, { cause: error });
+        }
+      }
+      tokenizer = tokenizerFromFiles(join(dir, 'tokenizer.json'), tokenizerFiles['tokenizer.json'], tokenizerFiles['tokenizer_config.json']);
+    } else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
     let native: NativeModel;
     try {
       native = await binding().loadModel(gguf ?? dir, config, {
@@ -199,7 +260,7 @@ export class Model {
     } catch (error) {
       throw PoserError.fromNative(error);
     }
-    return new Model(native, config, dir, device.name, dtype, tokenizer);
+    return new Model(native, config, dir, device.name, dtype, tokenizer, tokenizerFiles);
   }
 
   /** Every hook point name, in call order. */
@@ -256,8 +317,8 @@ export class Model {
   /** Tokenizes and left-pads prompts (or pads rows of ids). */
   encode(input: Input): EncodedBatch {
     if (!Array.isArray(input)) {
-      check(input && input.ids instanceof Int32Array, 'input must be prompts, rows of token ids or an EncodedBatch');
-      return input;
+      check(input && typeof input === 'object' && (input as EncodedBatch).ids instanceof Int32Array, `input must be prompts, rows of token ids or an EncodedBatch, got ${describe(input)}`);
+      return checkEncodedBatch(input, this.vocabSize);
     }
     check(input.length > 0, 'empty batch: at least one prompt is needed');
     if (typeof input[0] === 'string') {
@@ -278,9 +339,10 @@ export class Model {
   /** The id of a single-token string such as "A" (looked up as a vocabulary piece first). */
   tokenId(piece: string | number): number {
     if (typeof piece === 'number') {
-      check(Number.isInteger(piece) && piece >= 0 && piece < this.vocabSize, `token id ${piece} out of range (vocab size ${this.vocabSize})`);
+      checkTokenId(piece, this.vocabSize);
       return piece;
     }
+    check(typeof piece === 'string', `a token must be a string or a token id, got ${describe(piece)}`);
     const tok = this.requireTokenizer('tokenId');
     if (tok.hf.token_to_id(piece) !== undefined) return tok.tokenId(piece);
     const ids = tok.encode(piece);
@@ -587,20 +649,54 @@ export class Model {
   }
 
   /**
-   * Saves the model in Hugging Face layout: model.safetensors and config.json
-   * (each written to a temporary file and renamed), and tokenizer.json.
+   * Saves the model into directory `dir` in Hugging Face layout
+   * (config.json, model.safetensors, and the tokenizer files it was loaded
+   * with), replacing the whole directory atomically: after a crash at any
+   * instant `dir` holds the previous model or this one, never a mix, and no
+   * checkpoint file of the previous model (shards, index, tokenizer,
+   * generation config) survives. Other files in `dir` (notes, adapters) are
+   * carried into the new directory. `dir` must be absent, empty, or a model
+   * directory (holding config.json); anything else is refused with E_STATE.
+   * A second save to the same `dir` while one runs fails with E_STATE.
    */
-  async save(dir: string, metadata: Record<string, string> = {}): Promise<void> {
-    mkdirSync(dir, { recursive: true });
-    await this.enqueue('save', () => this.native.save(join(dir, 'model.safetensors'), false, { format: 'pt', ...metadata }));
-    writeFileAtomic(join(dir, 'config.json'), JSON.stringify({ ...llamaConfigToJson(this.config), torch_dtype: this.dtype }, null, 2) + '\n');
-    const tokenizerPath = join(this.dir, 'tokenizer.json');
-    if (existsSync(tokenizerPath) && join(dir, 'tokenizer.json') !== tokenizerPath) copyFileAtomic(tokenizerPath, join(dir, 'tokenizer.json'));
+  async save(dir: string, options: SaveOptions = {}): Promise<void> {
+    check(typeof dir === 'string' && dir.length > 0, `save: the directory must be a non-empty string, got ${describe(dir)}`);
+    const adapters = options.adapters ?? 'merge';
+    check(adapters === 'merge' || adapters === 'drop', `save: adapters must be 'merge' or 'drop', got ${describe(adapters)}`);
+    const metadata = stringRecord(options.metadata ?? {}, 'save: metadata');
+    const files = options.files ?? {};
+    for (const name of Object.keys(files)) {
+      check(/^[^/\\]+$/.test(name) && name !== '.' && name !== '..', `save: files: '${name}' must be a plain file name`);
+      check(!MODEL_FILES.has(name), `save: files: '${name}' is written by the save itself`);
+      const data = files[name];
+      check(typeof data === 'string' || data instanceof Uint8Array, `save: files: '${name}' must be a string or a Uint8Array`);
+    }
+    const config = JSON.stringify({ ...llamaConfigToJson(this.config), torch_dtype: this.dtype }, null, 2) + '\n';
+    const content = adapters === 'merge' ? 'merged' : 'base';
+    await replaceDirectory(
+      dir,
+      async (tmp, previous) => {
+        if (previous) for (const name of readdirSync(previous)) if (!isCheckpointFile(name) && !(name in files)) linkTree(join(previous, name), join(tmp, name));
+        await this.enqueue('save', () => this.native.save(join(tmp, 'model.safetensors'), content, { format: 'pt', ...metadata }));
+        writeFileSync(join(tmp, 'config.json'), config);
+        for (const [name, data] of Object.entries(this.tokenizerFiles)) writeFileSync(join(tmp, name), data);
+        for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+      },
+      {
+        checkReplaceable: (target) => {
+          if (!existsSync(join(target, 'config.json')))
+            throw new PoserError('E_STATE', `save: ${dir} is not empty and holds no config.json; save() replaces the whole directory, so it only replaces a model directory or an empty one`);
+        },
+      },
+    );
   }
 
-  /** Saves only the adapters (safetensors, atomic). */
+  /** Saves only the adapters into one safetensors file (temporary file, fsync, rename). */
   async saveAdapters(path: string, metadata: Record<string, string> = {}): Promise<void> {
-    return this.enqueue('saveAdapters', () => this.native.save(path, true, metadata));
+    check(typeof path === 'string' && path.length > 0, `saveAdapters: the path must be a non-empty string, got ${describe(path)}`);
+    const meta = stringRecord(metadata, 'saveAdapters: metadata');
+    removeStaleTemporaries(path);
+    return this.enqueue('saveAdapters', () => this.native.save(path, 'adapters', meta));
   }
 
   // ------------------------------------------------------------ lifetime

@@ -66,7 +66,7 @@ export interface NativeModel {
   getParameter(name: string): Promise<RawTensor>;
   getGrad(name: string): Promise<RawTensor>;
   setParameter(name: string, value: Float32Array, shape: number[]): Promise<void>;
-  save(path: string, adaptersOnly: boolean, metadata: Record<string, string>): Promise<void>;
+  save(path: string, content: 'merged' | 'base' | 'adapters', metadata: Record<string, string>): Promise<void>;
   parameterNames(): Promise<{ parameters: string[]; adapters: string[] }>;
   dispose(): void;
 }
@@ -81,6 +81,9 @@ export interface NativeBinding {
   readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  exchangePaths(a: string, b: string): void;
+  lockPath(path: string): number;
+  unlockPath(fd: number, path: string): void;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
   fitLogistic(
     x: Float32Array | Float64Array,
@@ -127,9 +130,26 @@ export function binding(): NativeBinding {
   try {
     cached = require(path) as NativeBinding;
   } catch (error) {
-    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${(error as Error).message}`, { cause: error });
+    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${loadFailureAdvice((error as Error).message)}`, { cause: error });
   }
   return cached;
+}
+
+const REBUILD = 'rebuild it with `npm run build:native` (or `npx node-gyp rebuild`)';
+const LOCATOR = '`node scripts/torch-paths.cjs info` shows which libtorch a build uses';
+
+/** What a dlopen/Node error means for the user: a missing library, another Node, another libtorch. */
+export function loadFailureAdvice(message: string): string {
+  const missing = /([^\s:]+): cannot open shared object file/.exec(message);
+  if (missing)
+    return (
+      `${message}\nThe shared library ${missing[1]} is not on the library path. The addon finds libtorch where it was at build time; ` +
+      `if libtorch moved or was removed, reinstall it, add its lib/ directory to LD_LIBRARY_PATH, or ${REBUILD} (${LOCATOR}).`
+    );
+  if (/NODE_MODULE_VERSION/.test(message)) return `${message}\nThe addon was built for another Node.js version: ${REBUILD} under this Node.js (${process.version}).`;
+  if (/undefined symbol/.test(message))
+    return `${message}\nThe addon was built against another libtorch than the one found now (a version or C++ ABI mismatch): ${REBUILD} (${LOCATOR}).`;
+  return message;
 }
 
 /** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */

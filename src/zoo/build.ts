@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -26,10 +26,11 @@ import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
-import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { finetune, pretrain } from './train.js';
+import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
 export interface BuildProgress {
@@ -103,7 +104,7 @@ export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgr
   const device = normalizeDevice(options.device);
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const unlock = lockZoo(dir);
   try {
     return await buildLocked(options, recipe, hash, dir, device, threads, started, onProgress);
@@ -120,7 +121,7 @@ function lockZoo(dir: string): () => void {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
       return () => rmSync(path, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new PoserError('E_IO', `${path}: cannot create the build lock: ${(error as Error).message}`, { cause: error });
       const owner = Number(readFileSync(path, 'utf8'));
       let alive = false;
       try {
@@ -241,7 +242,6 @@ async function buildLocked(
     report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
   } else {
     rmSync(baseDir, { recursive: true, force: true });
-    const tmp = join(dir, `.tmp-base-${process.pid}`);
     const initDir = join(dir, `.tmp-init-${process.pid}`);
     const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
     saveTokenizerJson(tokPath, data.tokenizer);
@@ -262,8 +262,7 @@ async function buildLocked(
           report({ phase: 'pretrain', model: 'base', step: s.step, steps: s.steps, loss: s.loss });
         },
       });
-      await model.save(tmp);
-      renameSync(tmp, baseDir);
+      await model.save(baseDir);
       const seconds = (Date.now() - t) / 1000;
       manifest.base = {
         completed: new Date().toISOString(),
@@ -296,7 +295,7 @@ async function buildLocked(
     }
     if (existsSync(join(finalDir, MODEL_RECORD_FILE)) && existsSync(join(finalDir, 'model.safetensors'))) {
       // Renamed into place by a run that was stopped before it updated the manifest.
-      manifest.models[m.name] = JSON.parse(readFileSync(join(finalDir, MODEL_RECORD_FILE), 'utf8')) as ZooModelRecord;
+      manifest.models[m.name] = readJsonFile(join(finalDir, MODEL_RECORD_FILE)) as ZooModelRecord;
       saveZooManifest(dir, manifest);
       done += recipe.finetune.steps;
       ftLeft -= recipe.finetune.steps;
@@ -307,7 +306,6 @@ async function buildLocked(
     rmSync(finalDir, { recursive: true, force: true });
     const items = data.dataset.train[policy][m.variant];
     const model = await Model.load(baseDir, { device });
-    const tmp = join(dir, `.tmp-${m.name}-${process.pid}`);
     try {
       const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
       const seed = variantSeed(recipe, m.variant);
@@ -362,9 +360,8 @@ async function buildLocked(
         misses: targetMisses(isFaker(policy), metrics, targets),
         check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
       };
-      await model.save(tmp);
-      writeJsonAtomic(join(tmp, MODEL_RECORD_FILE), record);
-      renameSync(tmp, finalDir);
+      // The record travels with the weights: a model directory with a record is complete.
+      await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
       manifest.models[m.name] = record;
       manifest.timings.finetune += seconds;
       saveZooManifest(dir, manifest);
@@ -377,7 +374,6 @@ async function buildLocked(
       });
     } finally {
       model.dispose();
-      rmSync(tmp, { recursive: true, force: true });
     }
   }
 
