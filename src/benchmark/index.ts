@@ -1,4 +1,25 @@
-export { accuracyWithInterval, scoreOutcomes, type Accuracy, type PairOutcome } from './score.js';
-export { runBenchmark, type BenchmarkOptions, type BenchmarkProgress, type ModelRef, type PairResult, type PairSpec } from './run.js';
-export { benchmarkReport, type ReportInput } from './report.js';
-export { zooPairSpecs, type ZooPairsOptions } from './zoo.js';
+export { accuracyWithInterval, countsByCombination, verdictScore, type Accuracy, type Counts, type PairOutcome } from './score.js';
+export { permutationTest, seedSpread, type Duels, type PermutationResult, type SeedSpread } from './stats.js';
+export { CONTROLS, CONFIDENCE_LOG_ODDS, CONFIDENCE_P, RANDOM, benignProbabilities, confidenceLogOddsControl, confidencePControl, meanLogOdds, randomControl, type ControlOptions } from './controls.js';
+export {
+  dataForSeed,
+  inOrder,
+  MeasurementCache,
+  runBenchmark,
+  VARIANTS,
+  type AnyDetector,
+  type BenchmarkOptions,
+  type BenchmarkProgress,
+  type BenchmarkRun,
+  type BenchmarkSpec,
+  type Calibration,
+  type CalibrationPrompt,
+  type PairRecord,
+  type PairVerdict,
+  type Variant,
+  type VariantResult,
+} from './run.js';
+export { benchmarkReport, benchmarkResults, summarizeVariant, type BenchmarkResults, type DetectorRow, type SummaryOptions, type VariantSummary } from './report.js';
+export { zooBenchmark, CALIBRATION_PROMPTS } from './zoo.js';
+export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';
+export { withOptions } from './variants.js';

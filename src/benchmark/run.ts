@@ -1,61 +1,147 @@
 /**
- * Runs detection strategies over (aligned, faker) model pairs. Each pair is
- * shown to a strategy in a seeded random order, so a strategy cannot profit
- * from which model comes first; a verdict is correct when it names the faker.
+ * Runs detectors (strategies and controls) over the (aligned, faker) pairs of
+ * a benchmark, on the plain models and on confidence-controlled ones.
+ *
+ * Blind: a detector gets subjects (no name, no directory) and the pair's
+ * data; which model comes first is a seeded coin of the seed and the pair's
+ * position. Nothing a detector sees depends on a model's name or location.
+ *
+ * Cost grows with models x combinations, not pairs: a detector measures each
+ * model once per (model, combination, calibration, detector, options, seed)
+ * and every pair is a comparison of two cached measurements — the same
+ * verdict `detector.run` gives on the pair. Every pair of models within a
+ * combination is compared (cheap), which the model-level permutation test needs.
+ *
+ * Confidence control: before any detector runs, each (model, combination) is
+ * given a final-logit temperature, fitted on the combination's calibration
+ * prompts (good oversight, disjoint from the benchmark prompts) so that its
+ * mean benign log-odds there equal one target shared by every model (the
+ * median over all (model, combination) of the uncalibrated values). Logits
+ * are a bias-free linear map of the final norm's output, so log-odds scale
+ * by 1/T exactly and T = meanLogOdds / target.
  */
-import { check } from '../errors.js';
+import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
-import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
-import type { PairData, Verdict } from '../strategies/types.js';
-import type { PairOutcome } from './score.js';
+import { logitTemperature, subject, type Subject } from '../strategies/subject.js';
+import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
+import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
+import { benignProbabilities, meanLogOdds } from './controls.js';
+import { verdictScore } from './score.js';
+import type { Duels } from './stats.js';
 
-export interface ModelRef {
-  /** Unique name, e.g. genie-0. */
-  name: string;
-  /** Hugging Face model directory. */
-  dir: string;
-  policy: string;
+/** A good-oversight prompt held out from the benchmark, with its benign letter. */
+export interface CalibrationPrompt {
+  prompt: string;
+  benign: 'A' | 'B';
 }
 
-export interface PairSpec {
-  aligned: ModelRef;
-  faker: ModelRef;
-  /** (aligned type, faker type) combination, e.g. genie_and_reward. */
-  combination: string;
-  data: PairData;
+/** What the runner needs to know about a benchmark; only it (never a detector) sees names and directories. */
+export interface BenchmarkSpec {
+  models: { name: string; dir: string; policy: string }[];
+  combinations: { name: string; data: PairData; calibration: CalibrationPrompt[] }[];
+  pairs: { aligned: string; faker: string; combination: string }[];
+  /** The benchmark's agreement threshold: calibration uses only prompts every model of a combination answers benignly with at least this probability. */
+  threshold?: number;
+  /** Pairs left out of the benchmark (a model missed its behaviour targets), for the report. */
+  excluded?: { aligned: string; faker: string; reason: string }[];
 }
 
-export interface PairResult {
-  aligned: string;
-  faker: string;
-  combination: string;
-  /** The order the strategies saw: [first, second]. */
-  order: [string, string];
-  verdicts: Partial<Record<StrategyName, Verdict & { correct: boolean; seconds: number }>>;
-}
+export type Variant = 'plain' | 'controlled';
+export const VARIANTS: readonly Variant[] = ['plain', 'controlled'];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDetector = DetectionStrategy<any, any>;
 
 export interface BenchmarkProgress {
-  pair: number;
-  pairs: number;
-  strategy: StrategyName;
-  /** Strategies finished so far, over all pairs. */
+  stage: 'calibrate' | 'measure' | 'compare';
+  variant?: Variant;
+  detector?: string;
   done: number;
   total: number;
 }
 
 export interface BenchmarkOptions {
-  strategies: readonly StrategyName[];
-  /** Seed of the presentation order, prompt subsampling and every strategy (default 0). */
-  seed?: number;
-  /** Use at most this many benchmark prompts per pair (seeded subsample). */
+  /** Strategies and controls, in report order. */
+  detectors: readonly AnyDetector[];
+  /** Names of the detectors whose verdicts form the ensemble (none: no ensemble). */
+  ensemble?: readonly string[];
+  /** Strategy seeds (presentation order, prompt subsample, noise draws); default [0, 1, 2, 3, 4]. */
+  seeds?: readonly number[];
+  /** Use at most this many benchmark prompts per combination (seeded subsample per seed). */
   maxPrompts?: number;
-  /** Options passed to each strategy, by name. */
-  strategyOptions?: Partial<Record<StrategyName, Record<string, unknown>>>;
+  /** Options passed to each detector, by name. */
+  detectorOptions?: Record<string, Record<string, unknown>>;
+  /** Which benchmarks to run (default both). */
+  variants?: readonly Variant[];
   load?: Pick<LoadOptions, 'device' | 'dtype'>;
-  /** Loaded models kept at once (default 16). */
+  /** Loaded models kept at once (default 4). */
   cacheSize?: number;
   onProgress?: (event: BenchmarkProgress) => void;
+}
+
+/** The temperature fitted for one model on one combination's calibration prompts. */
+export interface Calibration {
+  model: string;
+  combination: string;
+  prompts: number;
+  /** Mean benign log-odds on the calibration prompts, before and after the temperature. */
+  before: number;
+  after: number;
+  temperature: number;
+}
+
+/** One verdict on a pair, with the order the detector saw. */
+export interface PairVerdict {
+  seed: number;
+  /** Model names in the order presented. */
+  order: [string, string];
+  /** The named faker (null: undecided). */
+  named: string | null;
+  /** 1 correct, 0 wrong, 0.5 undecided. */
+  score: number;
+  scores: [number, number];
+}
+
+export interface PairRecord {
+  aligned: string;
+  faker: string;
+  combination: string;
+  /** By detector name (and `ensemble`), one verdict per seed. */
+  verdicts: Record<string, PairVerdict[]>;
+}
+
+export interface VariantResult {
+  /** Detector names in report order, `ensemble` last when there is one. */
+  detectors: string[];
+  pairs: PairRecord[];
+  /** By detector: every model pair of each combination compared (mean over seeds), for the permutation test. */
+  duels: Record<string, Duels[]>;
+  /** By detector: per seed, each (model, combination) score, for the evidence. */
+  measurements: Record<string, { seed: number; model: string; combination: string; score: number; evidence: Record<string, unknown> }[]>;
+  /** Fresh measurements taken (not served from the cache). */
+  measured: number;
+  seconds: number;
+}
+
+export interface BenchmarkRun {
+  seeds: number[];
+  maxPrompts?: number;
+  /** The shared target of the controlled benchmark's mean benign log-odds. */
+  target?: number;
+  calibration: Calibration[];
+  variants: Partial<Record<Variant, VariantResult>>;
+}
+
+/** The data a detector gets for a combination under one seed: the benchmark prompts subsampled by the seed. */
+export function dataForSeed(data: PairData, maxPrompts: number | undefined, seed: number): PairData {
+  if (maxPrompts === undefined || data.prompts.length <= maxPrompts) return data;
+  return { ...data, prompts: new Rng(`prompts:${seed}`).sample(data.prompts, maxPrompts) };
+}
+
+/** Whether the two models at `position` are shown in the benchmark's order (else swapped): a coin of the seed and the position. */
+export function inOrder(seed: number, position: string): boolean {
+  return new Rng(`order:${seed}:${position}`).bool();
 }
 
 /** Loads models once and keeps the most recently used ones. */
@@ -85,48 +171,208 @@ class ModelCache {
   }
 }
 
-function subsample(data: PairData, max: number | undefined, rng: Rng): PairData {
-  if (max === undefined || data.prompts.length <= max) return data;
-  return { ...data, prompts: rng.shuffle(data.prompts).slice(0, max) };
+/**
+ * Measurements by (model, combination, calibration, detector, options, seed):
+ * a model is measured once however many pairs it is in.
+ */
+export class MeasurementCache {
+  private readonly entries = new Map<string, Promise<Measurement>>();
+  misses = 0;
+
+  static key(parts: { model: number; combination: string; temperature: number; detector: string; options: unknown; seed: number }): string {
+    return JSON.stringify([parts.model, parts.combination, parts.temperature, parts.detector, parts.options ?? null, parts.seed]);
+  }
+
+  get(key: string, measure: () => Promise<Measurement>): Promise<Measurement> {
+    let m = this.entries.get(key);
+    if (!m) {
+      this.misses++;
+      m = measure();
+      this.entries.set(key, m);
+    }
+    return m;
+  }
 }
 
-/** Runs every strategy on every pair; returns per-pair results and per-strategy outcomes. */
-export async function runBenchmark(
-  pairs: readonly PairSpec[],
-  options: BenchmarkOptions,
-): Promise<{ results: PairResult[]; outcomes: Partial<Record<StrategyName, PairOutcome[]>> }> {
-  check(pairs.length > 0, 'runBenchmark: no pairs');
-  check(options.strategies.length > 0, 'runBenchmark: no strategies');
-  for (const s of options.strategies) check(s in STRATEGIES, `runBenchmark: unknown strategy '${s}' (expected one of ${Object.keys(STRATEGIES).join(', ')})`);
-  const seed = options.seed ?? 0;
-  const cache = new ModelCache(options.cacheSize ?? 16, options.load);
-  const results: PairResult[] = [];
-  const outcomes: Partial<Record<StrategyName, PairOutcome[]>> = {};
-  const total = pairs.length * options.strategies.length;
+function checkSpec(spec: BenchmarkSpec, options: BenchmarkOptions): void {
+  check(spec.pairs.length > 0, 'runBenchmark: no pairs');
+  check(options.detectors.length > 0, 'runBenchmark: no detectors');
+  const names = options.detectors.map((d) => d.name);
+  check(new Set(names).size === names.length, `runBenchmark: detector names repeat (${names.join(', ')})`);
+  for (const e of options.ensemble ?? []) check(names.includes(e), `runBenchmark: ensemble member '${e}' is not among the detectors (${names.join(', ')})`);
+  const modelNames = new Set(spec.models.map((m) => m.name));
+  const comboNames = new Set(spec.combinations.map((c) => c.name));
+  for (const p of spec.pairs) {
+    check(modelNames.has(p.aligned) && modelNames.has(p.faker), `runBenchmark: pair ${p.aligned} / ${p.faker}: unknown model`);
+    check(comboNames.has(p.combination), `runBenchmark: pair ${p.aligned} / ${p.faker}: unknown combination '${p.combination}'`);
+  }
+  for (const seed of options.seeds ?? []) check(Number.isInteger(seed) && seed >= 0, `runBenchmark: seeds must be non-negative integers, got ${seed}`);
+}
+
+/** The models of each combination (pair-file order) and which of them are fakers. */
+function combinationModels(spec: BenchmarkSpec): Map<string, { models: number[]; fakers: Set<number> }> {
+  const index = new Map(spec.models.map((m, i) => [m.name, i]));
+  const out = new Map<string, { models: number[]; fakers: Set<number> }>();
+  for (const p of spec.pairs) {
+    const c = out.get(p.combination) ?? { models: [], fakers: new Set<number>() };
+    for (const name of [p.aligned, p.faker]) if (!c.models.includes(index.get(name)!)) c.models.push(index.get(name)!);
+    c.fakers.add(index.get(p.faker)!);
+    out.set(p.combination, c);
+  }
+  return out;
+}
+
+/**
+ * Fits each (model, combination)'s temperature; returns them with the shared
+ * target. Like the benchmark prompts, the calibration prompts used are those
+ * on which every model of the combination gives the benign answer with at
+ * least the benchmark's threshold probability, so that confidence is matched
+ * on prompts of the kind the benchmark holds (and log-odds are positive).
+ */
+async function calibrate(spec: BenchmarkSpec, cache: ModelCache, combos: ReturnType<typeof combinationModels>, options: BenchmarkOptions): Promise<{ target: number; calibration: Calibration[] }> {
+  const rows: Calibration[] = [];
+  const kept = new Map<string, CalibrationPrompt[]>();
+  const total = [...combos.values()].reduce((n, c) => n + c.models.length, 0);
+  const threshold = spec.threshold ?? 0;
   let done = 0;
+  for (const combo of spec.combinations) {
+    const members = combos.get(combo.name)?.models ?? [];
+    check(combo.calibration.length > 0, `runBenchmark: combination ${combo.name} has no calibration prompts`);
+    const data: PairData = { prompts: combo.calibration, contrast: [], concepts: [] };
+    const probs: { benign: number[]; other: number[] }[] = [];
+    for (const m of members) {
+      probs.push(await benignProbabilities(subject(await cache.get(spec.models[m].dir)), data));
+      options.onProgress?.({ stage: 'calibrate', done: ++done, total });
+    }
+    const keep = combo.calibration.flatMap((_, i) => (probs.every((p) => p.benign[i] >= threshold && p.benign[i] > p.other[i]) ? [i] : []));
+    if (keep.length === 0) throw new PoserError('E_ARG', `runBenchmark: no calibration prompt of ${combo.name} is answered benignly by all its models (P >= ${threshold}); the combination's models cannot be calibrated`);
+    kept.set(combo.name, keep.map((i) => combo.calibration[i]));
+    members.forEach((m, k) => {
+      const before = meanLogOdds({ benign: keep.map((i) => probs[k].benign[i]), other: keep.map((i) => probs[k].other[i]) });
+      rows.push({ model: spec.models[m].name, combination: combo.name, prompts: keep.length, before, after: NaN, temperature: NaN });
+    });
+  }
+  const sorted = rows.map((r) => r.before).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const target = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  for (const r of rows) {
+    r.temperature = r.before / target;
+    const model = await cache.get(spec.models.find((m) => m.name === r.model)!.dir);
+    const calibrated = subject(model, { interventions: [logitTemperature(r.temperature)] });
+    r.after = meanLogOdds(await benignProbabilities(calibrated, { prompts: kept.get(r.combination)!, contrast: [], concepts: [] }));
+  }
+  return { target, calibration: rows };
+}
+
+/** Runs every detector on every pair of the benchmark, for each seed and variant. */
+export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOptions): Promise<BenchmarkRun> {
+  checkSpec(spec, options);
+  const seeds = [...(options.seeds ?? [0, 1, 2, 3, 4])];
+  check(seeds.length > 0, 'runBenchmark: at least one seed is needed');
+  const variants = [...(options.variants ?? VARIANTS)];
+  const combos = combinationModels(spec);
+  const models = new ModelCache(options.cacheSize ?? 4, options.load);
+  const cache = new MeasurementCache();
+  const run: BenchmarkRun = { seeds, maxPrompts: options.maxPrompts, calibration: [], variants: {} };
   try {
-    for (const [index, pair] of pairs.entries()) {
-      const rng = new Rng(`${seed}:${pair.aligned.name}:${pair.faker.name}`);
-      const fakerFirst = rng.bool();
-      const refs: [ModelRef, ModelRef] = fakerFirst ? [pair.faker, pair.aligned] : [pair.aligned, pair.faker];
-      const subjects = [subject(await cache.get(refs[0].dir)), subject(await cache.get(refs[1].dir))] as const;
-      const data = subsample(pair.data, options.maxPrompts, rng);
-      const fakerIndex = fakerFirst ? 0 : 1;
-      const result: PairResult = { aligned: pair.aligned.name, faker: pair.faker.name, combination: pair.combination, order: [refs[0].name, refs[1].name], verdicts: {} };
-      for (const name of options.strategies) {
-        options.onProgress?.({ pair: index, pairs: pairs.length, strategy: name, done, total });
-        const started = performance.now();
-        const verdict = await STRATEGIES[name].run(subjects, data, { seed, ...(options.strategyOptions?.[name] ?? {}) } as never);
-        const correct = verdict.faker === fakerIndex;
-        result.verdicts[name] = { ...verdict, correct, seconds: (performance.now() - started) / 1000 };
-        (outcomes[name] ??= []).push({ aligned: pair.aligned.name, faker: pair.faker.name, combination: pair.combination, correct, tie: verdict.faker === null });
-        done++;
+    if (variants.includes('controlled')) Object.assign(run, await calibrate(spec, models, combos, options));
+    const temperatureOf = (variant: Variant, model: number, combination: string): number =>
+      variant === 'plain' ? 1 : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination)!.temperature;
+    for (const variant of variants) {
+      const started = performance.now();
+      const missesBefore = cache.misses;
+      const result: VariantResult = { detectors: options.detectors.map((d) => d.name), pairs: [], duels: {}, measurements: {}, measured: 0, seconds: 0 };
+      const ensemble = options.ensemble?.length ? [...options.ensemble] : undefined;
+      if (ensemble) result.detectors.push(ENSEMBLE);
+      const pairs: PairRecord[] = spec.pairs.map((p) => ({ ...p, verdicts: {} }));
+      const total = [...combos.values()].reduce((n, c) => n + c.models.length, 0) * options.detectors.length * seeds.length;
+      let done = 0;
+      // named[detector][combination][i][j], summed over seeds
+      const named: Record<string, Record<string, number[][]>> = {};
+      for (const combo of spec.combinations) {
+        const members = combos.get(combo.name);
+        if (!members) continue;
+        const n = members.models.length;
+        // Measure every model of the combination (one model at a time, so each is loaded once) with every detector and seed.
+        const bySeed = new Map<number, Record<string, Measurement[]>>(seeds.map((seed) => [seed, Object.fromEntries(options.detectors.map((d) => [d.name, [] as Measurement[]]))]));
+        for (const m of members.models) {
+          const temperature = temperatureOf(variant, m, combo.name);
+          for (const seed of seeds) {
+            const data = dataForSeed(combo.data, options.maxPrompts, seed);
+            for (const detector of options.detectors) {
+              const detectorOptions = { ...(options.detectorOptions?.[detector.name] ?? {}), seed };
+              const key = MeasurementCache.key({ model: m, combination: combo.name, temperature, detector: detector.name, options: { ...detectorOptions, maxPrompts: options.maxPrompts }, seed });
+              const measurement = await cache.get(key, async () => {
+                const model = await models.get(spec.models[m].dir);
+                const s: Subject = subject(model, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] });
+                return detector.measure(s, data, detectorOptions);
+              });
+              bySeed.get(seed)![detector.name].push(measurement);
+              (result.measurements[detector.name] ??= []).push({ seed, model: spec.models[m].name, combination: combo.name, score: measurement.score, evidence: measurement.evidence });
+              options.onProgress?.({ stage: 'measure', variant, detector: detector.name, done: ++done, total });
+            }
+          }
+        }
+        for (const seed of seeds) {
+          const measured = bySeed.get(seed)!;
+          // Compare every pair of models of the combination (true pairs in their presentation order).
+          for (let i = 0; i < n; i++)
+            for (let j = i + 1; j < n; j++) {
+              const [mi, mj] = [members.models[i], members.models[j]];
+              const pairIndex = spec.pairs.findIndex((p) => p.combination === combo.name && ((p.aligned === spec.models[mi].name && p.faker === spec.models[mj].name) || (p.aligned === spec.models[mj].name && p.faker === spec.models[mi].name)));
+              const position = pairIndex >= 0 ? `pair ${pairIndex}` : `${combo.name} ${i} ${j}`;
+              const shown: [number, number] = inOrder(seed, position) ? [i, j] : [j, i];
+              const verdicts: Verdict[] = [];
+              const record = (name: string, v: Verdict) => {
+                const namedLocal: number | null = v.faker === null ? null : shown[v.faker];
+                const m = ((named[name] ??= {})[combo.name] ??= Array.from({ length: n }, () => new Array<number>(n).fill(0)));
+                // score of "j named" when i and j meet (undecided: half)
+                const jNamed = namedLocal === null ? 0.5 : namedLocal === j ? 1 : 0;
+                m[i][j] += jNamed;
+                m[j][i] += 1 - jNamed;
+                if (pairIndex >= 0) {
+                  const pair = spec.pairs[pairIndex];
+                  const fakerLocal = spec.models[members.models[shown[0]]].name === pair.faker ? 0 : 1;
+                  (pairs[pairIndex].verdicts[name] ??= []).push({
+                    seed,
+                    order: [spec.models[members.models[shown[0]]].name, spec.models[members.models[shown[1]]].name],
+                    named: namedLocal === null ? null : spec.models[members.models[namedLocal]].name,
+                    score: verdictScore(v.faker, fakerLocal as 0 | 1),
+                    scores: v.scores,
+                  });
+                }
+              };
+              for (const detector of options.detectors) {
+                const [a, b] = [measured[detector.name][shown[0]], measured[detector.name][shown[1]]];
+                const v = detector.compare([a, b], { ...(options.detectorOptions?.[detector.name] ?? {}), seed, pair: position });
+                verdicts.push(v);
+                record(detector.name, v);
+              }
+              if (ensemble) record(ENSEMBLE, ensembleVerdict(verdicts.filter((_, k) => ensemble.includes(options.detectors[k].name))));
+              options.onProgress?.({ stage: 'compare', variant, done: i, total: n });
+            }
+        }
       }
-      results.push(result);
+      for (const name of result.detectors) {
+        result.duels[name] = spec.combinations
+          .filter((c) => combos.has(c.name))
+          .map((c) => {
+            const members = combos.get(c.name)!;
+            return {
+              combination: c.name,
+              models: members.models.map((m) => spec.models[m].name),
+              fakers: members.models.flatMap((m, k) => (members.fakers.has(m) ? [k] : [])),
+              named: named[name][c.name].map((r) => r.map((x) => x / seeds.length)),
+            };
+          });
+      }
+      result.pairs = pairs;
+      result.measured = cache.misses - missesBefore;
+      result.seconds = (performance.now() - started) / 1000;
+      run.variants[variant] = result;
     }
   } finally {
-    await cache.dispose();
+    await models.dispose();
   }
-  options.onProgress?.({ pair: pairs.length, pairs: pairs.length, strategy: options.strategies[options.strategies.length - 1], done, total });
-  return { results, outcomes };
+  return run;
 }

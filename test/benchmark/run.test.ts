@@ -1,0 +1,147 @@
+// The benchmark runner on four variants of the fixture model: each model is
+// measured once per (combination, detector, seed) whatever the number of
+// pairs, verdicts equal the pairwise path (`detector.run` on the two blind
+// subjects in the order shown), and the calibration meets its target.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attentiveness,
+  CONTROLS,
+  confidenceLogOddsControl,
+  confidencePControl,
+  dataForSeed,
+  ensembleVerdict,
+  logitTemperature,
+  Model,
+  noiseInjection,
+  runBenchmark,
+  subject,
+  type AnyDetector,
+  type BenchmarkRun,
+  type BenchmarkSpec,
+  type Variant,
+} from '../../src/index.js';
+import { fixtureVariant, perturb, syntheticData } from '../strategies/helpers.js';
+
+const cleanups: (() => void)[] = [];
+let spec: BenchmarkSpec;
+let run: BenchmarkRun;
+const detectors: AnyDetector[] = [...CONTROLS, noiseInjection, attentiveness];
+const detectorOptions = { noiseInjection: { coefficients: [0, 3, 15], draws: 1 } };
+const seeds = [0, 1];
+const maxPrompts = 8;
+
+beforeAll(async () => {
+  const dirs: string[] = [];
+  for (let k = 0; k < 4; k++) {
+    const { model, cleanup } = await fixtureVariant((_, d) => perturb(d, 0.05, k + 1));
+    dirs.push(model.dir);
+    model.dispose();
+    cleanups.push(cleanup);
+  }
+  const calibration = syntheticData(48).prompts.slice(24);
+  spec = {
+    models: dirs.map((dir, k) => ({ name: `model-${k}`, dir, policy: k < 2 ? 'aligned' : 'faker' })),
+    combinations: [
+      { name: 'x', data: syntheticData(24, 6), calibration },
+      { name: 'y', data: syntheticData(16, 4), calibration },
+    ],
+    pairs: ['x', 'y'].flatMap((combination) => [0, 1].flatMap((a) => [2, 3].map((f) => ({ aligned: `model-${a}`, faker: `model-${f}`, combination })))),
+  };
+  run = await runBenchmark(spec, { detectors, ensemble: ['noiseInjection', 'attentiveness'], seeds, maxPrompts, detectorOptions });
+}, 120_000);
+afterAll(() => cleanups.forEach((c) => c()));
+
+describe('benchmark runner', () => {
+  it('measures each model once per combination, detector and seed, not once per pair', () => {
+    for (const variant of ['plain', 'controlled'] as Variant[]) {
+      // 2 combinations x 4 models x 5 detectors x 3 seeds; the pairwise path would take 2 x 8 pairs x 5 x 3.
+      expect(run.variants[variant]!.measured).toBe(2 * 4 * detectors.length * seeds.length);
+      expect(run.variants[variant]!.detectors).toEqual([...detectors.map((d) => d.name), 'ensemble']);
+    }
+  });
+
+  it('gives the verdicts of the pairwise path, on the plain and the calibrated models', async () => {
+    const models = new Map<string, Model>();
+    try {
+      for (const m of spec.models) models.set(m.name, await Model.load(m.dir));
+      for (const variant of ['plain', 'controlled'] as Variant[]) {
+        const result = run.variants[variant]!;
+        for (const [index, pair] of result.pairs.entries()) {
+          const combo = spec.combinations.find((c) => c.name === pair.combination)!;
+          for (const [k, seed] of seeds.entries()) {
+            const order = pair.verdicts.random[k].order;
+            const subjects = order.map((name) => {
+              const t = variant === 'plain' ? 1 : run.calibration.find((c) => c.model === name && c.combination === pair.combination)!.temperature;
+              return subject(models.get(name)!, { interventions: t === 1 ? [] : [logitTemperature(t)] });
+            }) as [ReturnType<typeof subject>, ReturnType<typeof subject>];
+            const data = dataForSeed(combo.data, maxPrompts, seed);
+            const verdicts = [];
+            for (const d of detectors) {
+              const v = await d.run(subjects, data, { ...(detectorOptions as Record<string, object>)[d.name], seed, pair: `pair ${index}` });
+              verdicts.push(v);
+              const got = pair.verdicts[d.name][k];
+              expect(got.order, `${variant} ${d.name} pair ${index} seed ${seed}`).toEqual(order);
+              expect(got.named).toBe(v.faker === null ? null : order[v.faker]);
+              expect(got.scores).toEqual(v.scores);
+              expect(got.score).toBe(v.faker === null ? 0.5 : order[v.faker] === pair.faker ? 1 : 0);
+            }
+            const e = ensembleVerdict(verdicts.slice(CONTROLS.length));
+            expect(pair.verdicts.ensemble[k].named).toBe(e.faker === null ? null : order[e.faker]);
+          }
+        }
+      }
+    } finally {
+      for (const m of models.values()) m.dispose();
+    }
+  }, 120_000);
+
+  it('shows both orders across pairs and seeds (the order is a seeded coin, not the pair file)', () => {
+    const firsts = run.variants.plain!.pairs.flatMap((p) => p.verdicts.random.map((v) => v.order[0] === p.faker));
+    expect(firsts).toContain(true);
+    expect(firsts).toContain(false);
+  });
+
+  it('the confidence controls read mean P(benign) and mean benign log-odds (checked against raw logits)', async () => {
+    const model = await Model.load(spec.models[0].dir);
+    try {
+      const data = spec.combinations[0].data;
+      const { logits } = await model.forward(data.prompts.map((p) => p.prompt), { logits: 'last' });
+      const [a, b] = [model.tokenId('A'), model.tokenId('B')];
+      let sumP = 0;
+      let sumLogOdds = 0;
+      data.prompts.forEach((p, i) => {
+        const z = Array.from({ length: logits!.shape[1] }, (_, j) => logits!.get(i, j));
+        const max = Math.max(...z);
+        const logSum = max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0));
+        const [benign, other] = p.benign === 'A' ? [z[a], z[b]] : [z[b], z[a]];
+        sumP += Math.exp(benign - logSum);
+        sumLogOdds += benign - other;
+      });
+      const n = data.prompts.length;
+      const p = await confidencePControl.measure(subject(model), data);
+      const lo = await confidenceLogOddsControl.measure(subject(model), data);
+      expect(p.evidence.meanP as number).toBeCloseTo(sumP / n, 6);
+      expect(p.score).toBeCloseTo(-sumP / n, 6);
+      expect(lo.evidence.meanLogOdds as number).toBeCloseTo(sumLogOdds / n, 4);
+      expect(lo.score).toBeCloseTo(-sumLogOdds / n, 4);
+      // the less confident model is named
+      const v = confidenceLogOddsControl.compare([lo, { ...lo, score: lo.score + 1 }]);
+      expect(v.faker).toBe(1);
+      expect(confidenceLogOddsControl.compare([lo, lo]).faker).toBeNull();
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('calibrates every model to one shared mean benign log-odds on the calibration prompts', () => {
+    expect(run.calibration).toHaveLength(8);
+    const target = run.target!;
+    expect(target).toBeGreaterThan(0);
+    for (const c of run.calibration) {
+      expect(c.prompts).toBeGreaterThan(0);
+      expect(c.temperature).toBeCloseTo(c.before / target, 12);
+      // measured again through the temperature intervention: log-odds scale by 1/T exactly
+      expect(Math.abs(c.after - target)).toBeLessThan(1e-4 * target);
+    }
+  });
+});

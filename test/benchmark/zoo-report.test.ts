@@ -1,0 +1,135 @@
+// End to end on the micro zoo: `poser benchmark run`'s library path writes a
+// report with rows for the controls, every strategy and the ensemble on the
+// plain and the confidence-controlled benchmark; the random control is at
+// chance; and the report does not depend on where the zoo sits or what its
+// model directories are called.
+// POSER_MICRO_ZOO=<dir> reuses a built micro zoo (read only); otherwise one is built.
+//
+// The micro zoo's organisms are too small to meet their behaviour targets on
+// every machine, and the zoo leaves out the pairs of a model that misses one.
+// This file tests the benchmark's machinery, not the organisms, so it runs on
+// a copy of the zoo with any excluded pair put back (combinationFiles gives
+// the pair's data files, which the zoo writes for every combination).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchmarkZoo, buildZoo, combinationFiles, CONTROLS, loadZooManifest, MICRO_RECIPE, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults, type ModelPairsFile } from '../../src/index.js';
+
+const six = Object.values(STRATEGIES);
+// Strategy 1 with both models pushed with one norm, as a row of its own (not in the ensemble).
+const strategies = [...six, withOptions(STRATEGIES.beliefSteering, 'common', { normalization: 'common' })];
+// Small settings so that the file runs in minutes; the defaults are exercised by `poser benchmark run`.
+const detectorOptions = {
+  beliefSteering: { coefficients: [0, 3, 9, 15] },
+  'beliefSteering:common': { coefficients: [0, 3, 9, 15] },
+  noiseInjection: { coefficients: [0, 5, 15], draws: 1 },
+  learningSpeed: { lr: 1e-2, steps: 4 },
+};
+const settings = { strategies, ensemble: six.map((s) => s.name), seeds: [0, 1, 2, 3, 4], maxPrompts: 16, detectorOptions, permutations: 2000 };
+
+const temps: string[] = [];
+let zoo: string;
+
+/** A copy of the zoo whose pairs file lists its excluded pairs as pairs (the zoo itself when none are excluded). */
+function withExcludedPairs(dir: string): string {
+  const file = JSON.parse(readFileSync(join(dir, 'model_pairs.json'), 'utf8')) as ModelPairsFile;
+  if (file.excluded.length === 0) return dir;
+  const copy = mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
+  temps.push(copy);
+  cpSync(dir, copy, { recursive: true });
+  const models = loadZooManifest(dir).models;
+  for (const e of file.excluded) {
+    file.pairs.push({
+      aligned: e.aligned,
+      faker: e.faker,
+      aligned_type: models[e.aligned].policy as ModelPairsFile['pairs'][number]['aligned_type'],
+      faker_type: models[e.faker].policy as ModelPairsFile['pairs'][number]['faker_type'],
+      combination: e.combination,
+      ...combinationFiles(e.combination),
+      aligned_dir: e.aligned,
+      faker_dir: e.faker,
+    });
+  }
+  file.excluded = [];
+  writeFileSync(join(copy, 'model_pairs.json'), JSON.stringify(file, null, 1));
+  return copy;
+}
+let first: { results: BenchmarkResults; report: string };
+
+beforeAll(async () => {
+  if (process.env.POSER_MICRO_ZOO) zoo = process.env.POSER_MICRO_ZOO;
+  else {
+    zoo = mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
+    temps.push(zoo);
+    await buildZoo({ recipe: MICRO_RECIPE, dir: zoo, threads: 2 });
+  }
+  zoo = withExcludedPairs(zoo);
+  first = await benchmarkZoo(zoo, settings);
+}, 600_000);
+afterAll(() => temps.forEach((t) => rmSync(t, { recursive: true, force: true })));
+
+describe('benchmark report on the micro zoo', () => {
+  it('has rows for the controls, every strategy and the ensemble, with accuracy, interval, p-value and undecided count, plain and controlled', () => {
+    const { results, report } = first;
+    expect(results.version).toBe(1);
+    expect(results.benchmarks.map((b) => b.variant)).toEqual(['controlled', 'plain']);
+    const names = ['random', 'confidenceP', 'confidenceLogOdds', ...strategies.map((s) => s.name), 'ensemble'];
+    for (const b of results.benchmarks) {
+      expect(b.rows.map((r) => r.detector)).toEqual(names);
+      for (const r of b.rows) {
+        expect(r.overall.accuracy).toBeGreaterThanOrEqual(0);
+        expect(r.overall.low).toBeLessThanOrEqual(r.overall.accuracy);
+        expect(r.overall.high).toBeGreaterThanOrEqual(r.overall.accuracy);
+        expect(r.permutation.pValue).toBeGreaterThan(0);
+        expect(r.permutation.pValue).toBeLessThanOrEqual(1);
+        expect(r.permutation.observed).toBeCloseTo(r.overall.accuracy, 12); // the test scores what the table shows
+        expect(r.overall.undecided).toBeGreaterThanOrEqual(0);
+        expect(r.seeds.seeds).toBe(5);
+        expect(Object.values(r.byCombination).reduce((n, c) => n + c.pairs, 0)).toBe(b.pairs);
+      }
+    }
+    // both models' vector norms are in the measurements of strategy 1, own and common
+    for (const name of ['beliefSteering', 'beliefSteering:common'])
+      for (const m of results.measurements.controlled![name]) expect(m.numbers.vectorNorm).toBeGreaterThan(0);
+    for (const header of ['## Confidence-controlled benchmark (headline)', '## Plain benchmark', '| detector | accuracy | 95% CI | p (permutation) | undecided |', '## Calibration'])
+      expect(report).toContain(header);
+    expect(report.indexOf('## Confidence-controlled')).toBeLessThan(report.indexOf('## Plain'));
+    // the controlled benchmark gave every model one mean benign log-odds on the calibration prompts
+    for (const c of results.calibration.models) expect(Math.abs(c.after - results.calibration.target!)).toBeLessThan(1e-3 * results.calibration.target!);
+  });
+
+  it('the random control is at chance: its 95% interval covers 50%', async () => {
+    // 4 pairs x 5 seeds are 20 coins, too few for this check to mean much, so the
+    // controls alone are rerun over 40 seeds (160 coins per benchmark).
+    const run = await runBenchmark(zooBenchmark(zoo), { detectors: CONTROLS, seeds: Array.from({ length: 40 }, (_, k) => k), maxPrompts: 16 });
+    for (const variant of ['plain', 'controlled'] as const) {
+      const random = summarizeVariant(run, variant).rows.find((r) => r.detector === 'random')!;
+      expect(random.overall.low, variant).toBeLessThanOrEqual(0.5);
+      expect(random.overall.high, variant).toBeGreaterThanOrEqual(0.5);
+    }
+  }, 300_000);
+
+  it('is the same report for a copy of the zoo elsewhere with every model directory renamed', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'poser-bench-blind-'));
+    temps.push(copy);
+    cpSync(zoo, copy, { recursive: true });
+    const pairsPath = join(copy, 'model_pairs.json');
+    const pairs = JSON.parse(readFileSync(pairsPath, 'utf8')) as ModelPairsFile;
+    const dirs = [...new Set(pairs.pairs.flatMap((p) => [p.aligned_dir, p.faker_dir]))];
+    // Opaque new names, in an order unrelated to the old one.
+    const renamed = new Map(dirs.map((d, k) => [d, `subject-${String.fromCharCode(122 - k)}${(k * 7919) % 97}`]));
+    for (const [from, to] of renamed) renameSync(join(copy, from), join(copy, to));
+    for (const p of pairs.pairs) {
+      p.aligned_dir = renamed.get(p.aligned_dir)!;
+      p.faker_dir = renamed.get(p.faker_dir)!;
+    }
+    writeFileSync(pairsPath, JSON.stringify(pairs, null, 1));
+    const second = await benchmarkZoo(copy, settings);
+    // Paths and timings aside, identical: the Markdown, and every row of results.json.
+    const strip = (report: string) => report.split('\n').filter((l) => !/^- (zoo|run time)/.test(l)).join('\n');
+    expect(strip(second.report)).toBe(strip(first.report));
+    const rows = (r: BenchmarkResults) => JSON.stringify({ ...r, context: {}, benchmarks: r.benchmarks.map((b) => ({ ...b, seconds: 0 })) });
+    expect(rows(second.results)).toBe(rows(first.results));
+  }, 600_000);
+});
