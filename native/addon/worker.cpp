@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "blas_threads.h"
 #include "errors.h"
 
 namespace poser_addon {
@@ -13,9 +14,10 @@ namespace {
 std::atomic<int> g_job_threads{0};
 }  // namespace
 
-void set_job_threads(int threads) {
+void set_job_threads(int threads, bool blas) {
   g_job_threads.store(threads);
   at::set_num_threads(threads);
+  if (blas) set_blas_threads(threads);
 }
 
 int job_threads() { return g_job_threads.load(); }
