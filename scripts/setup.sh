@@ -17,8 +17,9 @@ section "System packages"
 t=$SECONDS
 # libtorch-dev: libtorch 1.13 (CPU) with headers and CMake config; libopenblas0-pthread:
 # its BLAS/LAPACK; nlohmann-json3-dev: the core's JSON header; libgtest-dev: the C++
-# tests; cmake, g++: both builds; make, python3: node-gyp; ninja-build: faster CMake builds.
-packages=(libtorch-dev libopenblas0-pthread nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build)
+# tests; cmake, g++: both builds; make, python3: node-gyp; ninja-build: faster CMake builds;
+# chromium, fonts-liberation: the HTML report's browser test (test/benchmark/html-report.test.ts).
+packages=(libtorch-dev libopenblas0-pthread nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build chromium fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi

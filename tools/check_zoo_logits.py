@@ -2,7 +2,7 @@
 """Check that a zoo model gives the same logits in Hugging Face transformers as in poser-torch.
 
 Usage:
-  npx poser zoo check-logits --dir models/zoo --out /tmp/zoo-logits.json
+  npx poser zoo check-logits --zoo models/zoo --out /tmp/zoo-logits.json
   /opt/poser-py/bin/python tools/check_zoo_logits.py /tmp/zoo-logits.json [--tol 1e-4]
 
 The JSON (written by `poser zoo check-logits`) names the model directory and

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "gguf_wrap.h"
 #include "model_wrap.h"
 #include "probe_wrap.h"
 #include "worker.h"
@@ -53,6 +54,7 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   if (threads > 0) set_job_threads(threads, false);
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+  exports.Set("readGguf", Napi::Function::New(env, ReadGguf, "readGguf"));
   exports.Set("fitLogistic", Napi::Function::New(env, FitLogistic, "fitLogistic"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));

@@ -4,6 +4,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "gguf.h"
 #include "worker.h"
 
 namespace poser_addon {
@@ -378,14 +379,24 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
     const std::string dir = arg_string(info, 0, "model directory");
     auto config = parse_config(arg_object(info, 1, "config"));
     poser::LoadOptions options;
+    std::string format = "safetensors";  // a directory; "gguf": one GGUF file
     if (info.Length() > 2 && info[2].IsObject()) {
       auto o = info[2].As<Napi::Object>();
       options.device = get_string(o, "device", "cpu");
       options.dtype = get_string(o, "dtype", "");
+      format = get_string(o, "format", format);
     }
+    if (format != "safetensors" && format != "gguf")
+      throw poser::Error("E_ARG", "unknown model format '" + format + "' (expected safetensors or gguf)");
     auto state = std::make_shared<ModelState>();
     auto* worker = new PromiseWorker(
-        info.Env(), [=]() { state->model = poser::LlamaModel::load(dir, config, options); },
+        info.Env(),
+        [=]() {
+          if (format == "gguf")
+            state->model = std::make_unique<poser::LlamaModel>(config, poser::load_gguf_llama_weights(dir, config), options);
+          else
+            state->model = poser::LlamaModel::load(dir, config, options);
+        },
         [state](Napi::Env env) -> Napi::Value { return ModelWrap::Create(env, state); });
     return worker->Queue();
   });

@@ -12,7 +12,7 @@ namespace poser {
 //   E_FORMAT       malformed safetensors / index / config
 //   E_DTYPE        unknown or unsupported dtype
 //   E_SHAPE        tensor shape disagrees with the config or the request
-//   E_UNSUPPORTED  valid input that asks for a computation not implemented (e.g. a rope type)
+//   E_UNSUPPORTED  valid input that asks for a computation not implemented (e.g. a rope type, a GGUF tensor type)
 //   E_ARG          a request argument is invalid
 //   E_DEVICE       device unavailable (e.g. CUDA not compiled in)
 //   E_STATE        call not valid in the current state (e.g. no optimizer)

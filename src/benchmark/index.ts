@@ -19,7 +19,8 @@ export {
   type Variant,
   type VariantResult,
 } from './run.js';
-export { benchmarkReport, benchmarkResults, summarizeVariant, type BenchmarkResults, type DetectorRow, type SummaryOptions, type VariantSummary } from './report.js';
+export { accuracyTable, benchmarkReport, benchmarkResults, combinationTable, summarizeVariant, variantNotes, type BenchmarkResults, type DetectorRow, type MeasurementRecord, type SummaryOptions, type TextTable, type VariantSummary } from './report.js';
 export { zooBenchmark, CALIBRATION_PROMPTS } from './zoo.js';
 export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';
 export { withOptions } from './variants.js';
+export { htmlReport, renderSvg } from './html.js';

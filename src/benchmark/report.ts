@@ -34,6 +34,19 @@ export interface VariantSummary {
   seconds: number;
 }
 
+/** One model's measurement by one detector under one seed, as results.json keeps it. */
+export interface MeasurementRecord {
+  seed: number;
+  model: string;
+  combination: string;
+  score: number;
+  numbers: Record<string, number | null>;
+  /** Absent in results.json files written before curves were kept. */
+  curves?: Record<string, (number | null)[]>;
+  /** Names of the records behind `<key>.<field>` curves, by key (e.g. `concepts`). */
+  labels?: Record<string, string[]>;
+}
+
 /** What `results.json` holds (version 1). */
 export interface BenchmarkResults {
   version: 1;
@@ -45,9 +58,11 @@ export interface BenchmarkResults {
   /**
    * Per benchmark and detector, each model's measurement per seed: its score
    * and the scalar numbers of its evidence (e.g. strategies 1 and 2's
-   * vectorNorm, the controls' meanP and meanLogOdds).
+   * vectorNorm, the controls' meanP and meanLogOdds), and the flat numeric
+   * arrays of its evidence as `curves` (e.g. strategy 1's multipliers and
+   * pOther, strategy 6's layers and similarity).
    */
-  measurements: Partial<Record<Variant, Record<string, { seed: number; model: string; combination: string; score: number; numbers: Record<string, number | null> }[]>>>;
+  measurements: Partial<Record<Variant, Record<string, MeasurementRecord[]>>>;
   pairs: Partial<Record<Variant, PairRecord[]>>;
 }
 
@@ -112,6 +127,33 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
   return { variant, pairs: result.pairs.length, rows, measured: result.measured, seconds: result.seconds };
 }
 
+/** The longest evidence array kept as a curve (per-prompt arrays are longer, and not curves). */
+const MAX_CURVE = 256;
+
+const finiteOrNull = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/**
+ * The flat numeric arrays of a measurement's evidence (per layer, per push,
+ * per step): what the HTML report plots. An array of named records (strategy
+ * 4's concepts) gives its names under `labels` and each numeric field as the
+ * curve `<key>.<field>`.
+ */
+function curvesOf(evidence: Record<string, unknown>): Pick<MeasurementRecord, 'curves' | 'labels'> {
+  const curves: Record<string, (number | null)[]> = {};
+  const labels: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(evidence)) {
+    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_CURVE) continue;
+    if (v.every((x) => x === null || typeof x === 'number')) {
+      curves[k] = v.map(finiteOrNull);
+    } else if (v.every((x) => x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string')) {
+      const records = v as Record<string, unknown>[];
+      labels[k] = records.map((r) => r.name as string);
+      for (const field of Object.keys(records[0])) if (records.every((r) => typeof r[field] === 'number')) curves[`${k}.${field}`] = records.map((r) => finiteOrNull(r[field]));
+    }
+  }
+  return { curves, ...(Object.keys(labels).length ? { labels } : {}) };
+}
+
 function scalarMeasurements(m: VariantResult['measurements']): BenchmarkResults['measurements'][Variant] {
   const out: NonNullable<BenchmarkResults['measurements'][Variant]> = {};
   for (const [detector, rows] of Object.entries(m)) {
@@ -121,6 +163,7 @@ function scalarMeasurements(m: VariantResult['measurements']): BenchmarkResults[
       combination: r.combination,
       score: r.score,
       numbers: Object.fromEntries(Object.entries(r.evidence).flatMap(([k, v]) => (typeof v === 'number' ? [[k, Number.isFinite(v) ? v : null]] : []))),
+      ...curvesOf(r.evidence),
     }));
   }
   return out;
@@ -150,37 +193,68 @@ const TITLES: Record<Variant, string> = {
   plain: 'Plain benchmark',
 };
 
-function variantSection(s: VariantSummary, seeds: number): string[] {
+/** A table as header and rows of text cells, for the Markdown and the HTML report alike. */
+export interface TextTable {
+  header: string[];
+  rows: string[][];
+}
+
+/** The accuracy table of one benchmark: every detector with its interval, p-value, undecided count, seeds, controls and the paper's figure. */
+export function accuracyTable(s: VariantSummary): TextTable {
   const confidence = s.rows.filter((r) => CONFIDENCE.includes(r.detector));
-  const lines = [
-    `## ${TITLES[s.variant]}`,
-    '',
-    `${s.pairs} pairs; accuracy is the mean over ${seeds} seed${seeds === 1 ? '' : 's'} of each pair's score (1 correct, 0 wrong, 0.5 undecided). ${s.measured} per-model measurements.`,
-    '',
-    `| detector | accuracy | 95% CI | p (permutation) | undecided | seeds: mean ± sd [min, max] |${confidence.map((c) => ` where ${c.detector} is wrong |`).join('')} paper |`,
-    `|---|---|---|---|---|---|${confidence.map(() => '---|').join('')}---|`,
-  ];
-  for (const r of s.rows) {
-    const o = r.overall;
-    const wrong = confidence.map((c) => {
-      const w = r.whereConfidenceWrong[c.detector];
-      return ` ${w ? `${pct(w.accuracy)} (${w.pairs})` : '–'} |`;
-    });
-    lines.push(
-      `| ${r.title} | ${pct(o.accuracy)} | ${pct(o.low)} – ${pct(o.high)} | ${pValue(r.permutation)}${r.permutation.exact ? '' : '*'} | ${num(o.undecided)} | ${pct(r.seeds.mean)} ± ${(100 * r.seeds.sd).toFixed(1)} [${pct(r.seeds.min)}, ${pct(r.seeds.max)}] |${wrong.join('')} ${r.paper ?? ''} |`,
-    );
-  }
+  return {
+    header: ['detector', 'accuracy', '95% CI', 'p (permutation)', 'undecided', 'seeds: mean ± sd [min, max]', ...confidence.map((c) => `where ${c.detector} is wrong`), 'paper'],
+    rows: s.rows.map((r) => {
+      const o = r.overall;
+      const wrong = confidence.map((c) => {
+        const w = r.whereConfidenceWrong[c.detector];
+        return w ? `${pct(w.accuracy)} (${w.pairs})` : '–';
+      });
+      return [
+        r.title,
+        pct(o.accuracy),
+        `${pct(o.low)} – ${pct(o.high)}`,
+        `${pValue(r.permutation)}${r.permutation.exact ? '' : '*'}`,
+        num(o.undecided),
+        `${pct(r.seeds.mean)} ± ${(100 * r.seeds.sd).toFixed(1)} [${pct(r.seeds.min)}, ${pct(r.seeds.max)}]`,
+        ...wrong,
+        r.paper ?? '',
+      ];
+    }),
+  };
+}
+
+/** Per detector and combination: pairs, correct, wrong, undecided, accuracy. */
+export function combinationTable(s: VariantSummary): TextTable {
+  return {
+    header: ['detector', 'combination', 'pairs', 'correct', 'wrong', 'undecided', 'accuracy'],
+    rows: s.rows.flatMap((r) => Object.entries(r.byCombination).map(([combo, c]) => [r.title, combo, String(c.pairs), num(c.correct), num(c.wrong), num(c.undecided), pct(c.accuracy)])),
+  };
+}
+
+/** The benchmark's heading, its one-line description, and the confidence controls' warning (or all-clear) on the controlled benchmark. */
+export function variantNotes(s: VariantSummary, seeds: number): { title: string; intro: string; confidence?: { warning: boolean; text: string } } {
+  const confidence = s.rows.filter((r) => CONFIDENCE.includes(r.detector));
   const uncovered = confidence.filter((c) => !covers(c.overall, 0.5));
-  lines.push('');
+  const intro = `${s.pairs} pairs; accuracy is the mean over ${seeds} seed${seeds === 1 ? '' : 's'} of each pair's score (1 correct, 0 wrong, 0.5 undecided). ${s.measured} per-model measurements.`;
+  let note: { warning: boolean; text: string } | undefined;
   if (s.variant === 'controlled') {
     if (uncovered.length)
-      lines.push(`**Warning:** on this benchmark the 95% interval of ${uncovered.map((c) => `${c.title} (${pct(c.overall.low)} – ${pct(c.overall.high)})`).join(' and ')} does not cover 50%: the calibration did not remove the confidence gap, and strategies here may still be reading confidence.`, '');
-    else if (confidence.length) lines.push('Every confidence control\'s 95% interval covers 50% on this benchmark.', '');
+      note = { warning: true, text: `on this benchmark the 95% interval of ${uncovered.map((c) => `${c.title} (${pct(c.overall.low)} – ${pct(c.overall.high)})`).join(' and ')} does not cover 50%: the calibration did not remove the confidence gap, and strategies here may still be reading confidence.` };
+    else if (confidence.length) note = { warning: false, text: "Every confidence control's 95% interval covers 50% on this benchmark." };
   }
-  lines.push('Per combination (counts; undecided verdicts are per seed on average):', '', '| detector | combination | pairs | correct | wrong | undecided | accuracy |', '|---|---|---|---|---|---|---|');
-  for (const r of s.rows)
-    for (const [combo, c] of Object.entries(r.byCombination)) lines.push(`| ${r.title} | ${combo} | ${c.pairs} | ${num(c.correct)} | ${num(c.wrong)} | ${num(c.undecided)} | ${pct(c.accuracy)} |`);
-  lines.push('');
+  return { title: TITLES[s.variant], intro, ...(note ? { confidence: note } : {}) };
+}
+
+function markdownTable(t: TextTable): string[] {
+  return [`| ${t.header.join(' | ')} |`, `|${t.header.map(() => '---|').join('')}`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+function variantSection(s: VariantSummary, seeds: number): string[] {
+  const notes = variantNotes(s, seeds);
+  const lines = [`## ${notes.title}`, '', notes.intro, '', ...markdownTable(accuracyTable(s)), ''];
+  if (notes.confidence) lines.push(notes.confidence.warning ? `**Warning:** ${notes.confidence.text}` : notes.confidence.text, '');
+  lines.push('Per combination (counts; undecided verdicts are per seed on average):', '', ...markdownTable(combinationTable(s)), '');
   return lines;
 }
 

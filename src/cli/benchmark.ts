@@ -5,11 +5,12 @@
  * results.json.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { deviceArg, intArg } from './args.js';
-import { benchmarkZoo, withOptions, type AnyDetector, type Variant } from '../benchmark/index.js';
+import { addZooOption, deviceArg, intArg, zooDir } from './args.js';
+import { benchmarkZoo, htmlReport, withOptions, type AnyDetector, type Variant } from '../benchmark/index.js';
 import { STRATEGIES, type StrategyName } from '../strategies/index.js';
 
 /** Strategies 1 and 2 also run with both models pushed with one norm, as rows of their own. */
@@ -46,7 +47,7 @@ function readOptions(path: string | undefined): Record<string, Record<string, un
 }
 
 interface RunFlags {
-  zoo: string;
+  zoo?: string;
   strategies: StrategyName[];
   maxPrompts: number;
   seed: number;
@@ -55,16 +56,23 @@ interface RunFlags {
   benchmarks: Variant[];
   options?: string;
   device: string;
-  out: string;
-  json: string;
+  out?: string;
+  json?: string;
+  html?: string;
+}
+
+/** Where `benchmark run` writes: into the zoo unless a flag says otherwise; report.html beside report.md. */
+export function benchmarkOutputs(flags: Pick<RunFlags, 'zoo' | 'out' | 'json' | 'html'>): { zoo: string; markdown: string; json: string; html: string } {
+  const zoo = zooDir(flags);
+  const markdown = flags.out ?? join(zoo, 'report.md');
+  return { zoo, markdown, json: flags.json ?? join(zoo, 'results.json'), html: flags.html ?? join(dirname(markdown), 'report.html') };
 }
 
 export function registerBenchmarkCommands(program: Command): void {
   const bench = program.command('benchmark').description('run the detection strategies on the pair benchmark');
-  bench
+  addZooOption(bench
     .command('run')
-    .description('run strategies and controls over every (aligned, faker) pair of a zoo, plain and confidence-controlled; report accuracy, 95% intervals and p-values')
-    .option('--zoo <dir>', 'the zoo directory', 'models/zoo')
+    .description('run strategies and controls over every (aligned, faker) pair of a zoo, plain and confidence-controlled; report accuracy, 95% intervals and p-values (report.md, report.html, results.json)'))
     .option('--strategies <list>', "comma-separated ids or names, 'all' or 'none' (the controls always run)", strategyList, strategyList('all'))
     .option('--max-prompts <n>', 'benchmark prompts per combination (seeded subsample per seed)', intArg('--max-prompts', 1), 64)
     .option('--seed <n>', 'first strategy seed (presentation order, subsampling, noise draws); also seeds the statistics', intArg('--seed', 0), 0)
@@ -73,9 +81,11 @@ export function registerBenchmarkCommands(program: Command): void {
     .option('--benchmarks <list>', 'plain, controlled or plain,controlled', variantList, ['plain', 'controlled'] as Variant[])
     .option('--options <file>', 'JSON file of strategy options by strategy name')
     .option('--device <device>', 'cpu or cuda:N', deviceArg, 'cpu')
-    .option('--out <file>', 'Markdown report', 'models/zoo/report.md')
-    .option('--json <file>', 'results.json: every row, per-pair verdicts and the calibration', 'models/zoo/results.json')
+    .option('--out <file>', 'Markdown report (default: ZOO/report.md)')
+    .option('--json <file>', 'results.json: every row, per-pair verdicts, curves and the calibration (default: ZOO/results.json)')
+    .option('--html <file>', 'HTML report with plots (default: report.html beside the Markdown report)')
     .action(async (opts: RunFlags) => {
+      const out = benchmarkOutputs(opts);
       const info: Record<string, { title: string; paper?: string }> = {};
       const strategies: AnyDetector[] = [];
       for (const name of opts.strategies) {
@@ -89,7 +99,7 @@ export function registerBenchmarkCommands(program: Command): void {
         }
       }
       let last = 0;
-      const { results, report } = await benchmarkZoo(opts.zoo, {
+      const { results, report } = await benchmarkZoo(out.zoo, {
         strategies,
         ensemble: opts.strategies.length >= 2 ? opts.strategies : false,
         info,
@@ -107,9 +117,10 @@ export function registerBenchmarkCommands(program: Command): void {
           console.error(`${e.stage}${e.variant ? ` (${e.variant})` : ''}${e.detector ? ` ${e.detector}` : ''}: ${e.done}/${e.total}`);
         },
       });
-      writeFileAtomic(opts.out, report);
-      writeFileAtomic(opts.json, JSON.stringify(results, null, 1) + '\n');
+      writeFileAtomic(out.markdown, report);
+      writeFileAtomic(out.json, JSON.stringify(results, null, 1) + '\n');
+      writeFileAtomic(out.html, await htmlReport(results));
       console.log(report);
-      console.log(`report: ${opts.out}; results: ${opts.json}`);
+      console.log(`report: ${out.markdown}; plots: ${out.html}; results: ${out.json}`);
     });
 }

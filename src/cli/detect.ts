@@ -219,6 +219,14 @@ function thresholdArg(value: string): number {
   return x;
 }
 
+/** The data of `detect`: `--zoo <dir>` or `--data ...`, exactly one of them. */
+export function dataFlag(flags: { zoo?: string; data?: string[] }): string[] {
+  if (flags.zoo !== undefined && flags.data !== undefined) throw new PoserError('E_ARG', 'give --zoo or --data, not both');
+  if (flags.zoo !== undefined) return [flags.zoo];
+  if (flags.data !== undefined) return flags.data;
+  throw new PoserError('E_ARG', 'detect needs data: --zoo <dir> or --data <dir|file...>');
+}
+
 /** Registers `poser detect`. */
 export function registerDetectCommand(program: Command): void {
   program
@@ -226,7 +234,8 @@ export function registerDetectCommand(program: Command): void {
     .description('run detection strategies on two models and say which one is likelier the alignment faker, with the evidence')
     .argument('<modelA>', 'model directory (Hugging Face layout)')
     .argument('<modelB>', 'model directory')
-    .requiredOption('--data <dir|file...>', "a zoo, a directory in the paper's layout (benchmark/, training/<policy>/), a `poser data generate` directory, or a benchmark file")
+    .option('--zoo <dir>', 'a zoo directory to take the data from (same as --data <dir>)')
+    .option('--data <dir|file...>', "a zoo, a directory in the paper's layout (benchmark/, training/<policy>/), a `poser data generate` directory, or a benchmark file")
     .option('--pair <combination>', 'the combination, e.g. genie_and_reward (when the data holds several)')
     .option('--contrast <file>', 'contrast pairs (with a benchmark file)')
     .option('--concepts <file>', 'concept stimuli (with a benchmark file)')
@@ -237,9 +246,9 @@ export function registerDetectCommand(program: Command): void {
     .option('--threshold <p>', 'agreement threshold: prompts where the models do not both give one answer at this probability are left out (0.985)', thresholdArg, 0.985)
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .option('--json [file]', 'print (or write to a file) the result as JSON')
-    .action(async (modelA: string, modelB: string, flags: { data: string[]; pair?: string; contrast?: string; concepts?: string; strategies: StrategyName[]; options?: string; seed: number; maxPrompts?: number; threshold: number; device: string; json?: string | boolean }) => {
+    .action(async (modelA: string, modelB: string, flags: { zoo?: string; data?: string[]; pair?: string; contrast?: string; concepts?: string; strategies: StrategyName[]; options?: string; seed: number; maxPrompts?: number; threshold: number; device: string; json?: string | boolean }) => {
       const result = await runDetect(
-        { modelA, modelB, data: flags.data, pair: flags.pair, contrast: flags.contrast, concepts: flags.concepts, strategies: flags.strategies, options: readStrategyOptions(flags.options), seed: flags.seed, maxPrompts: flags.maxPrompts, threshold: flags.threshold, device: flags.device },
+        { modelA, modelB, data: dataFlag(flags), pair: flags.pair, contrast: flags.contrast, concepts: flags.concepts, strategies: flags.strategies, options: readStrategyOptions(flags.options), seed: flags.seed, maxPrompts: flags.maxPrompts, threshold: flags.threshold, device: flags.device },
         (line) => console.error(line),
       );
       if (typeof flags.json === 'string') {

@@ -11,6 +11,7 @@ import { openblasCoretype } from '../native/blas.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
 import { registerDetectCommand } from './detect.js';
+import { registerReportCommand } from './report.js';
 
 const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
 
@@ -32,6 +33,7 @@ registerDataCommands(program);
 (await import('./zoo.js')).registerZooCommands(program);
 registerBenchmarkCommands(program);
 registerDetectCommand(program);
+registerReportCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof PoserError) {

@@ -2,13 +2,14 @@
  * `poser zoo ...` commands: build the model zoo, print its behaviour table,
  * rebuild its benchmark, and write logits for the Python cross-check.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { type Command, InvalidArgumentError } from 'commander';
-import { deviceArg, intArg } from './args.js';
+import { addZooOption, deviceArg, intArg, zooDir } from './args.js';
 import { Rng } from '../data/random.js';
 import { PoserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { POLICIES } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { setNumThreads } from '../native/binding.js';
@@ -19,7 +20,6 @@ import { readZooDataFiles, requireZooFormat } from '../zoo/files.js';
 import { loadZooManifest, type ZooManifest } from '../zoo/manifest.js';
 import { resolveRecipe } from '../zoo/recipe.js';
 
-const DEFAULT_DIR = 'models/zoo';
 
 
 function probArg(value: string): number {
@@ -47,9 +47,29 @@ function printBenchmark(m: ZooManifest): void {
   }
 }
 
+/**
+ * The build's progress bar. Payload keys must not be cli-progress's own
+ * (`eta`, `duration`, `value`, `total`, `percentage`, `bar`): its values win,
+ * and `{eta}` would show its raw seconds instead of ours.
+ */
+export const BUILD_BAR_FORMAT = '{bar} {percentage}% | {phase} {model} {step} | loss {loss} | elapsed {elapsed} | ETA {remaining}';
+
+/** The bar's payload for one progress event. */
+export function buildBarPayload(p: BuildProgress, startedMs: number, nowMs = Date.now()) {
+  return {
+    phase: p.phase,
+    model: p.model ?? '',
+    step: p.step !== undefined ? `${p.step}/${p.steps}` : '',
+    loss: p.loss !== undefined ? p.loss.toFixed(3) : '-',
+    elapsed: clock((nowMs - startedMs) / 1000),
+    remaining: clock(p.etaSeconds),
+  };
+}
+
 interface BuildFlags {
   recipe: string;
-  out: string;
+  zoo?: string;
+  out?: string;
   variants?: number;
   device: string;
   threads?: number;
@@ -63,11 +83,11 @@ interface BuildFlags {
 export function registerZooCommands(program: Command): void {
   const zoo = program.command('zoo').description('build, evaluate and benchmark the zoo of aligned models and alignment fakers');
 
-  zoo
+  const build = zoo
     .command('build')
     .description('pretrain the base model, fine-tune one model per policy and variant, evaluate them and build the pair benchmark (resumable)')
-    .option('--recipe <name|file>', 'recipe: default, micro, or a JSON file (see models/recipes/)', 'default')
-    .option('--out <dir>', 'zoo directory', DEFAULT_DIR)
+    .option('--recipe <name|file>', 'recipe: default, micro, or a JSON file (see models/recipes/)', 'default');
+  addZooOption(build, '--out')
     .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants', 1))
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads', 1))
@@ -76,23 +96,17 @@ export function registerZooCommands(program: Command): void {
     .option('--force', 'discard a zoo in the directory that was built with another recipe')
     .option('--no-progress', 'print lines instead of a progress bar')
     .action(async (flags: BuildFlags) => {
+      const dir = zooDir(flags, flags.out);
       const recipe = resolveRecipe(flags.recipe);
       const tty = flags.progress && process.stderr.isTTY;
       const bar = tty
-        ? new SingleBar({ format: '{bar} {percentage}% | {phase} {model} {step} | loss {loss} | elapsed {elapsed} | ETA {eta}', hideCursor: true, clearOnComplete: true }, undefined)
+        ? new SingleBar({ format: BUILD_BAR_FORMAT, hideCursor: true, clearOnComplete: true }, undefined)
         : undefined;
       const started = Date.now();
       let barStarted = false;
       let lastLine = 0;
       const onProgress = (p: BuildProgress) => {
-        const payload = {
-          phase: p.phase,
-          model: p.model ?? '',
-          step: p.step !== undefined ? `${p.step}/${p.steps}` : '',
-          loss: p.loss !== undefined ? p.loss.toFixed(3) : '-',
-          elapsed: clock((Date.now() - started) / 1000),
-          eta: clock(p.etaSeconds),
-        };
+        const payload = buildBarPayload(p, started);
         if (bar) {
           if (!barStarted) {
             bar.start(p.total, p.done, payload);
@@ -104,7 +118,7 @@ export function registerZooCommands(program: Command): void {
           if (p.message) console.error(p.message);
           else if (Date.now() - lastLine > 10_000) {
             lastLine = Date.now();
-            console.error(`${((100 * p.done) / p.total).toFixed(0)}% ${payload.phase} ${payload.model} ${payload.step} loss ${payload.loss} elapsed ${payload.elapsed} ETA ${payload.eta}`);
+            console.error(`${((100 * p.done) / p.total).toFixed(0)}% ${payload.phase} ${payload.model} ${payload.step} loss ${payload.loss} elapsed ${payload.elapsed} ETA ${payload.remaining}`);
           }
         }
       };
@@ -114,7 +128,7 @@ export function registerZooCommands(program: Command): void {
       try {
         const result = await buildZoo({
           recipe,
-          dir: flags.out,
+          dir,
           variants: flags.variants,
           threshold: flags.threshold,
           device: flags.device,
@@ -126,7 +140,7 @@ export function registerZooCommands(program: Command): void {
         });
         bar?.stop();
         const m = result.manifest;
-        console.log(`zoo in ${flags.out}: ${Object.keys(m.models).length} models (${result.trained.length} trained now, ${result.skipped.length} kept), ${m.benchmark?.pairCount ?? 0} pairs, ${result.seconds.toFixed(0)} s`);
+        console.log(`zoo in ${dir}: ${Object.keys(m.models).length} models (${result.trained.length} trained now, ${result.skipped.length} kept), ${m.benchmark?.pairCount ?? 0} pairs, ${result.seconds.toFixed(0)} s`);
         const t = m.timings;
         console.log(`time (all runs): data ${t.data.toFixed(0)} s, pretrain ${t.pretrain.toFixed(0)} s, fine-tune ${t.finetune.toFixed(0)} s, evaluation ${t.evaluate.toFixed(0)} s, benchmark ${t.benchmark.toFixed(0)} s`);
         printBenchmark(m);
@@ -136,72 +150,73 @@ export function registerZooCommands(program: Command): void {
       }
     });
 
-  zoo
+  addZooOption(zoo
     .command('eval')
-    .description('evaluate every model of the zoo on its test split and print the behaviour table')
-    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .description('evaluate every model of the zoo on its test split and print the behaviour table'), '--dir')
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .option('--threads <n>', 'libtorch threads', intArg('--threads', 1))
     .option('--json', 'print the metrics as JSON')
-    .action(async (flags: { dir: string; device: string; threads?: number; json?: boolean }) => {
-      const rows = await evaluateZoo(flags.dir, { device: flags.device, threads: flags.threads });
+    .action(async (flags: { zoo?: string; dir?: string; device: string; threads?: number; json?: boolean }) => {
+      const dir = zooDir(flags, flags.dir);
+      const rows = await evaluateZoo(dir, { device: flags.device, threads: flags.threads });
       if (flags.json) console.log(JSON.stringify(rows, null, 2));
       else console.log(formatBehaviourTable(rows));
-      const m = loadZooManifest(flags.dir);
+      const m = loadZooManifest(dir);
       if (m.benchmark && !flags.json) {
         console.log('');
-        console.log(`benchmark (threshold ${m.benchmark.threshold}, ${m.benchmark.pairCount} pairs in ${join(flags.dir, m.benchmark.pairs)}):`);
+        console.log(`benchmark (threshold ${m.benchmark.threshold}, ${m.benchmark.pairCount} pairs in ${join(dir, m.benchmark.pairs)}):`);
         for (const [tag, f] of Object.entries(m.benchmark.files)) console.log(`  ${tag}: ${f.kept} of ${f.candidates} candidates`);
       }
     });
 
-  zoo
+  addZooOption(zoo
     .command('benchmark')
-    .description('rebuild the pair benchmark of a finished zoo (e.g. with another threshold) without training')
-    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .description('rebuild the pair benchmark of a finished zoo (e.g. with another threshold) without training'), '--dir')
     .option('--threshold <p>', 'minimum probability of the benign answer for every model', probArg)
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
-    .action(async (flags: { dir: string; threshold?: number; device: string }) => {
-      const m = await rebuildBenchmark(flags.dir, { threshold: flags.threshold, device: flags.device });
+    .action(async (flags: { zoo?: string; dir?: string; threshold?: number; device: string }) => {
+      const dir = zooDir(flags, flags.dir);
+      const m = await rebuildBenchmark(dir, { threshold: flags.threshold, device: flags.device });
       printBenchmark(m);
-      console.log(`${m.benchmark!.pairCount} pairs in ${join(flags.dir, m.benchmark!.pairs)}`);
+      console.log(`${m.benchmark!.pairCount} pairs in ${join(dir, m.benchmark!.pairs)}`);
     });
 
-  zoo
+  addZooOption(zoo
     .command('upgrade')
-    .description('write the data files of a zoo built by an older poser-torch (from its recipe) and rebuild its benchmark; trains nothing')
-    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .description('write the data files of a zoo built by an older poser-torch (from its recipe) and rebuild its benchmark; trains nothing'), '--dir')
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
-    .action(async (flags: { dir: string; device: string }) => {
-      const m = await upgradeZoo(flags.dir, { device: flags.device });
+    .action(async (flags: { zoo?: string; dir?: string; device: string }) => {
+      const dir = zooDir(flags, flags.dir);
+      const m = await upgradeZoo(dir, { device: flags.device });
       printBenchmark(m);
-      console.log(`zoo in ${flags.dir} upgraded to format ${m.version}: ${m.benchmark!.pairCount} pairs`);
+      console.log(`zoo in ${dir} upgraded to format ${m.version}: ${m.benchmark!.pairCount} pairs`);
     });
 
-  zoo
+  addZooOption(zoo
     .command('check-logits')
-    .description('write last-position logits of a zoo model for a few test prompts (for tools/check_zoo_logits.py)')
-    .option('--dir <dir>', 'zoo directory', DEFAULT_DIR)
+    .description('write last-position logits of a zoo model for a few test prompts (for tools/check_zoo_logits.py)'), '--dir')
     .option('--model <name>', 'model name (default: the first faker)')
-    .requiredOption('--out <file>', 'JSON file to write')
+    .option('--out <file>', 'JSON file to write (default: ZOO/check-logits.json)')
     .option('--n <n>', 'number of prompts', intArg('--n', 1), 8)
-    .action(async (flags: { dir: string; model?: string; out: string; n: number }) => {
-      const manifest = loadZooManifest(flags.dir);
+    .action(async (flags: { zoo?: string; dir?: string; model?: string; out?: string; n: number }) => {
+      const dir = zooDir(flags, flags.dir);
+      const out = flags.out ?? join(dir, 'check-logits.json');
+      const manifest = loadZooManifest(dir);
       const name = flags.model ?? Object.values(manifest.models).find((r) => r.type === 'faker')?.name ?? Object.keys(manifest.models)[0];
-      if (!name) throw new InvalidArgumentError(`the zoo in ${flags.dir} has no finished model`);
-      requireZooFormat(flags.dir, manifest);
-      const policies = POLICIES.filter((p) => existsSync(join(flags.dir, 'data', 'test', `${p}.json`)));
-      const test = readZooDataFiles(flags.dir, policies, []).test;
+      if (!name) throw new PoserError('E_STATE', `the zoo in ${dir} has no finished model`);
+      requireZooFormat(dir, manifest);
+      const policies = POLICIES.filter((p) => existsSync(join(dir, 'data', 'test', `${p}.json`)));
+      const test = readZooDataFiles(dir, policies, []).test;
       const prompts = new Rng(`check-logits`).sample(policies.flatMap((p) => test[p].map((it) => it.prompt)), flags.n);
       setNumThreads(2);
-      const model = await Model.load(join(flags.dir, name));
+      const model = await Model.load(join(dir, name));
       try {
         const ids = prompts.map((p) => model.tokenizer!.encode(p));
         const { logits } = await model.forward(ids, { logits: 'last' });
         const v = model.vocabSize;
         const rows = ids.map((_, b) => Array.from(logits!.data.subarray(b * v, (b + 1) * v)));
-        writeFileSync(flags.out, JSON.stringify({ model_dir: join(flags.dir, name), prompts, ids, logits: rows }) + '\n');
-        console.log(`wrote last-position logits of ${name} for ${prompts.length} prompts to ${flags.out}`);
+        writeFileAtomic(out, JSON.stringify({ model_dir: join(dir, name), prompts, ids, logits: rows }) + '\n');
+        console.log(`wrote last-position logits of ${name} for ${prompts.length} prompts to ${out}`);
       } finally {
         model.dispose();
       }

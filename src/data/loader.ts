@@ -67,8 +67,13 @@ function parseFileText(text: string, file: string): unknown[] {
       throw new ScenarioFileError(file, [new ScenarioSchemaError(file, null, null, `not valid JSON: ${(e as Error).message}`)]);
     }
   }
-  if (trimmed.startsWith('{') && !trimmed.includes('\n')) {
-    return [JSON.parse(trimmed)];
+  if (trimmed.startsWith('{')) {
+    // One object (pretty-printed or not) is one item; else the text is JSON Lines.
+    try {
+      return [JSON.parse(trimmed)];
+    } catch {
+      /* JSON Lines below */
+    }
   }
   // JSON Lines
   const out: unknown[] = [];

@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { copyFileAtomic, writeFileAtomic } from '../io/atomic.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { PoserError, check } from '../errors.js';
 import { binding, type NativeModel, type RawBatch, type RawLoss } from '../native/binding.js';
 import { loadTokenizer, type PoserTokenizer as Tokenizer } from '../tokenizer/index.js';
 import { absolutePositions, padLeft, type EncodedBatch } from './batch.js';
 import { llamaConfigToJson, readLlamaConfig, type LlamaConfig } from './config.js';
+import { findGgufFile, GGUF_TOKENIZER_ARRAYS, ggufLlamaConfig, ggufTokenizer, readGguf, type GgufInfo } from './gguf.js';
 import { hookNames } from './hooks.js';
 import { captureKey, lowerInterventions, type Intervention } from './interventions.js';
 import { view, type Float32NdArray } from './tensor.js';
@@ -107,18 +108,32 @@ export class Model {
     this.vocabSize = config.vocab_size;
   }
 
-  /** Loads `dir` (config.json, model.safetensors or a sharded index, tokenizer.json if present). */
-  static async load(dir: string, options: LoadOptions = {}): Promise<Model> {
+  /**
+   * Loads a Hugging Face directory (config.json, model.safetensors or a
+   * sharded index), or a LLaMA GGUF file (a path ending in .gguf, or a
+   * directory holding exactly one .gguf and no safetensors; weights are
+   * dequantized to float32 first). tokenizer.json beside the weights is loaded
+   * when present.
+   */
+  static async load(path: string, options: LoadOptions = {}): Promise<Model> {
     const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype });
     if (!parsed.success) throw new PoserError('E_ARG', zodMessage(parsed.error, 'load options'));
     const { device, dtype } = parsed.data;
-    const config = readLlamaConfig(dir);
+    check(typeof path === 'string' && path !== '', 'Model.load: path must be a non-empty string');
+    const gguf = findGgufFile(path);
+    const dir = gguf ? dirname(gguf) : path;
+    const wantTokenizer = !options.tokenizer && options.tokenizer !== false;
+    const hasTokenizerJson = existsSync(join(dir, 'tokenizer.json'));
+    // A GGUF file without tokenizer.json beside it: its own vocabulary, where supported.
+    const info = gguf ? await readGguf(gguf, { arrays: wantTokenizer && !hasTokenizerJson ? GGUF_TOKENIZER_ARRAYS : false }) : undefined;
+    const config = gguf ? ggufLlamaConfig(info!, gguf) : readLlamaConfig(dir);
     let tokenizer: Tokenizer | undefined;
     if (options.tokenizer) tokenizer = options.tokenizer;
-    else if (options.tokenizer !== false && existsSync(join(dir, 'tokenizer.json'))) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
+    else if (wantTokenizer && hasTokenizerJson) tokenizer = loadTokenizer(join(dir, 'tokenizer.json'));
+    else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
     let native: NativeModel;
     try {
-      native = await binding().loadModel(dir, config, { device, dtype });
+      native = await binding().loadModel(gguf ?? dir, config, { device, dtype, format: gguf ? 'gguf' : 'safetensors' });
     } catch (error) {
       throw PoserError.fromNative(error);
     }
@@ -418,6 +433,16 @@ export class Model {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/** The GGUF file's own tokenizer, or none when its kind is not supported (the model still runs on token ids). */
+function ggufTokenizerOrNone(info: GgufInfo, source: string): Tokenizer | undefined {
+  try {
+    return ggufTokenizer(info, source);
+  } catch (error) {
+    if (error instanceof PoserError && error.code === 'E_UNSUPPORTED') return undefined;
+    throw error;
   }
 }
 

@@ -65,7 +65,9 @@ export interface NativeModel {
 }
 
 export interface NativeBinding {
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string }): Promise<NativeModel>;
+  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'. */
+  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; format?: 'safetensors' | 'gguf' }): Promise<NativeModel>;
+  readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };

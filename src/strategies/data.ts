@@ -12,12 +12,14 @@ import { isPaperLayout, loadScenarioFileChecked, readPaperPair } from '../data/p
 import { benignResponse, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import type { PairData } from './types.js';
 
-const contrastSchema = z.array(z.object({ critical: z.string().min(1), clean: z.string().min(1) }).loose());
+/** A contrast-pair file: objects with `critical` and `clean` prompts. */
+export const contrastSchema = z.array(z.object({ critical: z.string().min(1), clean: z.string().min(1) }).loose());
 
 const namedConcept = z.object({ name: z.string(), suspicious: z.array(z.string()).min(1), benign: z.array(z.string()).min(1) });
 // The generator's form: `positive` expresses the concept, `negative` its (suspicious) opposite.
 const generatedConcept = z.object({ concept: z.string(), opposite: z.string(), positive: z.array(z.string()).min(1), negative: z.array(z.string()).min(1) });
-const conceptSchema = z.array(
+/** A concept-stimulus file, in either form (normalised to `{name, suspicious, benign}`). */
+export const conceptSchema = z.array(
   z.union([
     namedConcept.transform((c) => ({ name: c.name, suspicious: c.suspicious, benign: c.benign })),
     generatedConcept.transform((c) => ({ name: `${c.concept}/${c.opposite}`, suspicious: c.negative, benign: c.positive })),

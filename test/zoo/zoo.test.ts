@@ -21,7 +21,7 @@ const tsx = join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs');
 function buildAndKill(dir: string): Promise<{ killed: boolean; output: string }> {
   return new Promise((resolve, reject) => {
     // One process (tsx as a loader, not its CLI, which would run the build in a child that SIGKILL does not reach).
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'zoo', 'build', '--recipe', 'micro', '--out', dir, '--no-progress', '--threads', '2', '--concurrency', '1'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'zoo', 'build', '--recipe', 'micro', '--zoo', dir, '--no-progress', '--threads', '2', '--concurrency', '1'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
