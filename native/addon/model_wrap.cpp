@@ -384,6 +384,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
       auto o = info[2].As<Napi::Object>();
       options.device = get_string(o, "device", "cpu");
       options.dtype = get_string(o, "dtype", "");
+      options.mmap = get_bool(o, "mmap", false);
       format = get_string(o, "format", format);
     }
     if (format != "safetensors" && format != "gguf")

@@ -167,9 +167,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
       throw Error("E_DTYPE", "tensor '" + name + "' has non-floating dtype " + std::string(c10::toString(w.scalar_type())));
   }
   torch::NoGradGuard no_grad;
+  if (config_.tie_word_embeddings) weights.erase("lm_head.weight");
   for (const auto& [name, shape] : expected_tensors(config_)) {
     if (name == "lm_head.weight" && config_.tie_word_embeddings) continue;
-    params_[name] = weights[name].to(device_, dtype_);
+    auto it = weights.find(name);
+    params_[name] = it->second.to(device_, dtype_);
+    it->second = torch::Tensor();  // frees a converted original now, not after every tensor is converted
   }
   if (config_.tie_word_embeddings) params_["lm_head.weight"] = params_["model.embed_tokens.weight"];
   rotary_ = RotaryEmbedding(config_.rope, config_.head_dim(), config_.max_position_embeddings, device_);
@@ -177,7 +180,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
 
 std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& dir, const LlamaConfig& config,
                                              const LoadOptions& options) {
-  return std::make_unique<LlamaModel>(config, load_model_weights(dir), options);
+  ReadOptions read;
+  read.mmap = options.mmap;
+  // On the CPU, convert while reading, so stored and compute-dtype weights never coexist in full.
+  if (parse_device(options.device).is_cpu())
+    read.float_dtype = options.dtype.empty() ? torch::kFloat32 : parse_dtype(options.dtype);
+  return std::make_unique<LlamaModel>(config, load_model_weights(dir, read), options);
 }
 
 std::vector<std::string> LlamaModel::parameter_names() const {

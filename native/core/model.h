@@ -20,6 +20,11 @@ namespace poser {
 struct LoadOptions {
   std::string device = "cpu";   // "cpu" or "cuda:N"
   std::string dtype;            // "float32" | "float16" | "bfloat16"; empty keeps float32
+  // Map the weight files instead of copying them into memory the model owns.
+  // Saves a copy only for CPU weights stored in the compute dtype; those then
+  // depend on the files: truncating one kills the process (SIGBUS) at the
+  // next call, rewriting one in place changes the model. See ReadOptions.
+  bool mmap = false;
 };
 
 // Which positions get logits: none, every position, or [B, K] absolute indices.

@@ -21,11 +21,24 @@ export interface LoadOptions {
   dtype?: Dtype;
   /** A tokenizer to use instead of `dir/tokenizer.json`; `false` loads none. */
   tokenizer?: Tokenizer | false;
+  /**
+   * Memory-map the weight files instead of reading them into memory the model
+   * owns (default false). Saves one copy only for CPU weights stored in the
+   * compute dtype, and shares their pages with the page cache. The risk: those
+   * weights then are the files. Truncating or replacing one in place while the
+   * model lives kills the process with SIGBUS at its next call, and rewriting
+   * one in place silently changes the model's answers. Use it only for files
+   * nothing will touch (writers that rename a new file over the old one, as
+   * `save()` does, are safe). Safetensors only: GGUF weights are always
+   * dequantized into owned memory.
+   */
+  mmap?: boolean;
 }
 
 const LoadOptionsSchema = z.object({
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, "device must be 'cpu' or 'cuda:N'").default('cpu'),
   dtype: z.enum(['float32', 'float16', 'bfloat16']).default('float32'),
+  mmap: z.boolean().default(false),
 });
 
 /** Prompts as text, rows of token ids, or an already padded batch. */
@@ -116,9 +129,9 @@ export class Model {
    * when present.
    */
   static async load(path: string, options: LoadOptions = {}): Promise<Model> {
-    const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype });
+    const parsed = LoadOptionsSchema.safeParse({ device: options.device, dtype: options.dtype, mmap: options.mmap });
     if (!parsed.success) throw new PoserError('E_ARG', zodMessage(parsed.error, 'load options'));
-    const { device, dtype } = parsed.data;
+    const { device, dtype, mmap } = parsed.data;
     check(typeof path === 'string' && path !== '', 'Model.load: path must be a non-empty string');
     const gguf = findGgufFile(path);
     const dir = gguf ? dirname(gguf) : path;
@@ -133,7 +146,7 @@ export class Model {
     else if (wantTokenizer && info && info.metadata['tokenizer.ggml.model'] !== undefined) tokenizer = ggufTokenizerOrNone(info, gguf!);
     let native: NativeModel;
     try {
-      native = await binding().loadModel(gguf ?? dir, config, { device, dtype, format: gguf ? 'gguf' : 'safetensors' });
+      native = await binding().loadModel(gguf ?? dir, config, { device, dtype, mmap, format: gguf ? 'gguf' : 'safetensors' });
     } catch (error) {
       throw PoserError.fromNative(error);
     }

@@ -66,7 +66,7 @@ export interface NativeModel {
 
 export interface NativeBinding {
   /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'. */
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; format?: 'safetensors' | 'gguf' }): Promise<NativeModel>;
+  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; mmap?: boolean; format?: 'safetensors' | 'gguf' }): Promise<NativeModel>;
   readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
