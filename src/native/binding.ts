@@ -152,7 +152,11 @@ export function loadFailureAdvice(message: string): string {
   return message;
 }
 
-/** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */
+/**
+ * Sets libtorch's intra-op thread count (default: the cores available, or
+ * POSER_NUM_THREADS) for every later call, and OpenBLAS's thread count where
+ * libtorch uses OpenBLAS (until this is called, OPENBLAS_NUM_THREADS holds).
+ */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new PoserError('E_ARG', `threads must be a positive integer, got ${n}`);
   binding().setNumThreads(n);

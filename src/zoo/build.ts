@@ -29,6 +29,7 @@ import { parameterCount, writeInitialModel } from './init.js';
 import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
+import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
 import { finetune, pretrain } from './train.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
@@ -62,6 +63,12 @@ export interface BuildOptions {
   device?: string;
   /** libtorch intra-op threads (default: the available cores). */
   threads?: number;
+  /**
+   * Organisms fine-tuned at once (default: the available cores on a CPU, 1 on
+   * a GPU); the threads are divided among them. Results do not depend on it
+   * beyond floating-point reordering.
+   */
+  concurrency?: number;
   /** Discard a zoo in `dir` that was built with another recipe. */
   force?: boolean;
   /** Stops between steps; what is finished stays finished. */
@@ -280,12 +287,12 @@ async function buildLocked(
     }
   }
 
-  // ---- fine-tunes
+  // ---- fine-tunes: finished models are kept; the rest train as a population
   const trained: string[] = [];
   const skipped: string[] = [];
+  const pending: typeof models = [];
   for (const m of models) {
     const finalDir = join(dir, m.name);
-    const policy = m.policy as Policy;
     if (manifest.models[m.name] && existsSync(join(finalDir, 'model.safetensors'))) {
       done += recipe.finetune.steps;
       ftLeft -= recipe.finetune.steps;
@@ -303,6 +310,12 @@ async function buildLocked(
       report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier (recovered), kept` });
       continue;
     }
+    pending.push(m);
+  }
+
+  const trainOne = async (m: (typeof models)[number]): Promise<void> => {
+    const finalDir = join(dir, m.name);
+    const policy = m.policy as Policy;
     rmSync(finalDir, { recursive: true, force: true });
     const items = data.dataset.train[policy][m.variant];
     const model = await Model.load(baseDir, { device });
@@ -310,7 +323,6 @@ async function buildLocked(
       const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
       const seed = variantSeed(recipe, m.variant);
       const t = Date.now();
-      lastStep = Date.now();
       let checkMetrics: ZooModelRecord['metrics'] | undefined;
       let checkMisses: string[] = [];
       const r = await finetune(model, examples, recipe.finetune, {
@@ -342,7 +354,7 @@ async function buildLocked(
       const te = Date.now();
       const { metrics } = await evaluateModel(model, data.test[policy]);
       const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      manifest.timings.evaluate += (Date.now() - te) / 1000;
+      manifest!.timings.evaluate += (Date.now() - te) / 1000;
       const record: ZooModelRecord = {
         name: m.name,
         policy: m.policy,
@@ -362,9 +374,8 @@ async function buildLocked(
       };
       // The record travels with the weights: a model directory with a record is complete.
       await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
-      manifest.models[m.name] = record;
-      manifest.timings.finetune += seconds;
-      saveZooManifest(dir, manifest);
+      manifest!.models[m.name] = record;
+      saveZooManifest(dir, manifest!);
       trained.push(m.name);
       const reasons = exclusionReasons(record);
       report({
@@ -375,7 +386,26 @@ async function buildLocked(
     } finally {
       model.dispose();
     }
+  };
+
+  if (pending.length) {
+    const concurrency = Math.min(options.concurrency ?? defaultConcurrency(device), pending.length);
+    const perModel = threadsPerModel(threads, concurrency);
+    if (concurrency > 1) report({ phase: 'finetune', message: `training ${pending.length} models, ${concurrency} at a time, ${perModel} thread${perModel > 1 ? 's' : ''} each` });
+    setNumThreads(perModel);
+    const tf = Date.now();
+    lastStep = Date.now();
+    try {
+      await runPopulation(pending, concurrency, trainOne);
+    } finally {
+      // Wall-clock time of the phase: models trained at once overlap.
+      manifest.timings.finetune += (Date.now() - tf) / 1000;
+      saveZooManifest(dir, manifest);
+      setNumThreads(threads);
+    }
   }
+  const order = new Map(models.map((m, i) => [m.name, i]));
+  trained.sort((a, b) => order.get(a)! - order.get(b)!);
 
   // ---- benchmark
   options.signal?.throwIfAborted();
