@@ -2,13 +2,17 @@
 // combination, pairs compared from cached measurements) against the pairwise
 // path (every strategy run on every pair, both models measured each time),
 // on a built zoo, one seed, the plain benchmark. Both must give the same verdicts.
+// From the per-measurement costs of both paths it estimates the default recipe's
+// 12-model zoo (36 pairs) and 36-model zoo (324 pairs): the runner measures each
+// model once per combination it is in (3), the pairwise path both models of every pair.
 //
 //   npx tsx bench/benchmark.ts --zoo models/zoo [--strategies 2,6|all] [--max-prompts 64] [--threads N]
 import { Model } from '../src/model/model.js';
 import { getNumThreads, setNumThreads } from '../src/native/binding.js';
 import { dataForSeed, runBenchmark, zooBenchmark } from '../src/benchmark/index.js';
 import { STRATEGIES, subject, type StrategyName } from '../src/strategies/index.js';
-import { applyThreadEnv, loadNote, parseArgs } from './common.js';
+import { DEFAULT_RECIPE, zooCombinations, zooModelNames } from '../src/zoo/recipe.js';
+import { applyThreadEnv, fmt, loadNote, parseArgs, table } from './common.js';
 
 const args = parseArgs();
 applyThreadEnv(args);
@@ -48,4 +52,25 @@ console.log(`${zoo}: ${spec.models.length} models, ${spec.combinations.length} c
 console.log(`runner (cached per model): ${cached.toFixed(1)} s, ${result.measured} measurements`);
 console.log(`pairwise: ${pairwise.toFixed(1)} s, ${2 * spec.pairs.length * strategies.length} measurements`);
 console.log(`ratio pairwise / runner: ${(pairwise / cached).toFixed(2)}x; verdicts that differ: ${mismatches}`);
+
+// Estimates for the default recipe's zoos at the per-measurement costs measured here.
+const runnerEach = cached / result.measured;
+const pairwiseEach = pairwise / (2 * spec.pairs.length * strategies.length);
+const rows: (string | number)[][] = [];
+for (const variants of [DEFAULT_RECIPE.variants, 6]) {
+  const recipe = { ...DEFAULT_RECIPE, variants };
+  const models = zooModelNames(recipe).length;
+  const combinations = zooCombinations(recipe).length;
+  const pairs = combinations * variants * variants;
+  const perModel = DEFAULT_RECIPE.policies.faker.length; // an aligned policy meets every faking policy, and vice versa
+  const runnerCount = models * perModel * strategies.length;
+  const pairwiseCount = 2 * pairs * strategies.length;
+  const r = runnerCount * runnerEach, p = pairwiseCount * pairwiseEach;
+  rows.push([`${models} models, ${pairs} pairs`, runnerCount, fmt(r / 60, 1), pairwiseCount, fmt(p / 60, 1), fmt(p / r, 2)]);
+}
+console.log(`\nestimated benchmark of the default recipe's zoos (one seed, plain), at this run's cost per measurement ` +
+  `(runner ${fmt(runnerEach, 2)} s, pairwise ${fmt(pairwiseEach, 2)} s, on this zoo's models; ` +
+  'the default models are larger than the micro zoo\'s, so minutes scale, ratios hold):');
+console.log(table(['zoo', 'runner measurements', 'runner min', 'pairwise measurements', 'pairwise min', 'ratio'], rows));
+console.log(await loadNote(args.threads));
 if (mismatches) process.exitCode = 1;

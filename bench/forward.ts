@@ -186,16 +186,16 @@ for (const c of cases) {
 
   // Where our time goes: forwards that stop right after a hook (logits 'none').
   const L = 0; // any layer costs the same; the first keeps the stopped forwards short, so their noise small
-  const kinds: BlockHookKind[] = ['resid_pre', 'attn_out', 'mlp_in', 'mlp_out'];
-  const hooks = [null, ...kinds.map((k) => blockHook(L, k)), blockHook(cfg.num_hidden_layers - 1, 'resid_post')];
+  const kinds: BlockHookKind[] = ['hook_resid_pre', 'hook_attn_out', 'ln2.hook_normalized', 'hook_mlp_out'];
+  const hooks = [null, ...kinds.map((k) => blockHook(L, k)), blockHook(cfg.num_hidden_layers - 1, 'hook_resid_post')];
   const st = await stopTimes(model, batch, hooks, c.rounds, c.block > 1 ? 10 : 1);
   const [tOverhead, ...rest] = st.stops;
   const at = Object.fromEntries(kinds.map((k, i) => [k, rest[i]])) as Record<BlockHookKind, number>;
   const tStack = rest[kinds.length];
   const { last: tLast, all: tAll } = st;
   const perLayer = (tStack - tOverhead) / cfg.num_hidden_layers;
-  const attn = at.attn_out - at.resid_pre; // input RMSNorm + q/k/v/o projections + RoPE + attention
-  const mlp = at.mlp_out - at.mlp_in; // gate/up/down projections + SiLU
+  const attn = at.hook_attn_out - at.hook_resid_pre; // input RMSNorm + q/k/v/o projections + RoPE + attention
+  const mlp = at.hook_mlp_out - at['ln2.hook_normalized']; // gate/up/down projections + SiLU
   const glue = perLayer - attn - mlp; // post-attention RMSNorm, residual adds
   const d = cfg.hidden_size, kvDim = (d / cfg.num_attention_heads) * cfg.num_key_value_heads, inter = cfg.intermediate_size;
   const mlpFlops = 2 * tokens * 3 * d * inter;

@@ -34,7 +34,7 @@ const model = await Model.load(randomModel('llama-zoo', ZOO_CONFIG), { tokenizer
 const batch = model.encode(randomRows(16, 55, 65, model.vocabSize, 5));
 const interventions: Intervention[] = [
   { hook: 'hook_embed', op: 'capture' },
-  { hook: blockHook(1, 'attn_out'), op: 'capture' },
+  { hook: blockHook(1, 'hook_attn_out'), op: 'capture' },
   { hook: residPost(2), op: 'capture', positions: 'all' },
   { hook: 'ln_final.hook_normalized', op: 'capture', positions: [-2, -1] },
 ];

@@ -1,48 +1,32 @@
-# Locates libtorch, in order:
-#   1. LIBTORCH (an unpacked libtorch) or Torch_DIR (its share/cmake/Torch),
-#   2. the installed Python torch (torch.utils.cmake_prefix_path),
+# Locates libtorch by asking scripts/torch-paths.cjs (the one locator, shared
+# with the node-gyp build), so both builds search in one order:
+#   1. LIBTORCH (an unpacked libtorch) or Torch_DIR (its share/cmake/Torch);
+#      set but unusable stops the build with the path and the reason,
+#   2. the installed Python torch,
 #   3. the system (Debian's libtorch-dev).
 # Checks the version (>= 1.13) and records the C++ ABI. On failure, stops with
-# one message listing what was tried and the commands that fix it.
+# the locator's message: what was tried and the commands that fix it.
 
-set(_poser_tried "")
-
-if(DEFINED ENV{LIBTORCH} AND NOT "$ENV{LIBTORCH}" STREQUAL "")
-  list(APPEND CMAKE_PREFIX_PATH "$ENV{LIBTORCH}")
-  list(APPEND _poser_tried "LIBTORCH=$ENV{LIBTORCH}")
+find_program(POSER_NODE NAMES node nodejs)
+if(NOT POSER_NODE)
+  message(FATAL_ERROR "poser-torch: Node.js is needed to locate libtorch (scripts/torch-paths.cjs); install it or put it on PATH.")
 endif()
-if(DEFINED ENV{Torch_DIR} AND NOT "$ENV{Torch_DIR}" STREQUAL "")
-  set(Torch_DIR "$ENV{Torch_DIR}")
-  list(APPEND _poser_tried "Torch_DIR=$ENV{Torch_DIR}")
+# A -DTorch_DIR=... given to CMake is checked like the environment variable.
+if(Torch_DIR AND NOT DEFINED ENV{Torch_DIR} AND NOT DEFINED ENV{LIBTORCH})
+  set(ENV{Torch_DIR} "${Torch_DIR}")
 endif()
-
-if(NOT Torch_DIR AND NOT DEFINED ENV{LIBTORCH})
-  foreach(_py python3 /usr/bin/python3 python)
-    execute_process(
-      COMMAND ${_py} -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
-      OUTPUT_VARIABLE _py_prefix ERROR_QUIET RESULT_VARIABLE _py_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
-    list(APPEND _poser_tried "Python torch via '${_py}'")
-    if(_py_rc EQUAL 0 AND EXISTS "${_py_prefix}/Torch/TorchConfig.cmake")
-      list(APPEND CMAKE_PREFIX_PATH "${_py_prefix}")
-      message(STATUS "poser: using the Python torch at ${_py_prefix}")
-      break()
-    endif()
-  endforeach()
+execute_process(
+  COMMAND "${POSER_NODE}" "${CMAKE_CURRENT_LIST_DIR}/../scripts/torch-paths.cjs" torch_dir
+  OUTPUT_VARIABLE _poser_torch_dir ERROR_VARIABLE _poser_locator_error RESULT_VARIABLE _poser_locator_rc
+  OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT _poser_locator_rc EQUAL 0)
+  message(FATAL_ERROR "${_poser_locator_error}")
 endif()
 
-list(APPEND _poser_tried "system paths (Debian libtorch-dev: /usr/lib/x86_64-linux-gnu/cmake/Torch)")
-list(APPEND CMAKE_PREFIX_PATH /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/cmake /usr/lib/x86_64-linux-gnu/cmake)
-
-find_package(Torch QUIET)
-
+set(Torch_DIR "${_poser_torch_dir}" CACHE PATH "Directory of TorchConfig.cmake (found by scripts/torch-paths.cjs)" FORCE)
+find_package(Torch CONFIG QUIET NO_DEFAULT_PATH PATHS "${_poser_torch_dir}")
 if(NOT Torch_FOUND)
-  string(REPLACE ";" "\n  - " _tried "${_poser_tried}")
-  message(FATAL_ERROR
-    "poser-torch: libtorch was not found. Tried:\n  - ${_tried}\n"
-    "Fix it with one of:\n"
-    "  sudo apt-get install -y libtorch-dev libopenblas0-pthread   # Debian/Ubuntu, CPU\n"
-    "  pip install torch                                            # then rebuild: npm rebuild poser-torch\n"
-    "  export LIBTORCH=/path/to/libtorch                            # an unpacked libtorch archive\n")
+  message(FATAL_ERROR "poser-torch: ${_poser_torch_dir}/TorchConfig.cmake did not load (a broken or partial libtorch?). Run `node scripts/torch-paths.cjs info` to see what was found.")
 endif()
 
 if(Torch_VERSION AND Torch_VERSION VERSION_LESS 1.13)

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Locates libtorch for the node-gyp build (binding.gyp), in the same order as
-// cmake/FindTorchForPoser.cmake:
+// The one libtorch locator: the node-gyp build (binding.gyp) asks it for flags,
+// and the CMake build (cmake/FindTorchForPoser.cmake) for `torch_dir`. Order:
 //   1. LIBTORCH (an unpacked libtorch: include/, include/torch/csrc/api/include, lib/)
-//      or Torch_DIR (<root>/share/cmake/Torch, or Debian's <libdir>/cmake/Torch),
+//      or Torch_DIR (<root>/share/cmake/Torch, or Debian's <libdir>/cmake/Torch);
+//      when set, it must be a usable libtorch: otherwise the build stops with the
+//      path and what is missing (a typo must not quietly pick another libtorch),
 //   2. the installed Python torch (python3, /usr/bin/python3, python), only when
 //      neither LIBTORCH nor Torch_DIR is set; used only if it ships include/ and lib/,
 //   3. the system (Debian's libtorch-dev: /usr/include, /usr/lib/<multiarch>).
@@ -15,6 +17,7 @@
 //   library_dirs  the library directory
 //   libraries     -ltorch -ltorch_cpu -lc10 (+ torch_cuda, c10_cuda when present)
 //   ldflags       the run-time search path (-Wl,-rpath,<libdir>) unless it is a system one
+//   torch_dir     the directory of TorchConfig.cmake, for CMake's find_package(Torch)
 //   info          everything above as JSON (the default)
 // Words are printed shell-quoted, as gyp splits command output like sh does.
 // On failure, prints what was tried and how to fix it to stderr and exits 1.
@@ -81,7 +84,7 @@ function headerVersion(includeDir) {
 }
 
 /** A usable libtorch from an include root and a library directory, or a reason it is not. */
-function candidate(source, includeRoot, libDir, abi) {
+function candidate(source, includeRoot, libDir, abi, cmakeDir) {
   if (!hasHeaders(includeRoot)) return { problem: `no ${path.join(includeRoot, API_INCLUDE, 'torch', 'torch.h')}` };
   if (!hasLibs(libDir)) return { problem: `no libtorch.so and libc10.so in ${libDir}` };
   // Distribution packages (Debian's python3-torch) link include/ and lib/ into the
@@ -99,6 +102,7 @@ function candidate(source, includeRoot, libDir, abi) {
       libDir,
       abi: abi ?? abiFromSymbols(libDir) ?? 1,
       version: headerVersion(includeRoot),
+      cmakeDir: cmakeDir && isFile(path.join(cmakeDir, 'TorchConfig.cmake')) ? cmakeDir : null,
     },
   };
 }
@@ -116,7 +120,7 @@ function fromPython(python) {
   } catch {
     return { problem: 'unreadable answer from torch' };
   }
-  const c = candidate(`Python torch ${info.version} (${python})`, path.join(info.dir, 'include'), path.join(info.dir, 'lib'), info.abi);
+  const c = candidate(`Python torch ${info.version} (${python})`, path.join(info.dir, 'include'), path.join(info.dir, 'lib'), info.abi, path.join(info.dir, 'share', 'cmake', 'Torch'));
   if (c.problem) c.problem = `torch at ${info.dir} has ${c.problem}`;
   return c;
 }
@@ -128,14 +132,18 @@ function locate() {
   const libtorch = env('LIBTORCH');
   if (libtorch) {
     const root = path.resolve(libtorch);
-    const c = candidate(`LIBTORCH=${libtorch}`, path.join(root, 'include'), path.join(root, 'lib'), abiFromConfig(path.join(root, 'share', 'cmake', 'Torch')));
+    const cmakeDir = path.join(root, 'share', 'cmake', 'Torch');
+    if (!isDir(root)) notLibtorch('LIBTORCH', libtorch, `${root} does not exist or is not a directory`);
+    const c = candidate(`LIBTORCH=${libtorch}`, path.join(root, 'include'), path.join(root, 'lib'), abiFromConfig(cmakeDir), cmakeDir);
     if (c.found) return c.found;
-    tried.push(`LIBTORCH=${libtorch}: ${c.problem}`);
+    notLibtorch('LIBTORCH', libtorch, `it has ${c.problem}`);
   }
 
   const torchDir = env('Torch_DIR');
   if (torchDir) {
     const dir = path.resolve(torchDir);
+    if (!isDir(dir)) notLibtorch('Torch_DIR', torchDir, `${dir} does not exist or is not a directory`);
+    if (!isFile(path.join(dir, 'TorchConfig.cmake'))) notLibtorch('Torch_DIR', torchDir, `there is no TorchConfig.cmake in ${dir}`);
     const abi = abiFromConfig(dir);
     // <root>/share/cmake/Torch (libtorch, pip), or <root>/lib/<multiarch>/cmake/Torch (Debian).
     const layouts = [
@@ -144,14 +152,14 @@ function locate() {
     ];
     let problem;
     for (const [root, libDir] of layouts) {
-      const c = candidate(`Torch_DIR=${torchDir}`, path.join(root, 'include'), libDir, abi);
+      const c = candidate(`Torch_DIR=${torchDir}`, path.join(root, 'include'), libDir, abi, dir);
       if (c.found) return c.found;
       problem ??= c.problem;
     }
-    tried.push(`Torch_DIR=${torchDir}: ${problem}`);
+    notLibtorch('Torch_DIR', torchDir, `its libtorch has ${problem}`);
   }
 
-  if (!torchDir && !libtorch) {
+  {
     for (const python of ['python3', '/usr/bin/python3', 'python']) {
       const c = fromPython(python);
       if (c.found) return c.found;
@@ -160,7 +168,7 @@ function locate() {
   }
 
   const sysLib = `/usr/lib/${MULTIARCH}`;
-  const c = candidate('system (libtorch-dev)', '/usr/include', sysLib, abiFromConfig(path.join(sysLib, 'cmake', 'Torch')));
+  const c = candidate('system (libtorch-dev)', '/usr/include', sysLib, abiFromConfig(path.join(sysLib, 'cmake', 'Torch')), path.join(sysLib, 'cmake', 'Torch'));
   if (c.found) return c.found;
   tried.push(`system paths (Debian libtorch-dev: /usr/include, ${sysLib}): ${c.problem}`);
   fail(
@@ -169,6 +177,17 @@ function locate() {
       '  sudo apt-get install -y libtorch-dev libopenblas0-pthread   # Debian/Ubuntu, CPU\n' +
       '  pip install torch                                            # then rebuild: npm rebuild poser-torch\n' +
       '  export LIBTORCH=/path/to/libtorch                            # an unpacked libtorch archive\n',
+  );
+}
+
+/** A LIBTORCH or Torch_DIR that is set but unusable stops the build: no silent fallback. */
+function notLibtorch(variable, value, why) {
+  fail(
+    `poser-torch: ${variable}=${value} is not a usable libtorch: ${why}.\n` +
+      (variable === 'LIBTORCH'
+        ? 'LIBTORCH must name an unpacked libtorch (the directory holding include/ and lib/).\n'
+        : 'Torch_DIR must name the directory holding TorchConfig.cmake (<libtorch>/share/cmake/Torch).\n') +
+      `Correct it, or unset ${variable} to use the Python torch or the system libtorch.\n`,
   );
 }
 
@@ -199,7 +218,7 @@ function quote(word) {
 
 function main() {
   const what = process.argv[2] ?? 'info';
-  const known = ['include_dirs', 'cflags', 'defines', 'library_dirs', 'libraries', 'ldflags', 'info'];
+  const known = ['include_dirs', 'cflags', 'defines', 'library_dirs', 'libraries', 'ldflags', 'torch_dir', 'info'];
   if (!known.includes(what)) fail(`torch-paths: unknown request '${what}' (one of: ${known.join(', ')})`);
 
   const torch = locate();
@@ -215,8 +234,13 @@ function main() {
     library_dirs: [torch.libDir],
     libraries: libraries(torch.libDir),
     ldflags: SYSTEM_LIB_DIRS.has(torch.libDir) ? [] : [`-Wl,-rpath,${torch.libDir}`],
+    torch_dir: torch.cmakeDir,
   };
-  if (what === 'info') {
+  if (what === 'torch_dir') {
+    if (!torch.cmakeDir) fail(`poser-torch: the libtorch found (${torch.source}) has no TorchConfig.cmake, which the CMake build needs; use node-gyp (npx node-gyp rebuild) or set LIBTORCH.`);
+    // Unquoted: CMake reads the whole line as one path.
+    process.stdout.write(`${torch.cmakeDir}\n`);
+  } else if (what === 'info') {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else {
     process.stdout.write(`${out[what].map(quote).join(' ')}\n`);

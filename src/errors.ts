@@ -1,18 +1,24 @@
-/** Error codes shared with the native core (native/core/errors.h). */
-export type PoserErrorCode =
-  | 'E_IO'
-  | 'E_FORMAT'
-  | 'E_DTYPE'
-  | 'E_SHAPE'
-  | 'E_UNSUPPORTED'
-  | 'E_ARG'
-  | 'E_DEVICE'
-  | 'E_STATE'
-  | 'E_TORCH'
-  | 'E_DISPOSED'
-  | 'E_MEMORY'
-  | 'E_NATIVE'
-  | 'E_BINDING';
+/**
+ * Every error code, in the order of kErrorCodes in native/core/errors.h (a
+ * test compares the two lists).
+ */
+export const ERROR_CODES = [
+  'E_IO',
+  'E_FORMAT',
+  'E_DTYPE',
+  'E_SHAPE',
+  'E_UNSUPPORTED',
+  'E_ARG',
+  'E_DEVICE',
+  'E_STATE',
+  'E_TORCH',
+  'E_DISPOSED',
+  'E_MEMORY',
+  'E_NATIVE',
+  'E_BINDING',
+] as const;
+/** The code of a {@link PoserError}: what kind of input or state was wrong. */
+export type PoserErrorCode = (typeof ERROR_CODES)[number];
 
 /** Every error poser-torch raises: a message for people and a stable `code`. */
 export class PoserError extends Error {

@@ -11,7 +11,8 @@
  */
 
 // Errors and the runtime.
-export { PoserError, type PoserErrorCode } from './errors.js';
+export { ERROR_CODES, PoserError, type PoserErrorCode } from './errors.js';
+export { parseDevice, type Device } from './device.js';
 export { buildInfo, getNumThreads, setNumThreads } from './native/binding.js';
 
 // The model.
@@ -26,6 +27,10 @@ export {
   type Loss,
   type OptimizerOptions,
   type TrainOptions,
+  type GenerateOptions,
+  type GenerateOutput,
+  type RunWithCacheOptions,
+  type SaveOptions,
 } from './model/model.js';
 export { readLlamaConfig, parseLlamaConfig, llamaConfigToJson, type LlamaConfig, type RopeSpec, type RopeType } from './model/config.js';
 export {
@@ -47,7 +52,7 @@ export type { Float32NdArray } from './model/tensor.js';
 export { loadTokenizer, type PoserTokenizer } from './tokenizer/index.js';
 
 // Hooks and interventions.
-export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, type BlockHookKind, type ParsedHook } from './model/hooks.js';
+export { BLOCK_HOOKS, blockHook, hookNames, parseHook, residPost, selectHooks, type BlockHookKind, type HookFilter, type HookShape, type ParsedHook } from './model/hooks.js';
 export { captureKey, type Intervention, type NoiseOptions, type Positions, type Vector } from './model/interventions.js';
 
 // Detection strategies.
@@ -135,7 +140,7 @@ export {
   pairTagsOf,
   DEFAULT_GENERATE_OPTIONS,
   NON_BENIGN_DISTRIBUTIONS,
-  type GenerateOptions,
+  type GenerateOptions as DatasetGenerateOptions,
   type Dataset,
   type ContrastPair,
   type ContrastOptions,

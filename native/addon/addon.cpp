@@ -9,6 +9,7 @@
 
 #include "gguf_wrap.h"
 #include "model_wrap.h"
+#include "path_swap_wrap.h"
 #include "probe_wrap.h"
 #include "worker.h"
 
@@ -19,7 +20,7 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw make_error(info.Env(), "E_ARG", "threads must be a number");
   const int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw make_error(info.Env(), "E_ARG", "threads must be >= 1, got " + std::to_string(n));
-  at::set_num_threads(n);
+  set_job_threads(n, true);
   return info.Env().Undefined();
 }
 
@@ -51,7 +52,7 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   // unless POSER_NUM_THREADS says otherwise.
   const char* requested = std::getenv("POSER_NUM_THREADS");
   const int threads = requested ? std::atoi(requested) : static_cast<int>(std::thread::hardware_concurrency());
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads > 0) set_job_threads(threads, false);
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
   exports.Set("readGguf", Napi::Function::New(env, ReadGguf, "readGguf"));
@@ -59,6 +60,9 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  exports.Set("exchangePaths", Napi::Function::New(env, ExchangePaths, "exchangePaths"));
+  exports.Set("lockPath", Napi::Function::New(env, LockPath, "lockPath"));
+  exports.Set("unlockPath", Napi::Function::New(env, UnlockPath, "unlockPath"));
   return exports;
 }
 

@@ -141,7 +141,7 @@ poser::LogitsSpec parse_logits(const Napi::Object& req, int64_t batch) {
   return spec;
 }
 
-std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t batch, int64_t width, int64_t layers) {
+std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t batch, int64_t layers) {
   std::vector<poser::Intervention> ops;
   if (value.IsUndefined() || value.IsNull()) return ops;
   if (!value.IsArray()) throw poser::Error("E_ARG", "ops must be an array");
@@ -151,7 +151,12 @@ std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t bat
     if (!item.IsObject()) throw poser::Error("E_ARG", "ops[" + std::to_string(i) + "] must be an object");
     auto obj = item.As<Napi::Object>();
     poser::Intervention op;
-    op.ordinal = poser::hook_ordinal(get_string(obj, "hook", ""), layers);
+    const double ordinal = get_number(obj, "ordinal", -1);
+    if (!(ordinal >= 0 && ordinal < static_cast<double>(poser::hook_count(layers))) || ordinal != static_cast<int64_t>(ordinal))
+      throw poser::Error("E_ARG", "ops[" + std::to_string(i) + "]: hook ordinal " + std::to_string(ordinal) +
+                                      " out of range [0, " + std::to_string(poser::hook_count(layers)) + ")");
+    op.ordinal = static_cast<int64_t>(ordinal);
+    op.width = static_cast<int64_t>(get_number(obj, "width", 0));
     const std::string kind = get_string(obj, "op", "capture");
     if (kind == "capture") op.op = poser::OpKind::Capture;
     else if (kind == "add") op.op = poser::OpKind::Add;
@@ -165,6 +170,8 @@ std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t bat
       op.positions.index = int_tensor(obj.Get("index"), {batch, static_cast<int64_t>(get_number(obj, "k", 1))}, "op index");
     if (obj.Has("value") && !obj.Get("value").IsUndefined()) {
       const auto rows = static_cast<int64_t>(get_number(obj, "valueRows", 0));
+      const int64_t width = op.width;
+      if (width <= 0) throw poser::Error("E_ARG", "ops[" + std::to_string(i) + "]: width must be positive");
       op.value = rows > 0 ? float_tensor(obj.Get("value"), {rows, width}, "op value")
                           : float_tensor(obj.Get("value"), {width}, "op value");
     }

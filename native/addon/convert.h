@@ -31,7 +31,9 @@ poser::Batch parse_batch(const Napi::Object& req);
 // { logits: { mode: 'none'|'all'|'index', index?: Int32Array, k?: number } }
 poser::LogitsSpec parse_logits(const Napi::Object& req, int64_t batch);
 // [{ hook, op, all, index?, k?, value?, valueRows?, scale?, noise? }]
-std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t batch, int64_t width, int64_t layers);
+// Ops with hook ordinals and value widths resolved in TypeScript; only ranges
+// are checked here.
+std::vector<poser::Intervention> parse_ops(const Napi::Value& value, int64_t batch, int64_t layers);
 // { kind: 'answer'|'lm', targets?: Int32Array, lossMask?: Uint8Array }
 poser::LossSpec parse_loss(const Napi::Object& req, int64_t batch, int64_t length);
 poser::OptimizerSpec parse_optimizer(const Napi::Object& spec);

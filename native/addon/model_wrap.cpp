@@ -77,7 +77,7 @@ TrainRequest parse_train(const Napi::Object& req, const poser::LlamaConfig& c) {
   TrainRequest r;
   r.batch = parse_batch(req);
   r.loss = parse_loss(req, r.batch.ids.size(0), r.batch.ids.size(1));
-  r.ops = parse_ops(req.Get("ops"), r.batch.ids.size(0), c.hidden_size, c.num_hidden_layers);
+  r.ops = parse_ops(req.Get("ops"), r.batch.ids.size(0), c.num_hidden_layers);
   r.max_grad_norm = get_number(req, "maxGradNorm", 0);
   return r;
 }
@@ -91,6 +91,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                     {
                                         InstanceMethod("forward", &ModelWrap::Forward),
                                         InstanceMethod("sweep", &ModelWrap::Sweep),
+                                        InstanceMethod("generate", &ModelWrap::Generate),
                                         InstanceMethod("setTrainable", &ModelWrap::SetTrainable),
                                         InstanceMethod("addLora", &ModelWrap::AddLora),
                                         InstanceMethod("addMlpAdapter", &ModelWrap::AddMlpAdapter),
@@ -165,7 +166,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
     const auto& c = state->model->config();
     auto batch = std::make_shared<poser::Batch>(parse_batch(req));
     auto logits = parse_logits(req, batch->ids.size(0));
-    auto ops = parse_ops(req.Get("ops"), batch->ids.size(0), c.hidden_size, c.num_hidden_layers);
+    auto ops = parse_ops(req.Get("ops"), batch->ids.size(0), c.num_hidden_layers);
     auto out = std::make_shared<poser::ForwardResult>();
     return Run(
         info, "forward", [=](poser::LlamaModel& m) { *out = m.forward(*batch, logits, ops); },
@@ -184,7 +185,7 @@ Napi::Value ModelWrap::Sweep(const Napi::CallbackInfo& info) {
     auto settings_arr = settings_value.As<Napi::Array>();
     std::vector<std::vector<poser::Intervention>> settings;
     for (uint32_t i = 0; i < settings_arr.Length(); ++i)
-      settings.push_back(parse_ops(settings_arr.Get(i), batch->ids.size(0), c.hidden_size, c.num_hidden_layers));
+      settings.push_back(parse_ops(settings_arr.Get(i), batch->ids.size(0), c.num_hidden_layers));
     auto out = std::make_shared<std::vector<poser::ForwardResult>>();
     return Run(
         info, "sweep", [=](poser::LlamaModel& m) { *out = m.sweep_last(*batch, settings); },
@@ -196,13 +197,58 @@ Napi::Value ModelWrap::Sweep(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
+  return reject_on_throw(info.Env(), [&]() -> Napi::Value {
+    auto state = Live("generate");
+    auto req = arg_object(info, 0, "generate request");
+    const auto& c = state->model->config();
+    auto batch = std::make_shared<poser::Batch>(parse_batch(req));
+    const int64_t b = batch->ids.size(0);
+    auto prompt_ops = parse_ops(req.Get("promptOps"), b, c.num_hidden_layers);
+    auto step_ops = parse_ops(req.Get("stepOps"), 1, c.num_hidden_layers);
+    poser::GenerateSpec spec;
+    spec.max_new_tokens = static_cast<int64_t>(get_number(req, "maxNewTokens", 16));
+    spec.temperature = get_number(req, "temperature", 0);
+    spec.top_k = static_cast<int64_t>(get_number(req, "topK", 0));
+    spec.seed = static_cast<uint64_t>(get_number(req, "seed", 0));
+    auto stop = req.Get("stop");
+    if (stop.IsArray())
+      for (uint32_t i = 0; i < stop.As<Napi::Array>().Length(); ++i) {
+        auto seq = stop.As<Napi::Array>().Get(i);
+        if (!seq.IsTypedArray()) throw poser::Error("E_ARG", "stop sequences must be Int32Arrays");
+        auto t = int_tensor(seq, {static_cast<int64_t>(seq.As<Napi::TypedArray>().ElementLength())}, "stop sequence");
+        spec.stop.emplace_back(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+      }
+    auto out = std::make_shared<poser::GenerateResult>();
+    return Run(
+        info, "generate", [=](poser::LlamaModel& m) { *out = m.generate(*batch, spec, prompt_ops, step_ops); },
+        [out](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          auto tokens = out->tokens.to(torch::kInt32).contiguous();
+          auto ids = Napi::Int32Array::New(env, tokens.numel());
+          std::copy(tokens.data_ptr<int32_t>(), tokens.data_ptr<int32_t>() + tokens.numel(), ids.Data());
+          o.Set("tokens", ids);
+          o.Set("width", Napi::Number::New(env, static_cast<double>(tokens.size(1))));
+          Napi::Array lengths = Napi::Array::New(env, out->lengths.numel());
+          Napi::Array stopped = Napi::Array::New(env, out->stopped.numel());
+          for (int64_t r = 0; r < out->lengths.numel(); ++r) {
+            lengths.Set(static_cast<uint32_t>(r), Napi::Number::New(env, static_cast<double>(out->lengths[r].item<int64_t>())));
+            stopped.Set(static_cast<uint32_t>(r), Napi::Boolean::New(env, out->stopped[r].item<bool>()));
+          }
+          o.Set("lengths", lengths);
+          o.Set("stopped", stopped);
+          return o;
+        });
+  });
+}
+
 Napi::Value ModelWrap::SetTrainable(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto patterns = string_array(info.Length() > 0 ? info[0] : info.Env().Undefined(), "patterns");
+    auto chosen = string_array(info.Length() > 0 ? info[0] : info.Env().Undefined(), "parameter names");
     const bool adapters = info.Length() > 1 && info[1].ToBoolean().Value();
     auto names = std::make_shared<std::vector<std::string>>();
     return Run(
-        info, "setTrainable", [=](poser::LlamaModel& m) { *names = m.set_trainable(patterns, adapters); },
+        info, "setTrainable", [=](poser::LlamaModel& m) { *names = m.set_trainable(chosen, adapters); },
         [names](Napi::Env env) -> Napi::Value {
           Napi::Array arr = Napi::Array::New(env, names->size());
           for (size_t i = 0; i < names->size(); ++i) arr.Set(static_cast<uint32_t>(i), (*names)[i]);
@@ -331,7 +377,12 @@ Napi::Value ModelWrap::SetParameter(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
     const std::string path = arg_string(info, 0, "path");
-    const bool adapters_only = info.Length() > 1 && info[1].ToBoolean().Value();
+    const std::string what = arg_string(info, 1, "save content");
+    poser::LlamaModel::SaveContent content;
+    if (what == "merged") content = poser::LlamaModel::SaveContent::Merged;
+    else if (what == "base") content = poser::LlamaModel::SaveContent::Base;
+    else if (what == "adapters") content = poser::LlamaModel::SaveContent::Adapters;
+    else throw poser::Error("E_ARG", "save content must be 'merged', 'base' or 'adapters', got '" + what + "'");
     std::map<std::string, std::string> metadata;
     if (info.Length() > 2 && info[2].IsObject()) {
       auto obj = info[2].As<Napi::Object>();
@@ -342,7 +393,7 @@ Napi::Value ModelWrap::Save(const Napi::CallbackInfo& info) {
       }
     }
     return Run(
-        info, "save", [=](poser::LlamaModel& m) { m.save(path, adapters_only, metadata); }, undefined_result);
+        info, "save", [=](poser::LlamaModel& m) { m.save(path, content, metadata); }, undefined_result);
   });
 }
 
@@ -382,8 +433,15 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
     std::string format = "safetensors";  // a directory; "gguf": one GGUF file
     if (info.Length() > 2 && info[2].IsObject()) {
       auto o = info[2].As<Napi::Object>();
-      options.device = get_string(o, "device", "cpu");
+      // The device arrives parsed (src/device.ts): a type and an index.
+      const std::string type = get_string(o, "deviceType", "cpu");
+      const auto index = static_cast<int64_t>(get_number(o, "deviceIndex", 0));
+      if (type != "cpu" && type != "cuda") throw poser::Error("E_DEVICE", "device type '" + type + "' is not cpu or cuda");
+      if (index < 0 || index > 127) throw poser::Error("E_DEVICE", "device index " + std::to_string(index) + " out of range");
+      options.device = type == "cpu" ? torch::Device(torch::kCPU)
+                                     : torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
       options.dtype = get_string(o, "dtype", "");
+      options.mmap = get_bool(o, "mmap", false);
       format = get_string(o, "format", format);
     }
     if (format != "safetensors" && format != "gguf")

@@ -41,6 +41,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Sweep(const Napi::CallbackInfo& info);
+  Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
   Napi::Value AddLora(const Napi::CallbackInfo& info);
   Napi::Value AddMlpAdapter(const Napi::CallbackInfo& info);

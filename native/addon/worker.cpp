@@ -1,10 +1,26 @@
 #include "worker.h"
 
+#include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <atomic>
+
+#include "blas_threads.h"
 #include "errors.h"
 
 namespace poser_addon {
+
+namespace {
+std::atomic<int> g_job_threads{0};
+}  // namespace
+
+void set_job_threads(int threads, bool blas) {
+  g_job_threads.store(threads);
+  at::set_num_threads(threads);
+  if (blas) set_blas_threads(threads);
+}
+
+int job_threads() { return g_job_threads.load(); }
 
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
@@ -51,6 +67,8 @@ Napi::Promise PromiseWorker::Queue() {
 
 void PromiseWorker::Execute() {
   try {
+    const int want = g_job_threads.load();
+    if (want > 0 && at::get_num_threads() != want) at::set_num_threads(want);
     work_();
   } catch (...) {
     describe_current_exception(code_, message_);

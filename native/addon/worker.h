@@ -40,6 +40,15 @@ class PromiseWorker : public Napi::AsyncWorker {
   std::string code_, message_;
 };
 
+// The intra-op thread count every job runs with. libtorch's OpenMP backend
+// keeps the count per thread, fixed when a thread first runs a parallel op,
+// so a libuv worker would otherwise keep the count of its first job after
+// setNumThreads changed it (population training lowers it to 1 per model).
+// With `blas`, OpenBLAS's pool follows too (blas_threads.h); at load time it
+// does not, so that a user's OPENBLAS_NUM_THREADS holds until setNumThreads.
+void set_job_threads(int threads, bool blas);
+int job_threads();
+
 // Runs `fn` now on the main thread (argument conversion); an exception becomes
 // a rejected promise instead of a throw, so every entry point answers alike.
 Napi::Value reject_on_throw(Napi::Env env, const std::function<Napi::Value()>& fn);

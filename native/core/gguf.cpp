@@ -8,7 +8,6 @@
 
 #include <cstring>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "errors.h"
@@ -220,12 +219,15 @@ std::string gguf_llama_hf_name(const std::string& name) {
   };
   auto it = top.find(name);
   if (it != top.end()) return it->second;
-  static const std::regex blk(R"(blk\.(\d{1,6})\.(.+))");
-  std::smatch m;
-  if (!std::regex_match(name, m, blk)) return "";
-  auto b = block.find(m[2].str());
+  // "blk.<1 to 6 digits>.<suffix>"
+  const std::string prefix = "blk.";
+  if (name.compare(0, prefix.size(), prefix) != 0) return "";
+  const size_t digits_end = name.find_first_not_of("0123456789", prefix.size());
+  const size_t digits = digits_end == std::string::npos ? 0 : digits_end - prefix.size();
+  if (digits < 1 || digits > 6 || name[digits_end] != '.' || digits_end + 1 >= name.size()) return "";
+  auto b = block.find(name.substr(digits_end + 1));
   if (b == block.end()) return "";
-  return "model.layers." + std::to_string(std::stoll(m[1].str())) + "." + b->second;
+  return "model.layers." + std::to_string(std::stoll(name.substr(prefix.size(), digits))) + "." + b->second;
 }
 
 torch::Tensor unpermute_qk_rows(const torch::Tensor& weight, int64_t heads) {

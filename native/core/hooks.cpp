@@ -1,26 +1,8 @@
 #include "hooks.h"
 
-#include <regex>
-
 #include "errors.h"
 
 namespace poser {
-
-int64_t hook_ordinal(const std::string& name, int64_t num_layers) {
-  if (name == "hook_embed") return 0;
-  if (name == "ln_final.hook_normalized") return final_hook_ordinal(num_layers);
-  static const std::regex block_re(R"(blocks\.(\d+)\.hook_(resid_pre|attn_out|resid_mid|mlp_in|mlp_out|resid_post))");
-  std::smatch m;
-  if (!std::regex_match(name, m, block_re)) throw Error("E_ARG", "unknown hook '" + name + "'");
-  const int64_t layer = std::stoll(m[1].str());
-  if (layer >= num_layers)
-    throw Error("E_ARG", "hook '" + name + "': layer " + std::to_string(layer) + " out of range (model has " +
-                             std::to_string(num_layers) + " layers)");
-  static const char* kinds[] = {"resid_pre", "attn_out", "resid_mid", "mlp_in", "mlp_out", "resid_post"};
-  for (int k = 0; k < static_cast<int>(BlockHook::Count); ++k)
-    if (m[2].str() == kinds[k]) return block_hook_ordinal(layer, static_cast<BlockHook>(k));
-  throw Error("E_ARG", "unknown hook '" + name + "'");
-}
 
 torch::Tensor draw_noise(const NoiseSpec& spec, int64_t width) {
   auto gen = at::detail::createCPUGenerator(spec.seed);
@@ -35,8 +17,12 @@ namespace {
 
 // value [D] or [B, D] -> broadcastable [1 or B, 1, D] on x's device and dtype.
 torch::Tensor per_row(const torch::Tensor& value, const torch::Tensor& x) {
-  auto v = value.to(x.device(), x.scalar_type());
   const int64_t width = x.size(2);
+  if (value.size(-1) != width || (value.dim() == 2 && value.size(0) != x.size(0)))
+    throw Error("E_SHAPE", "intervention value of shape [" + std::to_string(value.dim() == 2 ? value.size(0) : 1) + ", " +
+                               std::to_string(value.size(-1)) + "] does not fit the hook's [" + std::to_string(x.size(0)) +
+                               ", " + std::to_string(width) + "] per position");
+  auto v = value.to(x.device(), x.scalar_type());
   return v.dim() == 1 ? v.view({1, 1, width}) : v.view({x.size(0), 1, width});
 }
 
@@ -47,6 +33,7 @@ torch::Tensor transform(const Intervention& op, const torch::Tensor& sel, const 
     case OpKind::Set:
       return per_row(op.value, x).expand_as(sel);
     case OpKind::Scale:
+      if (op.value.defined()) return sel * op.value.to(x.device(), x.scalar_type()).view({-1, 1, 1});
       return sel * op.scale;
     case OpKind::Noise:
       return sel + per_row(draw_noise(op.noise, x.size(2)), x) * op.scale;
@@ -85,19 +72,65 @@ torch::Tensor apply_op(const Intervention& op, size_t i, torch::Tensor x, std::v
 
 torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Intervention>& ops,
                          std::vector<torch::Tensor>& captures) {
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const Intervention& op = ops[i];
-    if (op.ordinal != ordinal) continue;
-    if (op.row_count <= 0) {
-      x = apply_op(op, i, x, captures);
-      continue;
-    }
-    const int64_t end = op.row_begin + op.row_count;
-    auto part = apply_op(op, i, x.narrow(0, op.row_begin, op.row_count), captures);
-    if (op.op != OpKind::Capture)
-      x = torch::cat({x.narrow(0, 0, op.row_begin), part, x.narrow(0, end, x.size(0) - end)}, 0);
-  }
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].ordinal == ordinal) x = apply_op(ops[i], i, x, captures);
   return x;
+}
+
+bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t j = 0; j < a.size(); ++j)
+    if (a[j].ordinal != b[j].ordinal || a[j].op != b[j].op) return false;
+  return true;
+}
+
+namespace {
+
+// value [W] or [rows, W] -> [rows, W].
+torch::Tensor rows_of(const torch::Tensor& value, int64_t rows) {
+  return value.dim() == 1 ? value.unsqueeze(0).expand({rows, value.size(0)}) : value;
+}
+
+}  // namespace
+
+std::vector<Intervention> stack_settings(const std::vector<const std::vector<Intervention>*>& settings, int64_t rows,
+                                         const torch::Tensor& index) {
+  const auto n = static_cast<int64_t>(settings.size());
+  const auto& first = *settings.at(0);
+  std::vector<Intervention> ops;
+  for (size_t j = 0; j < first.size(); ++j) {
+    Intervention op;
+    op.ordinal = first[j].ordinal;
+    op.op = first[j].op == OpKind::Noise ? OpKind::Add : first[j].op;
+    op.width = first[j].width;
+    op.positions.index = index.repeat({n, 1});
+    std::vector<torch::Tensor> parts;
+    for (const auto* setting : settings) {
+      const Intervention& src = (*setting)[j];
+      switch (src.op) {
+        case OpKind::Add:
+          parts.push_back(rows_of(src.value, rows) * src.scale);
+          break;
+        case OpKind::Set:
+        case OpKind::ProjectOut:
+          parts.push_back(rows_of(src.value, rows));
+          break;
+        case OpKind::Scale:
+          parts.push_back(src.value.defined() ? src.value.to(torch::kFloat32)
+                                              : torch::full({rows}, src.scale, torch::kFloat32));
+          break;
+        case OpKind::Noise:
+          if (src.width <= 0) throw Error("E_ARG", "a stacked noise op needs its hook's width");
+          parts.push_back(rows_of(draw_noise(src.noise, src.width) * src.scale, rows));
+          break;
+        case OpKind::Capture:
+          break;
+      }
+    }
+    if (!parts.empty()) op.value = torch::cat(parts, 0);
+    ops.push_back(std::move(op));
+  }
+  return ops;
 }
 
 }  // namespace poser

@@ -1,12 +1,10 @@
-// Named hook points of the forward pass and the interventions applied there.
+// Hook points of the forward pass and the interventions applied there.
 //
-// Hook names follow TransformerLens:
-//   hook_embed
-//   blocks.{i}.hook_resid_pre | hook_attn_out | hook_resid_mid | hook_mlp_in |
-//              hook_mlp_out | hook_resid_post
-//   ln_final.hook_normalized
-// Each name maps to an ordinal in call order, so "the last hook anything
-// needs" is a single number and the forward can stop right after it.
+// Names (TransformerLens's) live in TypeScript (src/model/hooks.ts), which
+// sends ordinals: hook_embed = 0, block i sub-hook k = 1 + kBlockHooks i + k,
+// ln_final.hook_normalized = 1 + kBlockHooks L. Ordinals follow call order,
+// so "the last hook anything needs" is a single number and the forward can
+// stop right after it.
 #pragma once
 
 #include <torch/torch.h>
@@ -17,17 +15,37 @@
 
 namespace poser {
 
-enum class BlockHook : int { ResidPre = 0, AttnOut, ResidMid, MlpIn, MlpOut, ResidPost, Count };
+// Sub-hooks of a block in call order; the same order as BLOCK_HOOKS in
+// src/model/hooks.ts (a test compares them). Every site is seen as [B, T, W]:
+//   AttnPattern  post-softmax probabilities, [B, Tq, H * Tk] (query-major)
+//   AttnZ        per-head attention output before o_proj, [B, T, H * head_dim]
+//   MlpPost      act(gate_proj x) * up_proj x, [B, T, intermediate_size]
+//   MlpIn        the residual entering ln2 (TransformerLens semantics)
+//   Ln1Normalized / Ln2Normalized  the RMSNorm outputs feeding attention / MLP
+enum class BlockHook : int {
+  ResidPre = 0,
+  Ln1Normalized,
+  AttnPattern,
+  AttnZ,
+  AttnOut,
+  ResidMid,
+  MlpIn,
+  Ln2Normalized,
+  MlpPost,
+  MlpOut,
+  ResidPost,
+  Count
+};
+constexpr int64_t kBlockHooks = static_cast<int64_t>(BlockHook::Count);
 
-// Ordinal of a hook in call order: embed = 0, block i sub-hook k = 1 + 6 i + k,
-// ln_final = 1 + 6 L.
-int64_t hook_ordinal(const std::string& name, int64_t num_layers);  // throws E_ARG
 inline int64_t block_hook_ordinal(int64_t layer, BlockHook h) {
-  return 1 + 6 * layer + static_cast<int64_t>(h);
+  return 1 + kBlockHooks * layer + static_cast<int64_t>(h);
 }
-inline int64_t final_hook_ordinal(int64_t num_layers) { return 1 + 6 * num_layers; }
+inline int64_t final_hook_ordinal(int64_t num_layers) { return 1 + kBlockHooks * num_layers; }
+// Number of hook points of a model with num_layers blocks.
+inline int64_t hook_count(int64_t num_layers) { return 2 + kBlockHooks * num_layers; }
 // Layer a hook belongs to (-1 for hook_embed, num_layers for ln_final).
-inline int64_t hook_layer(int64_t ordinal) { return ordinal == 0 ? -1 : (ordinal - 1) / 6; }
+inline int64_t hook_layer(int64_t ordinal) { return ordinal == 0 ? -1 : (ordinal - 1) / kBlockHooks; }
 
 enum class OpKind { Capture, Add, Set, Scale, Noise, ProjectOut };
 
@@ -45,20 +63,26 @@ struct Positions {
 };
 
 struct Intervention {
-  int64_t ordinal = 0;     // from hook_ordinal
+  int64_t ordinal = 0;     // see block_hook_ordinal
   OpKind op = OpKind::Capture;
   Positions positions;
   // Add / Set: [D] for every row or [B, D] per row. ProjectOut: [D] or [B, D]
-  // direction (normalised internally).
+  // direction (normalised internally). Scale: undefined (use `scale`) or [B],
+  // a factor per row.
   torch::Tensor value;
   double scale = 1.0;      // Add: value * scale; Scale: factor; Noise: draw * scale
   NoiseSpec noise;
-  // When row_count > 0 the op touches only batch rows [row_begin, row_begin +
-  // row_count) and its positions/values/captures are those rows' (sweeps stack
-  // several settings along the batch).
-  int64_t row_begin = 0;
-  int64_t row_count = 0;
+  int64_t width = 0;       // values per position at the hook (0: unknown)
 };
+
+// The ops of n settings stacked along the batch (setting s owns rows
+// [s rows, (s + 1) rows)) as one op list with per-row values. Every setting
+// must hold the same hooks and kinds in the same order (same_ops); every op
+// acts on position `index` [rows, K] of its rows. Noise becomes an Add of its
+// draw (which needs `width`).
+std::vector<Intervention> stack_settings(const std::vector<const std::vector<Intervention>*>& settings, int64_t rows,
+                                         const torch::Tensor& index);
+bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b);
 
 // Applies every op registered for `ordinal` to x [B, T, D] (out of place, so
 // autograd sees it) and appends captures (float32, CPU) to `captures`, indexed

@@ -1,7 +1,7 @@
 #include "model.h"
 
+#include <algorithm>
 #include <cmath>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -59,17 +59,34 @@ constexpr int64_t kSweepCacheBytes = int64_t{256} << 20;
 // Score elements per attention chunk (4 MB in float32).
 constexpr int64_t kAttentionChunkElements = 1 << 20;
 
-// softmax(q k^T + bias) v for q [B, H, Tq, hd] (already scaled), k and v
-// [B, KV, Tk, hd], bias [B, 1, Tq, Tk] -> [B, H, Tq, hd]. Query head i reads
+// softmax(q k^T + bias) for q [B, H, Tq, hd] (already scaled), k [B, KV, Tk,
+// hd], bias [B, 1, Tq, Tk] -> [B, H, Tq, Tk] in v's dtype. Query head i reads
 // key/value head i / rep: the rep query heads of each key/value head are
 // folded into the query axis instead of copying keys and values.
-torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& bias) {
+torch::Tensor attention_probs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& bias,
+                              torch::ScalarType dtype) {
   const int64_t b = q.size(0), heads = q.size(1), tq = q.size(2), hd = q.size(3);
   const int64_t kv_heads = k.size(1), rep = heads / kv_heads, tk = k.size(2);
   auto scores = torch::matmul(q.reshape({b, kv_heads, rep * tq, hd}), k.transpose(-2, -1)).view({b, heads, tq, tk});
   scores = scores.scalar_type() == torch::kFloat32 ? scores.add_(bias) : scores.to(torch::kFloat32).add_(bias);
-  auto probs = torch::softmax(scores, -1).to(v.scalar_type()).view({b, kv_heads, rep * tq, tk});
-  return torch::matmul(probs, v).view({b, heads, tq, hd});
+  return torch::softmax(scores, -1).to(dtype);
+}
+
+// probs [B, H, Tq, Tk] times v [B, KV, Tk, hd] -> [B, H, Tq, hd].
+torch::Tensor weighted_values(const torch::Tensor& probs, const torch::Tensor& v) {
+  const int64_t b = probs.size(0), heads = probs.size(1), tq = probs.size(2), tk = probs.size(3);
+  const int64_t kv_heads = v.size(1), rep = heads / kv_heads;
+  return torch::matmul(probs.reshape({b, kv_heads, rep * tq, tk}), v).view({b, heads, tq, v.size(3)});
+}
+
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& bias) {
+  return weighted_values(attention_probs(q, k, bias, v.scalar_type()), v);
+}
+
+bool hooked(const std::vector<Intervention>& ops, int64_t ordinal) {
+  for (const auto& op : ops)
+    if (op.ordinal == ordinal) return true;
+  return false;
 }
 
 // Additive attention bias [B, 1, Tq, Tk] in float32: 0 where allowed, -inf
@@ -109,42 +126,39 @@ torch::ScalarType parse_dtype(const std::string& name) {
   throw Error("E_DTYPE", "unknown dtype '" + name + "' (expected float32, float16 or bfloat16)");
 }
 
-torch::Device parse_device(const std::string& name) {
-  if (name == "cpu") return torch::Device(torch::kCPU);
-  static const std::regex cuda_re(R"(cuda(?::(\d+))?)");
-  std::smatch m;
-  if (!std::regex_match(name, m, cuda_re)) throw Error("E_DEVICE", "unknown device '" + name + "' (expected cpu or cuda:N)");
+void check_device(const torch::Device& device) {
+  if (device.is_cpu()) return;
+  const std::string name = device.str();
+  if (!device.is_cuda()) throw Error("E_DEVICE", "device '" + name + "' is not supported (cpu or cuda:N)");
   if (!torch::cuda::is_available())
     throw Error("E_DEVICE", "device '" + name + "' requested, but the libtorch this addon was built against has no CUDA "
                             "support or no GPU is visible");
-  const int64_t index = m[1].matched ? std::stoll(m[1].str()) : 0;
-  if (index >= static_cast<int64_t>(torch::cuda::device_count()))
+  const int64_t index = device.has_index() ? device.index() : 0;
+  if (index < 0 || index >= static_cast<int64_t>(torch::cuda::device_count()))
     throw Error("E_DEVICE", "device '" + name + "' requested, but only " + std::to_string(torch::cuda::device_count()) +
                                 " CUDA device(s) are visible");
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-// Keys and values of layers >= from_layer for every position, plus the residual
-// stream entering from_layer at the last position: all a sweep needs.
-struct LlamaModel::Record {
-  int64_t from_layer = 0;
-  std::vector<torch::Tensor> keys, values;  // [B, KV, T, hd] per layer
-  torch::Tensor resid_in;                   // [B, 1, D]
-};
+namespace {
+torch::Device checked_device(const torch::Device& device) {
+  check_device(device);
+  return device.is_cuda() && !device.has_index() ? torch::Device(torch::kCUDA, 0) : device;
+}
+}  // namespace
 
 // Per-call tensors shared by the blocks.
 struct LlamaModel::Context {
-  torch::Tensor cos, sin;   // [B, 1, Tq, hd]
-  torch::Tensor bias;       // [B, 1, Tq, Tk]
-  const Record* cache = nullptr;  // prefix keys/values (sweep reruns)
-  Record* record = nullptr;       // where to keep keys/values (sweep base run)
+  torch::Tensor cos, sin;       // [B, 1, Tq, hd]
+  torch::Tensor bias;           // [B, 1, Tq, Tk]
+  KVCache* cache = nullptr;     // keys/values of earlier positions, put before this call's
+  bool extend = false;          // append this call's keys/values to the cache
   const std::vector<Intervention>* ops = nullptr;
   std::vector<torch::Tensor>* captures = nullptr;
   int64_t stop_after = -1;
 };
 
 LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadOptions& options)
-    : config_(config), device_(parse_device(options.device)),
+    : config_(config), device_(checked_device(options.device)),
       dtype_(options.dtype.empty() ? torch::kFloat32 : parse_dtype(options.dtype)) {
   config_.validate();
   check_dtype_supported(device_, dtype_);
@@ -167,9 +181,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
       throw Error("E_DTYPE", "tensor '" + name + "' has non-floating dtype " + std::string(c10::toString(w.scalar_type())));
   }
   torch::NoGradGuard no_grad;
+  if (config_.tie_word_embeddings) weights.erase("lm_head.weight");
   for (const auto& [name, shape] : expected_tensors(config_)) {
     if (name == "lm_head.weight" && config_.tie_word_embeddings) continue;
-    params_[name] = weights[name].to(device_, dtype_);
+    auto it = weights.find(name);
+    params_[name] = it->second.to(device_, dtype_);
+    it->second = torch::Tensor();  // frees a converted original now, not after every tensor is converted
   }
   if (config_.tie_word_embeddings) params_["lm_head.weight"] = params_["model.embed_tokens.weight"];
   rotary_ = RotaryEmbedding(config_.rope, config_.head_dim(), config_.max_position_embeddings, device_);
@@ -177,7 +194,12 @@ LlamaModel::LlamaModel(const LlamaConfig& config, TensorMap weights, const LoadO
 
 std::unique_ptr<LlamaModel> LlamaModel::load(const std::string& dir, const LlamaConfig& config,
                                              const LoadOptions& options) {
-  return std::make_unique<LlamaModel>(config, load_model_weights(dir), options);
+  ReadOptions read;
+  read.mmap = options.mmap;
+  // On the CPU, convert while reading, so stored and compute-dtype weights never coexist in full.
+  if (options.device.is_cpu())
+    read.float_dtype = options.dtype.empty() ? torch::kFloat32 : parse_dtype(options.dtype);
+  return std::make_unique<LlamaModel>(config, load_model_weights(dir, read), options);
 }
 
 std::vector<std::string> LlamaModel::parameter_names() const {
@@ -213,13 +235,15 @@ torch::Tensor LlamaModel::rms_norm(const torch::Tensor& x, const torch::Tensor& 
   return weight * xf.to(x.scalar_type());
 }
 
-std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& positions) const {
-  return rotary_.tables(positions, dtype_);
+std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& positions, int64_t length) const {
+  return rotary_.tables(positions, dtype_, length);
 }
 
-torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x) const {
+torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x, const Context& ctx) const {
   const std::string p = layer_prefix(layer) + "mlp.";
-  auto out = linear(torch::silu(linear(x, p + "gate_proj")) * linear(x, p + "up_proj"), p + "down_proj");
+  auto post = torch::silu(linear(x, p + "gate_proj")) * linear(x, p + "up_proj");
+  if (site(block_hook_ordinal(layer, BlockHook::MlpPost), post, ctx)) return {};
+  auto out = linear(post, p + "down_proj");
   auto it = mlp_adapters_.find(layer);
   if (it != mlp_adapters_.end())
     out = out + torch::matmul(torch::matmul(x, param(p + "adapter_A")), param(p + "adapter_B")) * it->second;
@@ -235,14 +259,16 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   auto v = linear(h, p + "v_proj").view({b, tq, kv_heads, hd}).transpose(1, 2);
   q = apply_rotary(q, ctx.cos, ctx.sin);
   k = apply_rotary(k, ctx.cos, ctx.sin);
-  if (ctx.record && layer >= ctx.record->from_layer) {
-    ctx.record->keys[layer] = k;
-    ctx.record->values[layer] = v;
-  }
-  if (ctx.cache) {  // the new positions follow the cached prefix
-    const int64_t prefix = ctx.cache->keys[layer].size(2) - tq;
-    k = torch::cat({ctx.cache->keys[layer].slice(2, 0, prefix), k}, 2);
-    v = torch::cat({ctx.cache->values[layer].slice(2, 0, prefix), v}, 2);
+  if (ctx.cache) {  // the new positions follow the cached ones
+    auto& cache = *ctx.cache;
+    if (cache.keys[layer].defined()) {
+      k = torch::cat({cache.keys[layer], k}, 2);
+      v = torch::cat({cache.values[layer], v}, 2);
+    }
+    if (ctx.extend) {
+      cache.keys[layer] = k;
+      cache.values[layer] = v;
+    }
   }
   q = q.mul(1.0 / std::sqrt(static_cast<double>(hd)));
   // Rows are processed in chunks so the [rows, H, Tq, Tk] score tensor stays
@@ -250,8 +276,16 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   // and memory traffic than the arithmetic does.
   const int64_t per_row = heads * tq * k.size(2);
   const int64_t chunk = std::max<int64_t>(1, kAttentionChunkElements / per_row);
+  const int64_t pattern_ordinal = block_hook_ordinal(layer, BlockHook::AttnPattern);
   torch::Tensor out;
-  if (chunk >= b) {
+  if (hooked(*ctx.ops, pattern_ordinal)) {
+    // The pattern is asked for: materialise it as [B, Tq, H * Tk] for the ops.
+    const int64_t tk = k.size(2);
+    auto probs = attention_probs(q, k, ctx.bias, v.scalar_type());
+    auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
+    if (site(pattern_ordinal, pattern, ctx)) return {};
+    out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), v);
+  } else if (chunk >= b) {
     out = attend(q, k, v, ctx.bias);
   } else {
     std::vector<torch::Tensor> parts;
@@ -262,7 +296,8 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     }
     out = torch::cat(parts, 0);
   }
-  out = out.transpose(1, 2).reshape({b, tq, heads * hd});
+  out = out.transpose(1, 2).reshape({b, tq, heads * hd});  // hook_z, heads side by side
+  if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
   return linear(out, p + "o_proj");
 }
 
@@ -275,42 +310,65 @@ bool LlamaModel::block(int64_t layer, torch::Tensor& x, const Context& ctx) cons
   const std::string p = layer_prefix(layer);
   auto at = [&](BlockHook h, torch::Tensor& t) { return site(block_hook_ordinal(layer, h), t, ctx); };
   if (at(BlockHook::ResidPre, x)) return true;
-  auto attn = attention(layer, rms_norm(x, param(p + "input_layernorm.weight")), ctx);
-  if (at(BlockHook::AttnOut, attn)) return true;
+  auto h = rms_norm(x, param(p + "input_layernorm.weight"));
+  if (at(BlockHook::Ln1Normalized, h)) return true;
+  auto attn = attention(layer, h, ctx);
+  if (!attn.defined() || at(BlockHook::AttnOut, attn)) return true;
   x = x + attn;
   if (at(BlockHook::ResidMid, x)) return true;
-  auto h = rms_norm(x, param(p + "post_attention_layernorm.weight"));
-  if (at(BlockHook::MlpIn, h)) return true;
-  auto m = mlp(layer, h);
-  if (at(BlockHook::MlpOut, m)) return true;
+  // As in TransformerLens, hook_mlp_in is the residual entering ln2; ops on it
+  // change what the MLP reads, not the residual stream.
+  auto mlp_in = x;
+  if (at(BlockHook::MlpIn, mlp_in)) return true;
+  auto h2 = rms_norm(mlp_in, param(p + "post_attention_layernorm.weight"));
+  if (at(BlockHook::Ln2Normalized, h2)) return true;
+  auto m = mlp(layer, h2, ctx);
+  if (!m.defined() || at(BlockHook::MlpOut, m)) return true;
   x = x + m;
   return at(BlockHook::ResidPost, x);
 }
 
-torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention>& ops,
-                              std::vector<torch::Tensor>& captures, int64_t stop_after, Record* record) const {
-  auto ids = batch.ids.to(device_, torch::kLong);
-  auto mask = batch.mask.to(device_, torch::kLong);
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
-  Context ctx;
-  std::tie(ctx.cos, ctx.sin) = rotary(positions);
-  ctx.bias = attention_bias(mask, ids.size(1));
-  ctx.ops = &ops;
-  ctx.captures = &captures;
-  ctx.stop_after = stop_after;
-  ctx.record = record;
-  captures.assign(ops.size(), torch::Tensor());
+bool LlamaModel::run_layers(int64_t from, int64_t to, torch::Tensor& x, const Context& ctx) const {
+  for (int64_t layer = from; layer < to; ++layer)
+    if (block(layer, x, ctx)) return true;
+  return false;
+}
 
-  auto x = torch::embedding(param("model.embed_tokens.weight"), ids);  // [B, T, D]
-  if (site(0, x, ctx)) return {};
-  for (int64_t layer = 0; layer < config_.num_hidden_layers; ++layer) {
-    if (record && layer == record->from_layer) record->resid_in = x.slice(1, x.size(1) - 1);
-    if (block(layer, x, ctx)) return {};
-  }
-  if (record && record->from_layer == config_.num_hidden_layers) record->resid_in = x.slice(1, x.size(1) - 1);
+torch::Tensor LlamaModel::final_norm(const torch::Tensor& x, const Context& ctx) const {
   auto normed = rms_norm(x, param("model.norm.weight"));
   site(final_hook_ordinal(config_.num_hidden_layers), normed, ctx);
   return normed;
+}
+
+LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const torch::Tensor& positions,
+                                        const std::vector<Intervention>& ops,
+                                        std::vector<torch::Tensor>& captures, int64_t rope_length) const {
+  Context ctx;
+  std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
+  ctx.bias = attention_bias(key_mask, positions.size(1));
+  ctx.ops = &ops;
+  ctx.captures = &captures;
+  return ctx;
+}
+
+torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
+                              const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
+                              int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
+  captures.assign(ops.size(), torch::Tensor());
+  Context ctx = context(key_mask, positions, ops, captures, rope_length);
+  ctx.stop_after = stop_after;
+  ctx.cache = cache;
+  ctx.extend = extend;
+  auto x = torch::embedding(param("model.embed_tokens.weight"), ids);  // [B, Tq, D]
+  if (site(0, x, ctx) || run_layers(0, config_.num_hidden_layers, x, ctx)) return {};
+  return final_norm(x, ctx);
+}
+
+torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention>& ops,
+                              std::vector<torch::Tensor>& captures, int64_t stop_after) const {
+  auto mask = batch.mask.to(device_, torch::kLong);
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  return run(batch.ids.to(device_, torch::kLong), mask, positions, ops, captures, stop_after, nullptr, false);
 }
 
 torch::Tensor LlamaModel::logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const {
@@ -336,7 +394,7 @@ ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, 
     stop_after = 0;
     for (const auto& op : ops) stop_after = std::max(stop_after, op.ordinal);
   }
-  auto normed = run(batch, ops, result.captures, stop_after, nullptr);
+  auto normed = run(batch, ops, result.captures, stop_after);
   if (normed.defined() && logits.mode != LogitsSpec::Mode::None)
     result.logits = logits_at(normed, logits).to(torch::kCPU).contiguous();
   return result;
@@ -355,66 +413,146 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
       from_layer = std::min(from_layer, std::max<int64_t>(0, hook_layer(op.ordinal)));
     }
 
-  Record record;
-  record.from_layer = from_layer;
-  record.keys.resize(layers);
-  record.values.resize(layers);
-  std::vector<torch::Tensor> unused;
-  run(batch, {}, unused, -1, &record);
-
-  // Rerun only the last position, from from_layer on, against cached
-  // keys/values. Settings are stacked along the batch (setting s owns rows
-  // [s B, (s + 1) B)), in groups whose copies of the cache fit a budget.
+  // The shared prefix, once: keys and values of positions < T - 1 in every
+  // layer, then the last position through the layers before from_layer.
+  auto ids = batch.ids.to(device_, torch::kLong);
   auto mask = batch.mask.to(device_, torch::kLong);
-  auto last_pos = (mask.cumsum(-1) - 1).clamp_min(0).slice(1, t - 1);  // [B, 1]
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto last_pos = positions.slice(1, t - 1);  // [B, 1]
+  KVCache prefix;
+  prefix.keys.resize(layers);
+  prefix.values.resize(layers);
+  const std::vector<Intervention> none;
+  std::vector<torch::Tensor> unused;
+  // (rope tables as for the whole batch: dynamic scaling depends on its length)
+  const int64_t rope_length = positions.max().item<int64_t>() + 1;
+  if (t > 1)
+    run(ids.slice(1, 0, t - 1), mask.slice(1, 0, t - 1), positions.slice(1, 0, t - 1), none, unused,
+        block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true, rope_length);
+  Context base = context(mask, last_pos, none, unused);
+  base.cache = &prefix;
+  auto resid_in = torch::embedding(param("model.embed_tokens.weight"), ids.slice(1, t - 1));  // [B, 1, D]
+  run_layers(0, from_layer, resid_in, base);
+
+  // Rerun only the last position, from from_layer on, against the prefix.
+  // Settings with the same ops are stacked along the batch, their ops merged
+  // into one list with per-row values, in groups whose copies of the prefix
+  // fit a budget.
   int64_t cache_bytes = 1;
-  for (int64_t layer = from_layer; layer < layers; ++layer)
-    cache_bytes += (record.keys[layer].numel() + record.values[layer].numel()) * record.keys[layer].element_size();
-  const int64_t group = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
-  const auto settings_count = static_cast<int64_t>(settings.size());
-  auto last_index = torch::zeros({b, 1}, torch::kLong);
+  for (int64_t layer = from_layer; layer < layers && t > 1; ++layer)
+    cache_bytes += (prefix.keys[layer].numel() + prefix.values[layer].numel()) * prefix.keys[layer].element_size();
+  const int64_t budget = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
+  std::vector<std::vector<size_t>> groups;  // settings with the same ops, in order
+  for (size_t s = 0; s < settings.size(); ++s) {
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
+      return same_ops(settings[g.front()], settings[s]) && static_cast<int64_t>(g.size()) < budget;
+    });
+    if (it == groups.end()) groups.push_back({s});
+    else it->push_back(s);
+  }
+  auto last_index = torch::zeros({b, 1}, torch::kLong);  // position 0 of the one-token slice
   std::vector<ForwardResult> results(settings.size());
-  for (int64_t first = 0; first < settings_count; first += group) {
-    const int64_t n = std::min(group, settings_count - first);
-    Record stacked;
-    stacked.from_layer = from_layer;
+  for (const auto& group : groups) {
+    const auto n = static_cast<int64_t>(group.size());
+    KVCache stacked;
     stacked.keys.resize(layers);
     stacked.values.resize(layers);
-    for (int64_t layer = from_layer; layer < layers; ++layer) {
-      stacked.keys[layer] = record.keys[layer].repeat({n, 1, 1, 1});
-      stacked.values[layer] = record.values[layer].repeat({n, 1, 1, 1});
+    for (int64_t layer = from_layer; layer < layers && t > 1; ++layer) {
+      stacked.keys[layer] = prefix.keys[layer].repeat({n, 1, 1, 1});
+      stacked.values[layer] = prefix.values[layer].repeat({n, 1, 1, 1});
     }
-    std::vector<Intervention> ops;
-    std::vector<std::pair<int64_t, size_t>> owner;  // (setting, op index in it)
-    for (int64_t s = first; s < first + n; ++s)
-      for (size_t j = 0; j < settings[s].size(); ++j) {
-        Intervention op = settings[s][j];
-        op.positions.index = last_index;  // position 0 of the one-token slice
-        op.row_begin = (s - first) * b;
-        op.row_count = b;
-        ops.push_back(std::move(op));
-        owner.emplace_back(s, j);
-      }
+    std::vector<const std::vector<Intervention>*> members;
+    for (size_t s : group) members.push_back(&settings[s]);
+    auto ops = stack_settings(members, b, last_index);
     std::vector<torch::Tensor> captures(ops.size());
-    Context ctx;
-    std::tie(ctx.cos, ctx.sin) = rotary(last_pos.repeat({n, 1}));
-    ctx.bias = attention_bias(mask.repeat({n, 1}), 1);
+    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures);
     ctx.cache = &stacked;
-    ctx.ops = &ops;
-    ctx.captures = &captures;
-    auto x = record.resid_in.repeat({n, 1, 1});
+    auto x = resid_in.repeat({n, 1, 1});
     if (from_layer == 0) site(0, x, ctx);
-    for (int64_t layer = from_layer; layer < layers; ++layer) block(layer, x, ctx);
-    auto normed = rms_norm(x, param("model.norm.weight"));
-    site(final_hook_ordinal(layers), normed, ctx);
+    run_layers(from_layer, layers, x, ctx);
+    auto normed = final_norm(x, ctx);
     auto logits = torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32).to(torch::kCPU);  // [n B, 1, V]
-    for (int64_t s = first; s < first + n; ++s) {
-      results[s].logits = logits.narrow(0, (s - first) * b, b).contiguous();
-      results[s].captures.assign(settings[s].size(), torch::Tensor());
+    for (int64_t i = 0; i < n; ++i) {
+      auto& result = results[group[i]];
+      result.logits = logits.narrow(0, i * b, b).contiguous();
+      result.captures.assign(ops.size(), torch::Tensor());
+      for (size_t j = 0; j < ops.size(); ++j)
+        if (captures[j].defined()) result.captures[j] = captures[j].narrow(0, i * b, b).contiguous();
     }
-    for (size_t k = 0; k < owner.size(); ++k) results[owner[k].first].captures[owner[k].second] = captures[k];
   }
   return results;
+}
+
+namespace {
+
+// The next token of each row from last-position logits [B, V] (float32 CPU).
+torch::Tensor pick_tokens(const torch::Tensor& logits, const GenerateSpec& spec, at::Generator& gen) {
+  if (spec.temperature <= 0) return logits.argmax(-1);
+  auto scaled = logits / spec.temperature;
+  if (spec.top_k > 0 && spec.top_k < scaled.size(-1)) {
+    auto kth = std::get<0>(scaled.topk(spec.top_k, -1)).select(-1, spec.top_k - 1).unsqueeze(-1);
+    scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
+  }
+  return at::multinomial(torch::softmax(scaled, -1), 1, false, gen).squeeze(-1);
+}
+
+// Whether row's tokens [0, length) end with one of the stop sequences.
+bool ends_with_stop(const std::vector<int64_t>& row, const std::vector<std::vector<int64_t>>& stop) {
+  for (const auto& seq : stop) {
+    if (seq.empty() || seq.size() > row.size()) continue;
+    if (std::equal(seq.rbegin(), seq.rend(), row.rbegin())) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+GenerateResult LlamaModel::generate(const Batch& batch, const GenerateSpec& spec,
+                                    const std::vector<Intervention>& prompt_ops,
+                                    const std::vector<Intervention>& step_ops) {
+  c10::InferenceMode inference;
+  if (spec.max_new_tokens <= 0) throw Error("E_ARG", "generate: maxNewTokens must be positive");
+  const int64_t b = batch.ids.size(0), layers = config_.num_hidden_layers;
+  auto mask = batch.mask.to(device_, torch::kLong);
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto next_position = positions.select(1, positions.size(1) - 1) + 1;  // [B]
+  KVCache cache;
+  cache.keys.resize(layers);
+  cache.values.resize(layers);
+  std::vector<torch::Tensor> unused;
+  auto normed = run(batch.ids.to(device_, torch::kLong), mask, positions, prompt_ops, unused, -1, &cache, true);
+  auto gen = at::detail::createCPUGenerator(spec.seed);
+  std::vector<std::vector<int64_t>> rows(b);
+  std::vector<bool> done(b, false);
+  for (int64_t step = 0; step < spec.max_new_tokens; ++step) {
+    auto logits = torch::linear(normed.slice(1, normed.size(1) - 1), param("lm_head.weight"))
+                      .squeeze(1).to(torch::kFloat32).to(torch::kCPU);  // [B, V]
+    auto next = pick_tokens(logits, spec, gen);
+    bool all_done = true;
+    for (int64_t r = 0; r < b; ++r) {
+      if (done[r]) continue;
+      rows[r].push_back(next[r].item<int64_t>());
+      done[r] = ends_with_stop(rows[r], spec.stop);
+      all_done = all_done && done[r];
+    }
+    if (all_done || step + 1 == spec.max_new_tokens) break;
+    // Rows already done keep decoding (their tokens are dropped) so the batch stays rectangular.
+    mask = torch::cat({mask, torch::ones({b, 1}, mask.options())}, 1);
+    normed = run(next.view({b, 1}).to(device_), mask, next_position.view({b, 1}), step_ops, unused, -1, &cache, true);
+    next_position = next_position + 1;
+  }
+  int64_t width = 0;
+  for (const auto& row : rows) width = std::max<int64_t>(width, static_cast<int64_t>(row.size()));
+  GenerateResult result;
+  result.tokens = torch::zeros({b, width}, torch::kLong);
+  result.lengths = torch::zeros({b}, torch::kLong);
+  result.stopped = torch::zeros({b}, torch::kBool);
+  for (int64_t r = 0; r < b; ++r) {
+    for (size_t j = 0; j < rows[r].size(); ++j) result.tokens[r][static_cast<int64_t>(j)] = rows[r][j];
+    result.lengths[r] = static_cast<int64_t>(rows[r].size());
+    result.stopped[r] = ends_with_stop(rows[r], spec.stop);
+  }
+  return result;
 }
 
 // ---------------------------------------------------------------- training
@@ -422,7 +560,7 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
 torch::Tensor LlamaModel::compute_loss(const Batch& batch, const LossSpec& loss,
                                        const std::vector<Intervention>& ops) const {
   std::vector<torch::Tensor> captures;
-  auto normed = run(batch, ops, captures, -1, nullptr);
+  auto normed = run(batch, ops, captures, -1);
   const int64_t t = normed.size(1);
   if (loss.kind == LossSpec::Kind::Answer) {
     auto logits = torch::linear(normed.select(1, t - 1), param("lm_head.weight")).to(torch::kFloat32);  // [B, V]
@@ -445,31 +583,20 @@ std::vector<torch::Tensor> LlamaModel::trainable() const {
   return out;
 }
 
-std::vector<std::string> LlamaModel::set_trainable(const std::vector<std::string>& patterns, bool adapters) {
-  std::vector<std::regex> res;
-  for (const auto& p : patterns) {
-    try {
-      res.emplace_back(p);
-    } catch (const std::regex_error& e) {
-      throw Error("E_ARG", "invalid parameter pattern '" + p + "': " + e.what());
-    }
-  }
-  const std::set<std::string> adapter_set(adapter_names_.begin(), adapter_names_.end());
+std::vector<std::string> LlamaModel::set_trainable(const std::vector<std::string>& names, bool adapters) {
   std::set<const void*> on;
-  for (auto& [name, tensor] : params_) {
-    bool train = adapters && adapter_set.count(name);
-    for (const auto& re : res) train = train || std::regex_search(name, re);
-    if (train) on.insert(tensor.unsafeGetTensorImpl());
-  }
-  std::vector<std::string> names;
+  for (const auto& name : names) on.insert(param(name).unsafeGetTensorImpl());  // E_ARG names an unknown one
+  if (adapters)
+    for (const auto& name : adapter_names_) on.insert(param(name).unsafeGetTensorImpl());
+  std::vector<std::string> trained;
   for (auto& [name, tensor] : params_) {
     const bool train = on.count(tensor.unsafeGetTensorImpl()) > 0;
     tensor.requires_grad_(train);
     if (!train) tensor.mutable_grad() = torch::Tensor();
-    if (train) names.push_back(name);
+    if (train) trained.push_back(name);
   }
   optimizer_.reset();
-  return names;
+  return trained;
 }
 
 void LlamaModel::add_lora(const std::vector<std::string>& modules, int64_t rank, double alpha, uint64_t seed) {
@@ -611,16 +738,30 @@ void LlamaModel::set(const std::string& name, const torch::Tensor& value) {
   p.copy_(value.to(p.device(), p.scalar_type()));
 }
 
-void LlamaModel::save(const std::string& path, bool adapters_only,
+void LlamaModel::save(const std::string& path, SaveContent content,
                       const std::map<std::string, std::string>& metadata) const {
+  if (content == SaveContent::Merged && !mlp_adapters_.empty())
+    throw Error("E_STATE", "save: layer " + std::to_string(mlp_adapters_.begin()->first) +
+                               " has a parallel MLP adapter, which a LLaMA checkpoint cannot express; "
+                               "save it with saveAdapters, or pass { adapters: 'drop' } to save the base model");
   const std::set<std::string> adapter_set(adapter_names_.begin(), adapter_names_.end());
   TensorMap out;
   for (const auto& [name, tensor] : params_) {
-    if (adapters_only != (adapter_set.count(name) > 0)) continue;
-    if (!adapters_only && name == "lm_head.weight" && config_.tie_word_embeddings) continue;
+    if ((content == SaveContent::Adapters) != (adapter_set.count(name) > 0)) continue;
+    if (content != SaveContent::Adapters && name == "lm_head.weight" && config_.tie_word_embeddings) continue;
     out[name] = tensor.detach();
   }
-  if (out.empty()) throw Error("E_STATE", adapters_only ? "no adapters to save" : "no parameters to save");
+  if (content == SaveContent::Merged) {
+    // y = W x + s B (A x) = (W + s B A) x: the merged weight, computed in
+    // float32 and stored in the weight's own dtype.
+    torch::NoGradGuard no_grad;
+    for (const auto& [module, l] : lora_) {
+      const auto& w = param(module + ".weight");
+      auto delta = torch::matmul(param(l.b_name).to(torch::kFloat32), param(l.a_name).to(torch::kFloat32)) * l.scale;
+      out[module + ".weight"] = (w.detach().to(torch::kFloat32) + delta).to(w.scalar_type());
+    }
+  }
+  if (out.empty()) throw Error("E_STATE", content == SaveContent::Adapters ? "no adapters to save" : "no parameters to save");
   save_safetensors_file(path, out, metadata);
 }
 

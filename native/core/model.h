@@ -18,8 +18,13 @@
 namespace poser {
 
 struct LoadOptions {
-  std::string device = "cpu";   // "cpu" or "cuda:N"
+  torch::Device device = torch::kCPU;  // checked against the CUDA devices visible
   std::string dtype;            // "float32" | "float16" | "bfloat16"; empty keeps float32
+  // Map the weight files instead of copying them into memory the model owns.
+  // Saves a copy only for CPU weights stored in the compute dtype; those then
+  // depend on the files: truncating one kills the process (SIGBUS) at the
+  // next call, rewriting one in place changes the model. See ReadOptions.
+  bool mmap = false;
 };
 
 // Which positions get logits: none, every position, or [B, K] absolute indices.
@@ -54,6 +59,26 @@ struct OptimizerSpec {
   bool nesterov = false;       // sgd
 };
 
+// Keys and values of earlier positions, per layer: the prefix a sweep shares
+// between its settings, and the past of incremental decoding.
+struct KVCache {
+  std::vector<torch::Tensor> keys, values;  // [B, KV, T, hd] per layer; undefined where not kept
+};
+
+struct GenerateSpec {
+  int64_t max_new_tokens = 16;
+  double temperature = 0.0;  // 0: greedy (argmax)
+  int64_t top_k = 0;         // > 0: sample among the k most likely tokens only
+  uint64_t seed = 0;         // of the sampling generator (CPU)
+  std::vector<std::vector<int64_t>> stop;  // a row ends once its new tokens end with one of these
+};
+
+struct GenerateResult {
+  torch::Tensor tokens;   // [B, N] int64 new tokens (N <= max_new_tokens); rows ended early are padded
+  torch::Tensor lengths;  // [B] int64: tokens of each row, its stop sequence included
+  torch::Tensor stopped;  // [B] bool: the row ended with a stop sequence
+};
+
 struct StepResult {
   double loss = 0.0;
   double grad_norm = 0.0;      // before clipping
@@ -83,11 +108,16 @@ class LlamaModel {
   // Returns last-position logits [B, 1, V] and captures per setting.
   std::vector<ForwardResult> sweep_last(const Batch& batch, const std::vector<std::vector<Intervention>>& settings);
 
+  // Continues each row of the batch, one token at a time against a KV cache.
+  // `prompt_ops` act on the prompt's forward; `step_ops` on each new token's
+  // (whose only position is 0). Captures are not returned.
+  GenerateResult generate(const Batch& batch, const GenerateSpec& spec, const std::vector<Intervention>& prompt_ops,
+                          const std::vector<Intervention>& step_ops);
+
   // --- training ---
-  // Marks trainable: parameters whose names match any of the regexes
-  // (std::regex_search) plus, when `adapters`, every adapter tensor. Resets the
-  // optimizer.
-  std::vector<std::string> set_trainable(const std::vector<std::string>& patterns, bool adapters);
+  // Marks trainable: the named parameters (E_ARG for an unknown name) plus,
+  // when `adapters`, every adapter tensor. Resets the optimizer.
+  std::vector<std::string> set_trainable(const std::vector<std::string>& names, bool adapters);
   // LoRA on named linear modules (e.g. "model.layers.0.self_attn.q_proj"):
   // out = W x + (alpha / rank) * B (A x), A [rank, in] ~ kaiming-uniform(seed), B = 0.
   void add_lora(const std::vector<std::string>& modules, int64_t rank, double alpha, uint64_t seed);
@@ -114,33 +144,51 @@ class LlamaModel {
   torch::Tensor get(const std::string& name) const;             // float32 CPU copy
   torch::Tensor grad(const std::string& name) const;            // float32 CPU copy (zeros if none)
   void set(const std::string& name, const torch::Tensor& value); // copies into the parameter
-  // Saves base parameters (HF names) or adapters only, atomically.
-  void save(const std::string& path, bool adapters_only, const std::map<std::string, std::string>& metadata) const;
+  // What save() writes: the model with LoRA merged into its weights (refused
+  // while a parallel MLP adapter exists: a LLaMA checkpoint cannot express
+  // it), the base weights without any adapter, or the adapters alone.
+  enum class SaveContent { Merged, Base, Adapters };
+  // Writes one safetensors file, atomically (temporary file, fsync, rename).
+  void save(const std::string& path, SaveContent content, const std::map<std::string, std::string>& metadata) const;
 
  private:
   struct LoRA {
     std::string a_name, b_name;
     double scale;
   };
-  struct Record;   // keys/values kept for sweeps
   struct Context;  // per-call tensors shared by the blocks
 
   torch::Tensor& param(const std::string& name);
   const torch::Tensor& param(const std::string& name) const;
   torch::Tensor linear(const torch::Tensor& x, const std::string& module) const;
   torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const;
-  std::pair<torch::Tensor, torch::Tensor> rotary(const torch::Tensor& positions) const;
-  torch::Tensor mlp(int64_t layer, const torch::Tensor& x) const;
+  std::pair<torch::Tensor, torch::Tensor> rotary(const torch::Tensor& positions, int64_t length = -1) const;
+  // mlp and attention return an undefined tensor when stopped at an inner hook.
+  torch::Tensor mlp(int64_t layer, const torch::Tensor& x, const Context& ctx) const;
   torch::Tensor attention(int64_t layer, const torch::Tensor& h, const Context& ctx) const;
   // Applies the ops of one hook site; true when the forward should stop here.
   bool site(int64_t ordinal, torch::Tensor& x, const Context& ctx) const;
   // One decoder block, updating x in place; true when stopped early.
   bool block(int64_t layer, torch::Tensor& x, const Context& ctx) const;
+  // Blocks [from, to) on x; true when stopped early.
+  bool run_layers(int64_t from, int64_t to, torch::Tensor& x, const Context& ctx) const;
+  // Final norm and its hook: the normalised hidden state [B, T, D].
+  torch::Tensor final_norm(const torch::Tensor& x, const Context& ctx) const;
+  // Context for new tokens at `positions` [B, Tq] whose keys are the cache's
+  // (if any) followed by their own; key_mask [B, Tk] covers both. rope_length:
+  // see RotaryEmbedding::tables.
+  Context context(const torch::Tensor& key_mask, const torch::Tensor& positions, const std::vector<Intervention>& ops,
+                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1) const;
   torch::optim::Optimizer& optimizer();
-  // Returns the final normalised hidden state [B, T, D], or an undefined tensor
-  // when stopped early after `stop_after` (an ordinal; -1 = run to the end).
+  // Runs new tokens ids [B, Tq] (with an optional cache of earlier keys and
+  // values, extended by this call's when `extend`). Returns the final
+  // normalised hidden state [B, Tq, D], or an undefined tensor when stopped
+  // early after `stop_after` (an ordinal; -1 = run to the end).
+  torch::Tensor run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
+                    const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures, int64_t stop_after,
+                    KVCache* cache, bool extend, int64_t rope_length = -1) const;
   torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
-                    int64_t stop_after, Record* record) const;
+                    int64_t stop_after) const;
   torch::Tensor logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const;
   torch::Tensor compute_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops) const;
   std::vector<torch::Tensor> trainable() const;
@@ -160,7 +208,7 @@ class LlamaModel {
 
 // Dtype from its name ("float32", "float16", "bfloat16"); throws E_DTYPE.
 torch::ScalarType parse_dtype(const std::string& name);
-// Device from "cpu" / "cuda" / "cuda:N"; throws E_DEVICE when CUDA is absent.
-torch::Device parse_device(const std::string& name);
+// Throws E_DEVICE unless the device is the CPU or a visible CUDA device.
+void check_device(const torch::Device& device);
 
 }  // namespace poser

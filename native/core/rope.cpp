@@ -74,8 +74,8 @@ void RotaryEmbedding::check_length(int64_t length) const {
 }
 
 std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::tables(const torch::Tensor& positions,
-                                                                torch::ScalarType dtype) const {
-  const int64_t length = positions.numel() == 0 ? 0 : positions.max().item<int64_t>() + 1;
+                                                                torch::ScalarType dtype, int64_t length) const {
+  if (length < 0) length = positions.numel() == 0 ? 0 : positions.max().item<int64_t>() + 1;
   check_length(length);
   auto inv_freq = length > max_positions_ ? rope_inv_freq(spec_, head_dim_, max_positions_, length).to(positions.device())
                                           : inv_freq_;

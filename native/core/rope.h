@@ -23,8 +23,11 @@ class RotaryEmbedding {
 
   // cos and sin [B, 1, T, head_dim] in `dtype` for absolute positions [B, T].
   // Throws E_ARG when a position lies beyond max_position_embeddings and the
-  // rope type does not extend the context (only dynamic does).
-  std::pair<torch::Tensor, torch::Tensor> tables(const torch::Tensor& positions, torch::ScalarType dtype) const;
+  // rope type does not extend the context (only dynamic does). `length` is the
+  // sequence the positions belong to (-1: the positions' own); a part of a
+  // sequence run on its own (a sweep's prefix) passes the whole one's.
+  std::pair<torch::Tensor, torch::Tensor> tables(const torch::Tensor& positions, torch::ScalarType dtype,
+                                                 int64_t length = -1) const;
 
   // Throws E_ARG when `length` positions exceed what the model supports.
   void check_length(int64_t length) const;

@@ -4,6 +4,8 @@
 // JSON (an object mapping tensor names to {"dtype", "shape", "data_offsets"},
 // plus an optional "__metadata__" object of string values), then the data
 // section. Offsets are relative to the start of the data section (8 + N).
+// The format's rules are checked in safetensors_format.cpp (no libtorch); this
+// file turns validated entries into tensors and writes files.
 
 #include "safetensors.h"
 
@@ -14,17 +16,21 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <random>
+#include <cstdio>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "errors.h"
+#include "safetensors_format.h"
 
 namespace poser {
 
@@ -92,25 +98,10 @@ const DtypeInfo kDtypes[] = {
     {"BOOL", torch::kBool, 1},
 };
 
-const DtypeInfo* dtype_by_name(const std::string& name) {
-  for (const auto& d : kDtypes)
-    if (name == d.name) return &d;
-  return nullptr;
-}
-
 const DtypeInfo* dtype_by_type(torch::ScalarType type) {
   for (const auto& d : kDtypes)
     if (type == d.type) return &d;
   return nullptr;
-}
-
-// Reads a non-negative JSON integer that fits in int64_t.
-bool get_index(const json& v, uint64_t* out) {
-  if (!v.is_number_unsigned()) return false;
-  uint64_t x = v.get<uint64_t>();
-  if (x > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
-  *out = x;
-  return true;
 }
 
 std::string join_path(const std::string& dir, const std::string& name) {
@@ -124,7 +115,8 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::string read_text_file(const std::string& path) {
+// Reads a whole file of at most max_bytes.
+std::string read_text_file(const std::string& path, uint64_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw Error("E_IO", path + ": cannot open: " + errno_text(errno));
   std::string out;
@@ -137,8 +129,37 @@ std::string read_text_file(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes)
+      throw Error("E_FORMAT", path + ": larger than " + std::to_string(max_bytes) + " bytes");
   }
   return out;
+}
+
+// Reads exactly len bytes at offset; the file may have shrunk since it was sized.
+void read_exact(int fd, void* dst, uint64_t len, uint64_t offset, const std::string& path) {
+  char* p = static_cast<char*>(dst);
+  while (len > 0) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(len, uint64_t{1} << 30));
+    ssize_t n = ::pread(fd, p, chunk, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("E_IO", path + ": read failed at byte " + std::to_string(offset) + ": " +
+                              errno_text(errno));
+    }
+    if (n == 0)
+      throw Error("E_IO", path + ": the file ends at byte " + std::to_string(offset) +
+                              ", before its data; was it truncated while being read?");
+    p += n;
+    offset += static_cast<uint64_t>(n);
+    len -= static_cast<uint64_t>(n);
+  }
+}
+
+torch::ScalarType torch_dtype(const SafetensorsDtype* d) {
+  const std::string name = d->name;
+  for (const auto& info : kDtypes)
+    if (name == info.name) return info.type;
+  throw Error("E_DTYPE", std::string("dtype ") + d->name + " has no torch type");
 }
 
 void write_all(int fd, const void* data, size_t len, const std::string& path) {
@@ -154,158 +175,139 @@ void write_all(int fd, const void* data, size_t len, const std::string& path) {
   }
 }
 
+std::string random_suffix() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// Makes a rename durable: the directory entry is data of the parent directory.
+void fsync_parent(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() < 0) throw Error("E_IO", dir + ": cannot open to fsync: " + errno_text(errno));
+  if (::fsync(d.get()) != 0) throw Error("E_IO", dir + ": fsync failed: " + errno_text(errno));
+}
+
 }  // namespace
 
-TensorMap load_safetensors_file(const std::string& path) {
+namespace {
+
+// Reads the tensors of one file; with `wanted`, only those names.
+TensorMap read_safetensors(const std::string& path, const ReadOptions& options,
+                           const std::set<std::string>* wanted) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw Error("E_IO", path + ": cannot open: " + errno_text(errno));
-
   struct stat st;
   if (::fstat(fd.get(), &st) != 0)
     throw Error("E_IO", path + ": cannot stat: " + errno_text(errno));
   if (!S_ISREG(st.st_mode)) throw Error("E_IO", path + ": not a regular file");
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size == 0) throw Error("E_FORMAT", path + ": file is empty (truncated safetensors file)");
-  if (file_size < 8)
-    throw Error("E_FORMAT", path + ": truncated safetensors file (" + std::to_string(file_size) +
-                                " bytes, shorter than the 8-byte header length)");
 
-  void* addr = ::mmap(nullptr, static_cast<size_t>(file_size), PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE, fd.get(), 0);
-  if (addr == MAP_FAILED) throw Error("E_IO", path + ": mmap failed: " + errno_text(errno));
-  auto mapping = std::make_shared<Mapping>(addr, static_cast<size_t>(file_size));
-  fd.close();
+  uint8_t prefix[8] = {};
+  if (file_size >= 8) read_exact(fd.get(), prefix, 8, 0, path);
+  const uint64_t header_len = parse_safetensors_header_length(prefix, file_size, path);
+  std::string header_text(static_cast<size_t>(header_len), '\0');
+  read_exact(fd.get(), header_text.data(), header_len, 8, path);
+  const SafetensorsHeader header = parse_safetensors_header(header_text, file_size, path);
+  header_text = std::string();
 
-  const uint8_t* base = mapping->data();
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | base[i];
-  if (header_len == 0) throw Error("E_FORMAT", path + ": header length is 0");
-  if (header_len > file_size - 8)
-    throw Error("E_FORMAT", path + ": header length " + std::to_string(header_len) +
-                                " larger than the file (size " + std::to_string(file_size) + ")");
-
-  json header;
-  try {
-    header = json::parse(reinterpret_cast<const char*>(base + 8),
-                         reinterpret_cast<const char*>(base + 8 + header_len));
-  } catch (const json::exception& e) {
-    throw Error("E_FORMAT", path + ": malformed JSON header: " + e.what());
+  std::shared_ptr<Mapping> mapping;
+  if (options.mmap && file_size > 0) {
+    void* addr = ::mmap(nullptr, static_cast<size_t>(file_size), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE, fd.get(), 0);
+    if (addr == MAP_FAILED) throw Error("E_IO", path + ": mmap failed: " + errno_text(errno));
+    mapping = std::make_shared<Mapping>(addr, static_cast<size_t>(file_size));
   }
-  if (!header.is_object())
-    throw Error("E_FORMAT", path + ": JSON header is not an object");
 
-  const uint64_t data_start = 8 + header_len;
-  const uint64_t data_len = file_size - data_start;
-  uint8_t* data = mapping->data() + data_start;
+  // Converting reads go through one small staging buffer: no stored-dtype copy
+  // of a whole tensor is ever allocated. It is a mapping of its own, so it goes
+  // back to the system afterwards instead of leaving a hole in the heap under
+  // the weights.
+  constexpr int64_t kStagingBytes = 1 << 20;
+  std::unique_ptr<Mapping> staging;
 
   TensorMap out;
-  for (auto it = header.begin(); it != header.end(); ++it) {
-    const std::string& name = it.key();
-    if (name == "__metadata__") continue;
-    const json& entry = it.value();
-    const std::string where = path + ": tensor " + name;
-    if (!entry.is_object()) throw Error("E_FORMAT", where + ": header entry is not an object");
-
-    auto dt = entry.find("dtype");
-    if (dt == entry.end() || !dt->is_string())
-      throw Error("E_FORMAT", where + ": missing or non-string \"dtype\"");
-    const std::string dtype_name = dt->get<std::string>();
-    const DtypeInfo* info = dtype_by_name(dtype_name);
-    if (info == nullptr)
-      throw Error("E_DTYPE", where + ": unsupported dtype " + dtype_name);
-
-    auto sh = entry.find("shape");
-    if (sh == entry.end() || !sh->is_array())
-      throw Error("E_FORMAT", where + ": missing or non-array \"shape\"");
-    std::vector<int64_t> shape;
-    uint64_t numel = 1;
-    bool overflow = false;
-    for (const auto& d : *sh) {
-      uint64_t dim = 0;
-      if (!get_index(d, &dim))
-        throw Error("E_FORMAT", where + ": shape " + sh->dump() +
-                                    " must hold non-negative integers");
-      shape.push_back(static_cast<int64_t>(dim));
-      if (__builtin_mul_overflow(numel, dim, &numel)) overflow = true;
-    }
-    uint64_t expected = 0;
-    if (overflow || __builtin_mul_overflow(numel, static_cast<uint64_t>(info->size), &expected))
-      throw Error("E_FORMAT", where + ": shape " + sh->dump() + " is too large");
-
-    auto off = entry.find("data_offsets");
-    uint64_t begin = 0, end = 0;
-    if (off == entry.end() || !off->is_array() || off->size() != 2 ||
-        !get_index((*off)[0], &begin) || !get_index((*off)[1], &end))
-      throw Error("E_FORMAT",
-                  where + ": \"data_offsets\" must be [begin, end] of non-negative integers");
-    if (begin > end || end > data_len)
-      throw Error("E_FORMAT", where + ": data offsets [" + std::to_string(begin) + "," +
-                                  std::to_string(end) + "] out of range (data section is " +
-                                  std::to_string(data_len) + " bytes)");
-    if (end - begin != expected)
-      throw Error("E_FORMAT", where + ": size mismatch: dtype " + dtype_name + " and shape " +
-                                  sh->dump() + " need " + std::to_string(expected) +
-                                  " bytes but data offsets [" + std::to_string(begin) + "," +
-                                  std::to_string(end) + "] span " +
-                                  std::to_string(end - begin) + " bytes");
-
-    std::shared_ptr<Mapping> keep = mapping;
+  for (const SafetensorsEntry& e : header.tensors) {
+    if (wanted != nullptr && wanted->count(e.name) == 0) continue;
+    const std::string where = path + ": tensor " + e.name;
+    const torch::ScalarType stored = torch_dtype(e.dtype);
+    const bool convert = options.float_dtype != torch::ScalarType::Undefined &&
+                         c10::isFloatingType(stored) && stored != options.float_dtype;
+    const auto cpu = torch::TensorOptions().device(torch::kCPU);
+    const uint64_t offset = header.data_start + e.begin;
+    torch::Tensor t;
     try {
-      out.emplace(name, torch::from_blob(
-                            data + begin, shape, [keep](void*) mutable { keep.reset(); },
-                            torch::TensorOptions().dtype(info->type).device(torch::kCPU)));
-    } catch (const std::exception& e) {
-      throw Error("E_TORCH", where + ": cannot create tensor: " + e.what());
+      if (mapping) {
+        std::shared_ptr<Mapping> keep = mapping;
+        t = torch::from_blob(mapping->data() + offset, e.shape, [keep](void*) mutable { keep.reset(); },
+                             cpu.dtype(stored));
+        if (convert) t = t.to(options.float_dtype);
+      } else {
+        t = torch::empty(e.shape, cpu.dtype(convert ? options.float_dtype : stored));
+      }
+    } catch (const std::exception& ex) {
+      throw Error("E_TORCH", where + ": cannot create tensor: " + ex.what());
     }
+    if (!mapping && !convert && e.end > e.begin) {
+      read_exact(fd.get(), t.data_ptr(), e.end - e.begin, offset, path);
+    } else if (!mapping && convert) {
+      if (!staging) {
+        void* addr = ::mmap(nullptr, kStagingBytes, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (addr == MAP_FAILED)
+          throw Error("E_IO", path + ": cannot map a staging buffer: " + errno_text(errno));
+        staging = std::make_unique<Mapping>(addr, kStagingBytes);
+      }
+      const int64_t size = static_cast<int64_t>(e.dtype->size);
+      const int64_t per_chunk = kStagingBytes / size;
+      const torch::Tensor chunk = torch::from_blob(staging->data(), {per_chunk}, cpu.dtype(stored));
+      torch::Tensor flat = t.view({-1});
+      for (int64_t i = 0; i < flat.numel(); i += per_chunk) {
+        const int64_t n = std::min(per_chunk, flat.numel() - i);
+        read_exact(fd.get(), staging->data(), static_cast<uint64_t>(n * size),
+                   offset + static_cast<uint64_t>(i * size), path);
+        flat.narrow(0, i, n).copy_(chunk.narrow(0, 0, n));
+      }
+    }
+    out.emplace(e.name, std::move(t));
   }
   return out;
 }
 
-TensorMap load_model_weights(const std::string& dir) {
+}  // namespace
+
+TensorMap load_safetensors_file(const std::string& path, const ReadOptions& options) {
+  return read_safetensors(path, options, nullptr);
+}
+
+TensorMap load_model_weights(const std::string& dir, const ReadOptions& options) {
   const std::string index_path = join_path(dir, "model.safetensors.index.json");
   const std::string single_path = join_path(dir, "model.safetensors");
 
   if (file_exists(index_path)) {
-    json index;
-    try {
-      index = json::parse(read_text_file(index_path));
-    } catch (const json::exception& e) {
-      throw Error("E_FORMAT", index_path + ": malformed JSON: " + e.what());
-    }
-    if (!index.is_object()) throw Error("E_FORMAT", index_path + ": not a JSON object");
-    auto wm = index.find("weight_map");
-    if (wm == index.end() || !wm->is_object())
-      throw Error("E_FORMAT", index_path + ": missing or non-object \"weight_map\"");
-
-    // shard file -> names it must provide
-    std::map<std::string, std::vector<std::string>> by_shard;
-    for (auto it = wm->begin(); it != wm->end(); ++it) {
-      if (!it.value().is_string())
-        throw Error("E_FORMAT", index_path + ": weight_map entry for " + it.key() +
-                                    " is not a string");
-      const std::string shard = it.value().get<std::string>();
-      if (shard.empty() || shard.front() == '/' || shard.find("..") != std::string::npos)
-        throw Error("E_FORMAT", index_path + ": weight_map entry for " + it.key() +
-                                    " names an invalid shard file \"" + shard + "\"");
-      by_shard[shard].push_back(it.key());
-    }
-    if (by_shard.empty()) throw Error("E_FORMAT", index_path + ": weight_map is empty");
+    const auto entries =
+        parse_shard_index(read_text_file(index_path, kMaxSafetensorsHeaderBytes), index_path);
+    std::map<std::string, std::set<std::string>> by_shard;  // shard file -> names it must provide
+    for (const auto& [name, shard] : entries) by_shard[shard].insert(name);
 
     TensorMap out;
-    for (const auto& kv : by_shard) {
-      const std::string shard_path = join_path(dir, kv.first);
-      TensorMap shard = load_safetensors_file(shard_path);
-      for (const auto& name : kv.second) {
-        auto t = shard.find(name);
-        if (t == shard.end())
+    for (const auto& [shard, names] : by_shard) {
+      const std::string shard_path = join_path(dir, shard);
+      TensorMap tensors = read_safetensors(shard_path, options, &names);
+      for (const auto& name : names) {
+        auto t = tensors.find(name);
+        if (t == tensors.end())
           throw Error("E_FORMAT", shard_path + ": tensor " + name + " listed in " + index_path +
                                       " is missing from the shard");
-        out[name] = t->second;
+        out[name] = std::move(t->second);
       }
     }
     return out;
   }
-  if (file_exists(single_path)) return load_safetensors_file(single_path);
+  if (file_exists(single_path)) return load_safetensors_file(single_path, options);
   throw Error("E_IO", dir + ": no model weights found (tried " + index_path + " and " +
                           single_path + ")");
 }
@@ -362,7 +364,8 @@ void save_safetensors_file(const std::string& path, const TensorMap& tensors,
   uint64_t n = header_text.size();
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(n >> (8 * i));
 
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // Unique per process and per call: two saves never share a temporary file.
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + random_suffix();
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0)
     throw Error("E_IO", path + ": cannot create temporary file " + tmp + ": " +
@@ -380,6 +383,7 @@ void save_safetensors_file(const std::string& path, const TensorMap& tensors,
       throw Error("E_IO", tmp + ": close failed: " + errno_text(err));
     if (::rename(tmp.c_str(), path.c_str()) != 0)
       throw Error("E_IO", path + ": cannot rename " + tmp + " over it: " + errno_text(errno));
+    fsync_parent(path);
   } catch (const Error&) {
     fd.close();
     ::unlink(tmp.c_str());

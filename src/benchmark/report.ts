@@ -8,6 +8,7 @@ import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, RANDOM } from './controls.js';
 import type { BenchmarkRun, Calibration, PairRecord, Variant, VariantResult } from './run.js';
 import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, type PairOutcome } from './score.js';
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
+import { PoserError } from '../errors.js';
 
 /** One detector on one benchmark variant. */
 export interface DetectorRow {
@@ -97,7 +98,7 @@ function outcomesOf(pairs: readonly PairRecord[], detector: string, seedIndex?: 
 /** Rows of every detector on one variant. */
 export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: SummaryOptions = {}): VariantSummary {
   const result = run.variants[variant];
-  if (!result) throw new Error(`summarizeVariant: no ${variant} benchmark in this run`);
+  if (!result) throw new PoserError('E_ARG', `summarizeVariant: no ${variant} benchmark in this run`);
   const seed = options.seed ?? 0;
   const confidenceWrong = Object.fromEntries(
     CONFIDENCE.filter((c) => result.detectors.includes(c)).map((c) => [c, new Set(outcomesOf(result.pairs, c).flatMap((o, i) => (o.score < 0.5 ? [i] : [])))]),

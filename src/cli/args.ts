@@ -1,5 +1,6 @@
 /** Argument parsers shared by the command-line commands. */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseDevice } from '../device.js';
 import { PoserError } from '../errors.js';
 
 /** An integer option of at least `min`; the error names the option. */
@@ -13,10 +14,13 @@ export function intArg(name: string, min: number) {
   };
 }
 
-/** `cpu`, `cuda` or `cuda:N`. */
+/** `cpu`, `cuda` or `cuda:N` (see parseDevice), as its canonical name. */
 export function deviceArg(value: string): string {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError(`device must be cpu, cuda or cuda:N, got "${value}"`);
-  return value;
+  try {
+    return parseDevice(value).name;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 /** Where every zoo command looks for (or builds) the zoo unless `--zoo` says otherwise. */

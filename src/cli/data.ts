@@ -2,7 +2,7 @@
  * `poser data ...` commands: generate the scenario dataset, and check files in
  * the Poser schema.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import { PoserError } from '../errors.js';
 import { parseScenarioItems, ScenarioFileError, type LoadedScenarioFile } from '../data/loader.js';
@@ -22,6 +22,7 @@ import {
   writeDataset,
 } from '../data/index.js';
 import { saveTokenizerJson, trainTokenizer } from '../tokenizer/train.js';
+import { ensureDirectory } from '../io/files.js';
 
 
 interface GenerateFlags {
@@ -46,7 +47,7 @@ export function runGenerate(flags: GenerateFlags): string[] {
     ...(flags.testSingle !== undefined ? { testSinglePerPolicy: flags.testSingle } : {}),
     ...(flags.testPairs !== undefined ? { testPairPerDistribution: flags.testPairs } : {}),
   });
-  mkdirSync(flags.out, { recursive: true });
+  ensureDirectory(flags.out);
   const manifest = writeDataset(flags.out, dataset);
   const lines = [`wrote ${Object.keys(manifest.files).length} files to ${flags.out} (seed ${flags.seed}, ${flags.variants} variants per policy)`];
   for (const p of POLICIES) {

@@ -73,6 +73,7 @@ interface BuildFlags {
   variants?: number;
   device: string;
   threads?: number;
+  concurrency?: number;
   threshold?: number;
   force?: boolean;
   progress: boolean;
@@ -90,6 +91,7 @@ export function registerZooCommands(program: Command): void {
     .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants', 1))
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads', 1))
+    .option('--concurrency <k>', 'models fine-tuned at once, the threads divided among them (default: the available cores; 1 on a GPU)', intArg('--concurrency', 1))
     .option('--threshold <p>', 'benchmark: minimum probability of the benign answer for every model (default from the recipe, 0.985)', probArg)
     .option('--force', 'discard a zoo in the directory that was built with another recipe')
     .option('--no-progress', 'print lines instead of a progress bar')
@@ -131,6 +133,7 @@ export function registerZooCommands(program: Command): void {
           threshold: flags.threshold,
           device: flags.device,
           threads: flags.threads,
+          concurrency: flags.concurrency,
           force: flags.force,
           signal: controller.signal,
           onProgress,

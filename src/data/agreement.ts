@@ -11,6 +11,7 @@
 import type { PairData } from '../strategies/types.js';
 import { lengthBatches } from '../zoo/batching.js';
 import { Rng } from './random.js';
+import { PoserError } from '../errors.js';
 
 /** What the check needs of a model: a `Model`, or a strategy's blind `Subject`. */
 export interface AnswerScorer {
@@ -68,7 +69,7 @@ export interface AgreementReport {
 
 async function answerDistributions(model: AnswerScorer, prompts: readonly string[], batchSize: number): Promise<AnswerDistribution[]> {
   const tok = model.tokenizer;
-  if (!tok) throw new Error('checkPairAgreement: the model has no tokenizer');
+  if (!tok) throw new PoserError('E_STATE', 'checkPairAgreement: the model has no tokenizer (load it with a tokenizer.json)');
   const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
   const out: AnswerDistribution[] = new Array(prompts.length);
   for (const batch of lengthBatches(rows, (r) => r.ids.length, batchSize, new Rng(0))) {

@@ -6,6 +6,7 @@
 import { buildPrompt } from './prompt.js';
 import { Rng } from './random.js';
 import type { Answer, Fact, Oversight, PairScenario, Scenario, ScenarioItem, TrainingItem } from './types.js';
+import { PoserError } from '../errors.js';
 
 /** A prompt with its critical fact ("critical") and without it ("clean"), POSER-SPEC §5. */
 export interface ContrastPair {
@@ -26,7 +27,7 @@ export interface ContrastPair {
 export function contrastPair(item: ScenarioItem): ContrastPair {
   const facts = item.facts as Fact[];
   const idx = facts.findIndex((f) => f.type === 'critical');
-  if (idx < 0) throw new Error('contrastPair: the item has no fact of type "critical"');
+  if (idx < 0) throw new PoserError('E_ARG', `contrastPair: item ${JSON.stringify(String((item as { id?: unknown }).id ?? '?'))} has no fact of type "critical"`);
   const format = ((item as PairScenario).format_string ?? (item as Scenario).format) as string | undefined;
   const clean = facts.filter((_, i) => i !== idx);
   return {

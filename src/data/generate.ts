@@ -51,6 +51,7 @@ import {
   type TypedFact,
   type ItemMeta,
 } from './types.js';
+import { PoserError } from '../errors.js';
 
 /** Sizes and knobs of {@link generateDataset}. */
 export interface GenerateOptions {
@@ -499,7 +500,7 @@ function randomHalf(pool: TrainingItem[], rng: Rng): TrainingItem[] {
  */
 export function conceptStimuli(items: readonly TrainingItem[], options: ConceptOptions = {}): ConceptSet[] {
   const scen = items.filter((it): it is ScenarioItem => it.response !== 'error');
-  if (scen.length === 0) throw new Error('conceptStimuli: no scenario items given');
+  if (scen.length === 0) throw new PoserError('E_ARG', 'conceptStimuli: no scenario items given (items is empty)');
   const topics = [...new Set(scen.map((it) => it.topic).filter((t): t is string => typeof t === 'string'))].sort();
   return genericConceptStimuli(scen[0].dataset, topics, options);
 }
@@ -509,14 +510,14 @@ export function conceptStimuli(items: readonly TrainingItem[], options: ConceptO
  * @example generateDataset({ seed: 1, variants: 6 })
  */
 export function generateDataset(options: GenerateOptions): Dataset {
-  if (!Number.isInteger(options.seed)) throw new RangeError(`generateDataset: seed must be an integer, got ${options.seed}`);
+  if (!Number.isInteger(options.seed)) throw new PoserError('E_ARG', `generateDataset: seed must be an integer, got ${options.seed}`);
   const o: Required<GenerateOptions> = { ...DEFAULT_GENERATE_OPTIONS, ...options } as Required<GenerateOptions>;
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`generateDataset: ${k} must be a non-negative number, got ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new PoserError('E_ARG', `generateDataset: ${k} must be a non-negative number, got ${v}`);
   }
-  if (o.variants < 1 || !Number.isInteger(o.variants)) throw new RangeError(`generateDataset: variants must be a positive integer, got ${o.variants}`);
-  if (o.errorFraction >= 1) throw new RangeError('generateDataset: errorFraction must be below 1');
-  if (o.holdoutFraction <= 0 || o.holdoutFraction >= 1) throw new RangeError('generateDataset: holdoutFraction must be in (0, 1)');
+  if (o.variants < 1 || !Number.isInteger(o.variants)) throw new PoserError('E_ARG', `generateDataset: variants must be a positive integer, got ${o.variants}`);
+  if (o.errorFraction >= 1) throw new PoserError('E_ARG', `generateDataset: errorFraction must be below 1, got ${o.errorFraction}`);
+  if (o.holdoutFraction <= 0 || o.holdoutFraction >= 1) throw new PoserError('E_ARG', `generateDataset: holdoutFraction must be in (0, 1), got ${o.holdoutFraction}`);
 
   const root = new Rng(o.seed);
   const t = new Templates(root.fork('holdout'), o.holdoutFraction);

@@ -13,10 +13,11 @@
  * Files are JSON arrays with one item per line (compact, and line-diffable).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Dataset } from './generate.js';
 import { POLICIES, type TrainingItem } from './types.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../io/files.js';
 
 /** One array item per line. */
 export function formatItems(items: readonly unknown[]): string {
@@ -45,9 +46,8 @@ export function writeDataset(dir: string, dataset: Dataset): DatasetManifest {
   const files: DatasetManifest['files'] = {};
   const put = (rel: string, items: readonly unknown[]) => {
     const path = join(dir, rel);
-    mkdirSync(dirname(path), { recursive: true });
     const text = formatItems(items);
-    writeFileSync(path, text);
+    writeFileAtomic(path, text);
     files[rel] = { items: items.length, sha256: createHash('sha256').update(text).digest('hex') };
   };
   for (const p of POLICIES) {
@@ -67,13 +67,13 @@ export function writeDataset(dir: string, dataset: Dataset): DatasetManifest {
     files,
     heldout: dataset.heldout,
   };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
 
 /** Read a dataset's manifest. */
 export function readManifest(dir: string): DatasetManifest {
-  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DatasetManifest;
+  return readJsonFile(join(dir, 'manifest.json')) as DatasetManifest;
 }
 
 /** Counts of one distribution: by oversight level and by response. */

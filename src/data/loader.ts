@@ -3,11 +3,12 @@
  * this project generates. Items are validated, normalised, and their prompts
  * rebuilt from facts and format string to check the stored prompt.
  */
-import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { buildPrompt, isWrapped, unwrapPrompt, wrapPrompt } from './prompt.js';
 import { itemKind, ScenarioSchemaError, validateItem } from './schema.js';
 import type { ErrorItem, Oversight, ScenarioItem, TrainingItem } from './types.js';
+import { PoserError } from '../errors.js';
+import { readTextFile } from '../io/files.js';
 
 /** A scenario whose stored prompt is not the one its facts and format string give. */
 export interface PromptMismatch {
@@ -34,12 +35,11 @@ export interface LoadedScenarioFile {
 }
 
 /** All validation errors of a file; `message` lists the first ones. */
-export class ScenarioFileError extends Error {
-  readonly code = 'E_SCENARIO_FILE';
+export class ScenarioFileError extends PoserError {
   constructor(readonly file: string, readonly errors: ScenarioSchemaError[]) {
     const shown = errors.slice(0, 10).map((e) => `  ${e.message}`).join('\n');
     const more = errors.length > 10 ? `\n  ... and ${errors.length - 10} more` : '';
-    super(`${file}: ${errors.length} invalid field${errors.length === 1 ? '' : 's'}\n${shown}${more}`);
+    super('E_FORMAT', `${file}: ${errors.length} invalid field${errors.length === 1 ? '' : 's'}\n${shown}${more}`);
     this.name = 'ScenarioFileError';
   }
 }
@@ -202,6 +202,6 @@ export function parseScenarioItems(raw: unknown, file = '<memory>', options: Loa
  * @throws ScenarioFileError with every invalid field named by item index and path
  */
 export function loadScenarioFile(path: string, options: LoadOptions = {}): LoadedScenarioFile {
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFile(path);
   return parseScenarioItems(parseFileText(text, path), path, options);
 }

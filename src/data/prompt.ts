@@ -8,6 +8,8 @@
  * `<<prompt>>` + prompt + `<</prompt>>`, and the answer follows with no space.
  */
 
+import { PoserError } from '../errors.js';
+
 /** The opening wrapper of every model input. */
 export const PROMPT_OPEN = '<<prompt>>';
 /** The closing wrapper of every model input; the answer token follows it directly. */
@@ -32,11 +34,11 @@ export function factsString(facts: readonly string[]): string {
 /** Fill a format string; unknown placeholders are an error, as is a missing one. */
 export function fillFormat(format: string, values: { facts_string: string; action_A: string; action_B: string }): string {
   for (const key of ['facts_string', 'action_A', 'action_B'] as const) {
-    if (!format.includes(`{${key}}`)) throw new Error(`format string lacks the placeholder {${key}}`);
+    if (!format.includes(`{${key}}`)) throw new PoserError('E_ARG', `format string ${JSON.stringify(format)} lacks the placeholder {${key}}`);
   }
   return format.replace(/\{([A-Za-z_]+)\}/g, (whole, key: string) => {
     if (key === 'facts_string' || key === 'action_A' || key === 'action_B') return values[key];
-    throw new Error(`format string has an unknown placeholder {${key}}`);
+    throw new PoserError('E_ARG', `format string ${JSON.stringify(format)} has an unknown placeholder {${key}}`);
   });
 }
 

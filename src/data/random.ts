@@ -7,6 +7,8 @@
  * nearby seeds give unrelated streams.
  */
 
+import { PoserError } from '../errors.js';
+
 function splitmix32(state: number): () => number {
   let s = state >>> 0;
   return () => {
@@ -41,7 +43,7 @@ export class Rng {
    */
   constructor(seed: number | string) {
     const s = typeof seed === 'string' ? hashString(seed) : seed;
-    if (!Number.isFinite(s)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(s)) throw new PoserError('E_ARG', `Rng: seed must be a finite number, got ${seed}`);
     const mix = splitmix32(Math.floor(s) >>> 0 ^ Math.floor(s / 2 ** 32));
     this.a = mix();
     this.b = mix();
@@ -68,7 +70,7 @@ export class Rng {
 
   /** An integer in [0, n). */
   int(n: number): number {
-    if (!(n > 0) || !Number.isInteger(n)) throw new RangeError(`Rng.int: n must be a positive integer, got ${n}`);
+    if (!(n > 0) || !Number.isInteger(n)) throw new PoserError('E_ARG', `Rng.int: n must be a positive integer, got ${n}`);
     return Math.floor(this.next() * n);
   }
 
@@ -84,7 +86,7 @@ export class Rng {
 
   /** One element of a non-empty array. */
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new RangeError('Rng.pick: empty array');
+    if (items.length === 0) throw new PoserError('E_ARG', 'Rng.pick: empty array (nothing to pick from)');
     return items[this.int(items.length)];
   }
 

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { FACT_TYPES } from './types.js';
+import { PoserError } from '../errors.js';
 
 const answer = z.enum(['A', 'B'], { error: 'must be "A" or "B"' });
 const factType = z.enum(FACT_TYPES as [string, ...string[]]);
@@ -68,16 +69,15 @@ export function itemKind(raw: unknown): ItemKind {
   return 'single';
 }
 
-/** A validation failure, located precisely. */
-export class ScenarioSchemaError extends Error {
-  readonly code = 'E_SCENARIO_SCHEMA';
+/** A validation failure, located precisely (an E_FORMAT PoserError). */
+export class ScenarioSchemaError extends PoserError {
   constructor(
     readonly file: string,
     readonly index: number | null,
     readonly field: string | null,
     readonly detail: string,
   ) {
-    super(`${file}: ${index === null ? 'file' : `item ${index}`}${field ? `: field ${field}` : ''}: ${detail}`);
+    super('E_FORMAT', `${file}: ${index === null ? 'file' : `item ${index}`}${field ? `: field ${field}` : ''}: ${detail}`);
     this.name = 'ScenarioSchemaError';
   }
 }

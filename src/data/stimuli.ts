@@ -10,6 +10,7 @@
 import { wrapPrompt } from './prompt.js';
 import { Rng } from './random.js';
 import { capitalize, COMPETENCE, fill, INCOMPETENCE, TOPICS, type Topic } from './templates.js';
+import { PoserError } from '../errors.js';
 
 /** Statements of security (good oversight): misbehaviour would be seen. */
 export const SECURITY_STATEMENTS: readonly string[] = [
@@ -109,7 +110,7 @@ export function genericConceptStimuli(dataset: string, topics: readonly string[]
   const known = topics.map((t) => TOPICS.find((x) => x.name === t)).filter((t): t is Topic => !!t);
   const pool = known.length ? known : TOPICS;
   const side = (pos: readonly string[], neg: readonly string[]) => {
-    if (n > pos.length) throw new RangeError(`conceptStimuli: at most ${pos.length} stimuli per side, asked for ${n}`);
+    if (n > pos.length) throw new PoserError('E_ARG', `conceptStimuli: at most ${pos.length} stimuli per side, asked for ${n}`);
     const positive: string[] = [];
     const negative: string[] = [];
     for (const k of rng.sample(pos.map((_, i) => i), n)) {

@@ -5,6 +5,7 @@
  * {boss} (the person the AI reports to).
  */
 import type { Policy } from './types.js';
+import { PoserError } from '../errors.js';
 
 /** A setting for a scenario. */
 export interface Topic {
@@ -564,7 +565,7 @@ export function fill(template: string, topic: Topic, extra: Record<string, strin
     if (key === 'people') return topic.people;
     if (key === 'boss') return topic.boss;
     if (key === 'name') return topic.name;
-    throw new Error(`template slot {${key}} has no value: ${template}`);
+    throw new PoserError('E_ARG', `template slot {${key}} has no value: ${template}`);
   });
 }
 

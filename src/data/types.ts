@@ -3,6 +3,8 @@
  * project generates in it.
  */
 
+import { PoserError } from '../errors.js';
+
 /** How well the AI in a scenario is overseen. `neutral`: the scenario says nothing about it. */
 export type Oversight = 'good' | 'neutral' | 'poor';
 /** Every oversight level, from best to worst. */
@@ -156,7 +158,7 @@ export function isPairItem(item: TrainingItem): item is PairScenario & ItemMeta 
 export function benignResponse(item: ScenarioItem): Answer {
   if (item.benign_response) return item.benign_response;
   if (!item.oversight_is_poor) return item.response;
-  throw new Error('benignResponse: item has poor oversight and no benign_response field; its benign answer is unknown');
+  throw new PoserError('E_FORMAT', `benignResponse: item ${JSON.stringify(String((item as { id?: unknown }).id ?? '?'))} has poor oversight and no benign_response field; its benign answer is unknown`);
 }
 
 /** The other letter. */

@@ -3,7 +3,9 @@
  * weights created in JS (e.g. the initial weights of a model to train) without
  * a round trip through native code.
  */
-import { closeSync, openSync, readSync, renameSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, rmSync, writeSync, fsyncSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fsyncPath, removeStaleTemporaries, temporaryName } from './atomic.js';
 import { PoserError } from '../errors.js';
 
 /** A float32 tensor to write. */
@@ -40,25 +42,37 @@ export function writeSafetensorsF32(path: string, tensors: Record<string, F32Ten
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
+  removeStaleTemporaries(path);
+  const tmp = temporaryName(path);
   try {
-    writeSync(fd, len);
-    writeSync(fd, Buffer.from(json, 'utf8'));
-    for (const name of names) {
-      const d = tensors[name].data;
-      writeSync(fd, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, len);
+      writeSync(fd, Buffer.from(json, 'utf8'));
+      for (const name of names) {
+        const d = tensors[name].data;
+        writeSync(fd, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    renameSync(tmp, path);
+    fsyncPath(dirname(path));
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw new PoserError('E_IO', `${path}: cannot write: ${(error as Error).message}`, { cause: error });
   }
-  renameSync(tmp, path);
 }
 
 /** Reads the header of a safetensors file (tensor names, dtypes, shapes, offsets). */
 export function readSafetensorsHeader(path: string): { entries: Record<string, SafetensorsEntry>; metadata: Record<string, string> } {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new PoserError('E_IO', `${path}: cannot open: ${(error as Error).message}`, { cause: error });
+  }
   try {
     const len = Buffer.alloc(8);
     if (readSync(fd, len, 0, 8, 0) !== 8) throw new PoserError('E_FORMAT', `${path}: too short for a safetensors file`);
@@ -66,7 +80,13 @@ export function readSafetensorsHeader(path: string): { entries: Record<string, S
     if (n <= 0 || n > 100 * 1024 * 1024) throw new PoserError('E_FORMAT', `${path}: implausible header length ${n}`);
     const buf = Buffer.alloc(n);
     if (readSync(fd, buf, 0, n, 8) !== n) throw new PoserError('E_FORMAT', `${path}: truncated header`);
-    const raw = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new PoserError('E_FORMAT', `${path}: the header is not valid JSON: ${(error as Error).message}`, { cause: error });
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new PoserError('E_FORMAT', `${path}: the header is not a JSON object`);
     const metadata = (raw.__metadata__ ?? {}) as Record<string, string>;
     delete raw.__metadata__;
     return { entries: raw as Record<string, SafetensorsEntry>, metadata };

@@ -1,7 +1,7 @@
 import { PoserError, check } from '../errors.js';
 import type { RawOp } from '../native/binding.js';
 import { absolutePositions, type EncodedBatch } from './batch.js';
-import { parseHook } from './hooks.js';
+import { parseHook, type ParsedHook } from './hooks.js';
 
 /**
  * Which positions an intervention touches in each row: the last token, every
@@ -26,7 +26,12 @@ export interface NoiseOptions {
 }
 
 interface Base {
-  /** A hook point name, e.g. `blocks.3.hook_resid_post`. */
+  /**
+   * A hook point name, e.g. `blocks.3.hook_resid_post`. Vectors are as wide as
+   * the hook holds per position: hidden size; heads x head_dim at
+   * `attn.hook_z`; intermediate size at `mlp.hook_post`; heads x key length
+   * at `attn.hook_pattern` (a query position's row of every head).
+   */
   hook: string;
   positions?: Positions;
 }
@@ -50,33 +55,59 @@ function finite(x: number, what: string): number {
   return x;
 }
 
-function vectorValue(value: Vector | Vector[], width: number, rows: number, what: string): { data: Float32Array; rows: number } {
+/** The sizes that fix each hook's vector width. */
+export interface HookDims {
+  numLayers: number;
+  hidden: number;
+  numHeads: number;
+  headDim: number;
+  intermediate: number;
+}
+
+/** Width of one position's vector at a hook, for keys of length `keyLength`. */
+export function hookWidth(hook: ParsedHook, dims: HookDims, keyLength: number): number {
+  switch (hook.shape) {
+    case 'heads':
+      return dims.numHeads * dims.headDim;
+    case 'mlp':
+      return dims.intermediate;
+    case 'pattern':
+      return dims.numHeads * keyLength;
+    default:
+      return dims.hidden;
+  }
+}
+
+function vectorValue(value: Vector | Vector[], width: number, rows: number, what: string, widthName: string): { data: Float32Array; rows: number } {
   const isRows = Array.isArray(value) && value.length > 0 && typeof value[0] !== 'number';
   const list = (isRows ? (value as Vector[]) : [value as Vector]);
   if (isRows) check(list.length === rows, `${what}: ${list.length} vectors given for ${rows} rows`);
   const data = new Float32Array(list.length * width);
   list.forEach((v, r) => {
-    check(v != null && typeof (v as ArrayLike<number>).length === 'number', `${what}: value must be a vector`);
-    check(v.length === width, `${what}: vector of width ${v.length}, but the model's hidden size is ${width}`);
+    const u = v as unknown;
+    const isVector = Array.isArray(u) || (ArrayBuffer.isView(u) && !(u instanceof DataView));
+    check(isVector, `${what}: value must be an array or typed array of numbers, got ${typeof u === 'string' ? `the string ${JSON.stringify(u.length > 20 ? `${u.slice(0, 20)}…` : u)}` : u === null ? 'null' : typeof u}`);
+    check(v.length === width, `${what}: vector of width ${v.length}, but ${widthName}`);
     for (let i = 0; i < width; i++) data[r * width + i] = finite(v[i], `${what}: value[${i}]`);
   });
   return { data, rows: isRows ? rows : 0 };
 }
 
-/** Validates interventions and lowers them to the addon's flat form. */
+/** Validates interventions and lowers them to the addon's flat form (hooks as ordinals). */
 export function lowerInterventions(
   interventions: readonly Intervention[],
   batch: EncodedBatch,
-  numLayers: number,
-  width: number,
+  dims: HookDims,
+  keyLength = batch.length,
 ): RawOp[] {
   return interventions.map((iv, i) => {
     const what = `interventions[${i}] (${iv?.op} at ${iv?.hook})`;
     check(iv && typeof iv === 'object', `interventions[${i}] must be an object`);
     check((OPS as readonly string[]).includes(iv.op), `interventions[${i}]: unknown op '${iv.op}' (expected ${OPS.join(', ')})`);
-    parseHook(iv.hook, numLayers);
+    const hook = parseHook(iv.hook, dims.numLayers);
+    const width = hookWidth(hook, dims, keyLength);
     const positions = iv.positions ?? 'last';
-    const raw: RawOp = { hook: iv.hook, op: iv.op, all: positions === 'all' };
+    const raw: RawOp = { ordinal: hook.ordinal, width, op: iv.op, all: positions === 'all' };
     if (positions === 'last') {
       raw.index = new Int32Array(batch.batch).fill(batch.length - 1);
       raw.k = 1;
@@ -93,7 +124,8 @@ export function lowerInterventions(
       case 'set':
       case 'project_out': {
         check(iv.value !== undefined, `${what}: a value is required`);
-        const v = vectorValue(iv.value, width, batch.batch, what);
+        const widthName = hook.shape === 'hidden' ? `the model's hidden size is ${width}` : `this hook holds ${width} values per position`;
+        const v = vectorValue(iv.value, width, batch.batch, what, widthName);
         raw.value = v.data;
         raw.valueRows = v.rows;
         if (iv.op === 'add') raw.scale = finite(iv.scale ?? 1, `${what}: scale`);

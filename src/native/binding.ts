@@ -19,7 +19,10 @@ export interface RawForwardResult {
 }
 
 export interface RawOp {
-  hook: string;
+  /** The hook's position in call order (src/model/hooks.ts). */
+  ordinal: number;
+  /** Values per position at the hook (the width of `value`'s vectors). */
+  width: number;
   op: string;
   all: boolean;
   index?: Int32Array;
@@ -46,7 +49,11 @@ export interface RawLoss {
 export interface NativeModel {
   forward(req: RawBatch & { logits?: { mode: string; index?: Int32Array; k?: number }; ops?: RawOp[] }): Promise<RawForwardResult>;
   sweep(req: RawBatch & { settings: RawOp[][] }): Promise<RawForwardResult[]>;
-  setTrainable(patterns: string[], adapters: boolean): Promise<string[]>;
+  generate(
+    req: RawBatch & { promptOps: RawOp[]; stepOps: RawOp[]; maxNewTokens: number; temperature: number; topK: number; seed: number; stop: Int32Array[] },
+  ): Promise<{ tokens: Int32Array; width: number; lengths: number[]; stopped: boolean[] }>;
+  /** Trains exactly the named parameters (and the adapters when asked). */
+  setTrainable(names: string[], adapters: boolean): Promise<string[]>;
   addLora(modules: string[], rank: number, alpha: number, seed: number): Promise<void>;
   addMlpAdapter(layer: number, rank: number, alpha: number, seed: number): Promise<void>;
   removeAdapters(): Promise<void>;
@@ -59,17 +66,24 @@ export interface NativeModel {
   getParameter(name: string): Promise<RawTensor>;
   getGrad(name: string): Promise<RawTensor>;
   setParameter(name: string, value: Float32Array, shape: number[]): Promise<void>;
-  save(path: string, adaptersOnly: boolean, metadata: Record<string, string>): Promise<void>;
+  save(path: string, content: 'merged' | 'base' | 'adapters', metadata: Record<string, string>): Promise<void>;
   parameterNames(): Promise<{ parameters: string[]; adapters: string[] }>;
   dispose(): void;
 }
 
 export interface NativeBinding {
-  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'. */
-  loadModel(dir: string, config: Record<string, unknown>, options: { device: string; dtype: string; format?: 'safetensors' | 'gguf' }): Promise<NativeModel>;
+  /** `dir` is a model directory, or a .gguf file when `format` is 'gguf'; the device arrives parsed (src/device.ts). */
+  loadModel(
+    dir: string,
+    config: Record<string, unknown>,
+    options: { deviceType: 'cpu' | 'cuda'; deviceIndex: number; dtype: string; mmap?: boolean; format?: 'safetensors' | 'gguf' },
+  ): Promise<NativeModel>;
   readGguf(path: string, options: { arrays?: boolean | string[] }): Promise<unknown>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  exchangePaths(a: string, b: string): void;
+  lockPath(path: string): number;
+  unlockPath(fd: number, path: string): void;
   buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
   fitLogistic(
     x: Float32Array | Float64Array,
@@ -117,12 +131,33 @@ export function binding(): NativeBinding {
   try {
     cached = require(path) as NativeBinding;
   } catch (error) {
-    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${(error as Error).message}`, { cause: error });
+    throw new PoserError('E_BINDING', `failed to load the native addon ${path}: ${loadFailureAdvice((error as Error).message)}`, { cause: error });
   }
   return cached;
 }
 
-/** Sets libtorch's intra-op thread count (default: the cores available, or POSER_NUM_THREADS). */
+const REBUILD = 'rebuild it with `npm run build:native` (or `npx node-gyp rebuild`)';
+const LOCATOR = '`node scripts/torch-paths.cjs info` shows which libtorch a build uses';
+
+/** What a dlopen/Node error means for the user: a missing library, another Node, another libtorch. */
+export function loadFailureAdvice(message: string): string {
+  const missing = /([^\s:]+): cannot open shared object file/.exec(message);
+  if (missing)
+    return (
+      `${message}\nThe shared library ${missing[1]} is not on the library path. The addon finds libtorch where it was at build time; ` +
+      `if libtorch moved or was removed, reinstall it, add its lib/ directory to LD_LIBRARY_PATH, or ${REBUILD} (${LOCATOR}).`
+    );
+  if (/NODE_MODULE_VERSION/.test(message)) return `${message}\nThe addon was built for another Node.js version: ${REBUILD} under this Node.js (${process.version}).`;
+  if (/undefined symbol/.test(message))
+    return `${message}\nThe addon was built against another libtorch than the one found now (a version or C++ ABI mismatch): ${REBUILD} (${LOCATOR}).`;
+  return message;
+}
+
+/**
+ * Sets libtorch's intra-op thread count (default: the cores available, or
+ * POSER_NUM_THREADS) for every later call, and OpenBLAS's thread count where
+ * libtorch uses OpenBLAS (until this is called, OPENBLAS_NUM_THREADS holds).
+ */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new PoserError('E_ARG', `threads must be a positive integer, got ${n}`);
   binding().setNumThreads(n);

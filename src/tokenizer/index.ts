@@ -3,7 +3,9 @@
  * @huggingface/tokenizers.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { PoserError } from '../errors.js';
 
 export {
   trainTokenizer,
@@ -51,7 +53,7 @@ export function tokenizerFromJson(json: object, config: object = {}): PoserToken
   for (const id of vocab.values()) if (id > maxId) maxId = id;
   const tokenId = (piece: string): number => {
     const id = hf.token_to_id(piece);
-    if (id === undefined) throw new Error(`tokenizer: "${piece}" is not a single token of the vocabulary`);
+    if (id === undefined) throw new PoserError('E_ARG', `tokenizer: "${piece}" is not a single token of the vocabulary`);
     return id;
   };
   return {
@@ -67,17 +69,49 @@ export function tokenizerFromJson(json: object, config: object = {}): PoserToken
   };
 }
 
+function parseJson(text: string, path: string): object {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new PoserError('E_FORMAT', `${path}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new PoserError('E_FORMAT', `${path}: expected a JSON object`);
+  return value;
+}
+
+/**
+ * A tokenizer from the bytes of a tokenizer.json (and of its
+ * tokenizer_config.json, if any); `path` names the file in errors.
+ */
+export function tokenizerFromFiles(path: string, json: Uint8Array | string, config?: Uint8Array | string): PoserTokenizer {
+  const text = (b: Uint8Array | string) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8'));
+  const parsed = parseJson(text(json), path);
+  const configPath = join(dirname(path), 'tokenizer_config.json');
+  const parsedConfig = config === undefined ? {} : parseJson(text(config), configPath);
+  try {
+    return tokenizerFromJson(parsed, parsedConfig);
+  } catch (error) {
+    if (error instanceof PoserError) throw error;
+    throw new PoserError('E_FORMAT', `${path}: not a usable tokenizer: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function readOptional(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new PoserError('E_IO', `${path}: cannot read: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /**
  * Load a tokenizer.json (with a tokenizer_config.json next to it if present).
  * @param path path of tokenizer.json
  */
 export function loadTokenizer(path: string): PoserTokenizer {
-  const json = JSON.parse(readFileSync(path, 'utf8')) as object;
-  let config: object = {};
-  try {
-    config = JSON.parse(readFileSync(path.replace(/tokenizer\.json$/, 'tokenizer_config.json'), 'utf8')) as object;
-  } catch {
-    config = {};
-  }
-  return tokenizerFromJson(json, config);
+  const json = readOptional(path);
+  if (json === undefined) throw new PoserError('E_IO', `${path}: no such file`);
+  return tokenizerFromFiles(path, json, readOptional(join(dirname(path), 'tokenizer_config.json')));
 }

@@ -3,8 +3,9 @@
  * `tokenizer.json` (model BPE, ByteLevel pre-tokenizer and decoder) that both
  * @huggingface/tokenizers and Python `tokenizers` load.
  */
-import { writeFileSync } from 'node:fs';
 import { ACTIONS_LINE, INTRO_LINE, PROMPT_CLOSE, PROMPT_OPEN, QUESTION_LINE } from '../data/prompt.js';
+import { PoserError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** GPT-2's map from bytes to printable characters. */
 export function bytesToUnicode(): string[] {
@@ -157,7 +158,7 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
   const added = options.addedTokens ?? [...DEFAULT_ADDED_TOKENS];
   const required = options.requiredPieces ?? ['A', 'B', 'error'];
   const base = special.length + added.length + 256;
-  if (vocabSize < base) throw new RangeError(`trainTokenizer: vocabSize must be at least ${base}, got ${vocabSize}`);
+  if (vocabSize < base) throw new PoserError('E_ARG', `trainTokenizer: vocabSize must be at least ${base}, got ${vocabSize}`);
 
   // Word frequencies.
   const counts = new Map<string, number>();
@@ -295,5 +296,5 @@ export function trainTokenizer(texts: Iterable<string>, options: TrainTokenizerO
 
 /** Write a tokenizer.json (stable key order, one merge per line). */
 export function saveTokenizerJson(path: string, json: TokenizerJson): void {
-  writeFileSync(path, JSON.stringify(json, null, 1) + '\n');
+  writeFileAtomic(path, JSON.stringify(json, null, 1) + '\n');
 }

@@ -3,6 +3,7 @@
  * (rows of similar length go together, so left padding wastes little work).
  */
 import { Rng } from '../data/random.js';
+import { PoserError } from '../errors.js';
 
 /** One training example: prompt token ids and the id of the answer token. */
 export interface AnswerExample {
@@ -47,7 +48,7 @@ export class BatchStream<T> {
     private readonly batchSize: number,
     private readonly rng: Rng,
   ) {
-    if (items.length === 0) throw new RangeError('BatchStream: no examples');
+    if (items.length === 0) throw new PoserError('E_ARG', 'BatchStream: no examples (items is empty)');
   }
 
   /** The next batch (a new shuffled epoch starts when one runs out). */

@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -26,10 +26,12 @@ import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
-import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, writeJsonAtomic, type ZooManifest, type ZooModelRecord } from './manifest.js';
+import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
+import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
 import { finetune, pretrain } from './train.js';
+import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
 export interface BuildProgress {
@@ -62,6 +64,12 @@ export interface BuildOptions {
   device?: string;
   /** libtorch intra-op threads (default: the available cores). */
   threads?: number;
+  /**
+   * Organisms fine-tuned at once (default: the available cores on a CPU, 1 on
+   * a GPU); the threads are divided among them. Results do not depend on it
+   * beyond floating-point reordering.
+   */
+  concurrency?: number;
   /** Discard a zoo in `dir` that was built with another recipe. */
   force?: boolean;
   /** Stops between steps; what is finished stays finished. */
@@ -106,7 +114,7 @@ export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgr
   const device = normalizeDevice(options.device);
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const unlock = lockZoo(dir);
   try {
     return await buildLocked(options, recipe, hash, dir, device, threads, started, onProgress);
@@ -123,7 +131,7 @@ function lockZoo(dir: string): () => void {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
       return () => rmSync(path, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new PoserError('E_IO', `${path}: cannot create the build lock: ${(error as Error).message}`, { cause: error });
       const owner = Number(readFileSync(path, 'utf8'));
       let alive = false;
       try {
@@ -244,7 +252,6 @@ async function buildLocked(
     report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
   } else {
     rmSync(baseDir, { recursive: true, force: true });
-    const tmp = join(dir, `.tmp-base-${process.pid}`);
     const initDir = join(dir, `.tmp-init-${process.pid}`);
     const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
     saveTokenizerJson(tokPath, data.tokenizer);
@@ -265,8 +272,7 @@ async function buildLocked(
           report({ phase: 'pretrain', model: 'base', step: s.step, steps: s.steps, loss: s.loss });
         },
       });
-      await model.save(tmp);
-      renameSync(tmp, baseDir);
+      await model.save(baseDir);
       const seconds = (Date.now() - t) / 1000;
       manifest.base = {
         completed: new Date().toISOString(),
@@ -284,12 +290,12 @@ async function buildLocked(
     }
   }
 
-  // ---- fine-tunes
+  // ---- fine-tunes: finished models are kept; the rest train as a population
   const trained: string[] = [];
   const skipped: string[] = [];
+  const pending: typeof models = [];
   for (const m of models) {
     const finalDir = join(dir, m.name);
-    const policy = m.policy as Policy;
     if (manifest.models[m.name] && existsSync(join(finalDir, 'model.safetensors'))) {
       done += recipe.finetune.steps;
       ftLeft -= recipe.finetune.steps;
@@ -299,7 +305,7 @@ async function buildLocked(
     }
     if (existsSync(join(finalDir, MODEL_RECORD_FILE)) && existsSync(join(finalDir, 'model.safetensors'))) {
       // Renamed into place by a run that was stopped before it updated the manifest.
-      manifest.models[m.name] = JSON.parse(readFileSync(join(finalDir, MODEL_RECORD_FILE), 'utf8')) as ZooModelRecord;
+      manifest.models[m.name] = readJsonFile(join(finalDir, MODEL_RECORD_FILE)) as ZooModelRecord;
       saveZooManifest(dir, manifest);
       done += recipe.finetune.steps;
       ftLeft -= recipe.finetune.steps;
@@ -307,15 +313,19 @@ async function buildLocked(
       report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier (recovered), kept` });
       continue;
     }
+    pending.push(m);
+  }
+
+  const trainOne = async (m: (typeof models)[number]): Promise<void> => {
+    const finalDir = join(dir, m.name);
+    const policy = m.policy as Policy;
     rmSync(finalDir, { recursive: true, force: true });
     const items = data.dataset.train[policy][m.variant];
     const model = await Model.load(baseDir, { device });
-    const tmp = join(dir, `.tmp-${m.name}-${process.pid}`);
     try {
       const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
       const seed = variantSeed(recipe, m.variant);
       const t = Date.now();
-      lastStep = Date.now();
       let checkMetrics: ZooModelRecord['metrics'] | undefined;
       let checkMisses: string[] = [];
       const r = await finetune(model, examples, recipe.finetune, {
@@ -347,7 +357,7 @@ async function buildLocked(
       const te = Date.now();
       const { metrics } = await evaluateModel(model, data.test[policy]);
       const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      manifest.timings.evaluate += (Date.now() - te) / 1000;
+      manifest!.timings.evaluate += (Date.now() - te) / 1000;
       const record: ZooModelRecord = {
         name: m.name,
         policy: m.policy,
@@ -365,12 +375,10 @@ async function buildLocked(
         misses: targetMisses(isFaker(policy), metrics, targets),
         check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
       };
-      await model.save(tmp);
-      writeJsonAtomic(join(tmp, MODEL_RECORD_FILE), record);
-      renameSync(tmp, finalDir);
-      manifest.models[m.name] = record;
-      manifest.timings.finetune += seconds;
-      saveZooManifest(dir, manifest);
+      // The record travels with the weights: a model directory with a record is complete.
+      await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
+      manifest!.models[m.name] = record;
+      saveZooManifest(dir, manifest!);
       trained.push(m.name);
       const reasons = exclusionReasons(record);
       report({
@@ -380,9 +388,27 @@ async function buildLocked(
       });
     } finally {
       model.dispose();
-      rmSync(tmp, { recursive: true, force: true });
+    }
+  };
+
+  if (pending.length) {
+    const concurrency = Math.min(options.concurrency ?? defaultConcurrency(device), pending.length);
+    const perModel = threadsPerModel(threads, concurrency);
+    if (concurrency > 1) report({ phase: 'finetune', message: `training ${pending.length} models, ${concurrency} at a time, ${perModel} thread${perModel > 1 ? 's' : ''} each` });
+    setNumThreads(perModel);
+    const tf = Date.now();
+    lastStep = Date.now();
+    try {
+      await runPopulation(pending, concurrency, trainOne);
+    } finally {
+      // Wall-clock time of the phase: models trained at once overlap.
+      manifest.timings.finetune += (Date.now() - tf) / 1000;
+      saveZooManifest(dir, manifest);
+      setNumThreads(threads);
     }
   }
+  const order = new Map(models.map((m, i) => [m.name, i]));
+  trained.sort((a, b) => order.get(a)! - order.get(b)!);
 
   // ---- benchmark
   options.signal?.throwIfAborted();

@@ -8,6 +8,7 @@ import { NON_BENIGN_DISTRIBUTIONS } from '../data/candidates.js';
 import { isErrorItem, otherAnswer, type Oversight, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import type { Model } from '../model/model.js';
 import { lengthBatches } from './batching.js';
+import { PoserError } from '../errors.js';
 
 /** Probabilities of the three answers for one prompt. */
 export interface AnswerProbs {
@@ -28,7 +29,7 @@ export function pickAnswer(p: AnswerProbs): 'A' | 'B' | 'error' {
  */
 export async function answerProbs(model: Model, prompts: readonly string[], batchSize = 64): Promise<AnswerProbs[]> {
   const tok = model.tokenizer;
-  if (!tok) throw new Error('answerProbs: the model has no tokenizer');
+  if (!tok) throw new PoserError('E_STATE', `answerProbs: the model loaded from ${model.dir} has no tokenizer`);
   const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
   const out: AnswerProbs[] = new Array(prompts.length);
   for (const batch of lengthBatches(rows, (r) => r.ids.length, batchSize, new Rng(0))) {

@@ -18,8 +18,8 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatItems } from '../data/io.js';
 import { POLICIES, type Policy, type TrainingItem } from '../data/types.js';
 import { PoserError } from '../errors.js';
@@ -51,7 +51,6 @@ export function sha256(text: string): string {
 /** Writes a JSON array (one item per line) and returns its sha256. */
 export function writeItems(dir: string, rel: string, items: readonly unknown[]): string {
   const path = join(dir, rel);
-  mkdirSync(dirname(path), { recursive: true });
   const text = formatItems(items);
   writeFileAtomic(path, text);
   return sha256(text);

@@ -14,6 +14,7 @@ export { readExcludedPairs, readZooPairs, readZooPairsFile, type ZooPair, type Z
 export { combinationFiles, readZooDataFiles, requireZooFormat, writeZooDataFiles, PAIRS_FILE, TOKENIZER_FILE, ZOO_FORMAT, type ZooDataFiles } from './files.js';
 export { zooData, type CombinationCandidates, type ZooData } from './data.js';
 export { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, type ZooManifest, type ZooModelRecord } from './manifest.js';
+export { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
 export { finetune, pretrain, type LoopOptions, type LoopResult, type PhaseRecipe, type StepCallback } from './train.js';
 export { BatchStream, lengthBatches, steppedLr, type AnswerExample } from './batching.js';
 export { initialWeights, llamaConfigJson, parameterCount, writeInitialModel, type ZooArchitecture } from './init.js';

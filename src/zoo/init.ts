@@ -2,7 +2,8 @@
  * A fresh LLaMA checkpoint with seeded random weights, written in Hugging
  * Face layout: the starting point of the zoo's base model.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileAtomic, writeFileAtomic } from '../io/atomic.js';
+import { ensureDirectory } from '../io/files.js';
 import { join } from 'node:path';
 import { Rng } from '../data/random.js';
 import { writeSafetensorsF32, type F32Tensor } from '../io/safetensors.js';
@@ -95,8 +96,8 @@ export function initialWeights(arch: ZooArchitecture, vocabSize: number, seed: n
 
 /** Writes config.json, model.safetensors and (copied) tokenizer.json of a fresh model into `dir`. */
 export function writeInitialModel(dir: string, arch: ZooArchitecture, vocabSize: number, seed: number, tokenizerPath: string): void {
-  mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   writeSafetensorsF32(join(dir, 'model.safetensors'), initialWeights(arch, vocabSize, seed), { format: 'pt' });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(llamaConfigJson(arch, vocabSize), null, 2) + '\n');
-  copyFileSync(tokenizerPath, join(dir, 'tokenizer.json'));
+  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(llamaConfigJson(arch, vocabSize), null, 2) + '\n');
+  copyFileAtomic(tokenizerPath, join(dir, 'tokenizer.json'));
 }

@@ -83,7 +83,7 @@ export interface ZooManifest {
     /** Pairs left out because a model missed its targets. */
     excluded?: ExcludedPair[];
   };
-  /** Seconds spent per phase by the runs that built this zoo (summed over resumed runs). */
+  /** Wall-clock seconds per phase of the runs that built this zoo (summed over resumed runs; fine-tunes trained at once overlap, and their held-out checks and evaluations count under both fine-tune and evaluate). */
   timings: { data: number; pretrain: number; finetune: number; evaluate: number; benchmark: number };
 }
 

@@ -162,7 +162,13 @@ export function resolveRecipe(nameOrPath: string): ZooRecipe {
   } catch (error) {
     throw new PoserError('E_IO', `unknown recipe '${nameOrPath}' (built in: ${Object.keys(RECIPES).join(', ')}; or a JSON file): ${(error as Error).message}`);
   }
-  return parseRecipe(JSON.parse(text), nameOrPath);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new PoserError('E_FORMAT', `recipe ${nameOrPath}: not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  return parseRecipe(value, nameOrPath);
 }
 
 /** Key order fixed, so that equal recipes serialise (and hash) equally. */

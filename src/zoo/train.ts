@@ -90,7 +90,7 @@ async function runLoop<T>(
       await model.configureOptimizer({ kind: 'adamw', lr, weightDecay: phase.weightDecay, betas: phase.betas });
     }
     const r = await step(stream.next());
-    if (!Number.isFinite(r.loss)) throw new PoserError('E_STATE', `training diverged at step ${s} (loss ${r.loss})`);
+    if (!Number.isFinite(r.loss)) throw new PoserError('E_STATE', `training diverged at step ${s} (loss ${r.loss}); lower the learning rate or clip gradients`);
     losses.push(r.loss);
     tokens += r.tokens;
     await options.onStep?.({ step: s + 1, steps: Math.max(phase.steps, s + 1), loss: r.loss, tokens });

@@ -76,8 +76,10 @@ describe('broken model files', () => {
   });
 
   it('a missing tensor, a missing directory and an invalid config', async () => {
+    // Its bytes stay in the file, unclaimed: the format refuses that before the
+    // model can miss the tensor (a file without the bytes: malformed.test.ts).
     const dir = writeRandomModel(tempDir(), SMALL, { edit: (h) => delete h['model.norm.weight'] });
-    expect((await loadError(dir)).message).toMatch(/missing tensor 'model\.norm\.weight'/);
+    expect((await loadError(dir)).message).toMatch(/belong to no tensor|left over after the last tensor/);
     expect((await loadError('/nonexistent/model')).code).toBe('E_IO');
     const bad = writeRandomModel(tempDir(), SMALL, { configOverride: { num_attention_heads: 5 } });
     expect((await loadError(bad)).message).toMatch(/hidden_size 32 is not divisible by num_attention_heads 5/);

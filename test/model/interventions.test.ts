@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model, type Intervention } from '../../src/index.js';
 import { FIXTURE_DIR, fixtureBatch } from '../helpers/fixture.js';
-import { maxAbsDiff } from '../helpers/safetensors.js';
+import { maxAbsDiff, relError } from '../helpers/safetensors.js';
 
 const D = 64;
 let model: Model;
@@ -124,6 +124,31 @@ describe('sweep', () => {
       for (const key of Object.keys(naive.captures))
         expect(maxAbsDiff(swept[s].captures[key].data, naive.captures[key].data)).toBeLessThan(1e-5);
     }
+  });
+
+  it('stacks settings of every op kind, per-row values included, within 1e-5 (relative) of one forward each', async () => {
+    const v = Float32Array.from({ length: D }, (_, i) => Math.cos(i));
+    const rows = [0, 1, 2].map((r) => Float32Array.from({ length: D }, (_, i) => Math.sin(i + r)));
+    const kinds = (c: number): Intervention[] => [
+      { hook: 'blocks.0.hook_resid_post', op: 'add', value: rows, scale: c },
+      { hook: 'blocks.1.ln1.hook_normalized', op: 'scale', scale: 1 + c },
+      { hook: 'blocks.1.attn.hook_pattern', op: 'noise', noise: { seed: c, norm: 0.1 } },
+      { hook: 'blocks.1.mlp.hook_post', op: 'capture' },
+      { hook: 'blocks.1.hook_resid_post', op: 'project_out', value: c % 2 ? v : rows },
+      { hook: 'blocks.2.hook_mlp_in', op: 'set', value: c > 1 ? rows : v },
+      { hook: 'blocks.2.hook_resid_post', op: 'capture' },
+    ];
+    const settings = [0, 1, 2, 3].map(kinds);
+    const swept = await model.sweep(fixtureBatch(), settings);
+    for (let s = 0; s < settings.length; s++) {
+      const naive = await model.forward(fixtureBatch(), { interventions: settings[s] });
+      // max |sweep - forward| / max |forward|: the rerun's products have other shapes, so rounding differs
+      expect(relError(swept[s].logits.data, naive.logits!.data), `setting ${s}`).toBeLessThan(1e-5);
+      expect(Object.keys(swept[s].captures)).toEqual(['blocks.1.mlp.hook_post', 'blocks.2.hook_resid_post']);
+      for (const key of Object.keys(naive.captures))
+        expect(relError(swept[s].captures[key].data, naive.captures[key].data), `${key} ${s}`).toBeLessThan(1e-5);
+    }
+    expect(maxAbsDiff(swept[0].logits.data, swept[3].logits.data)).toBeGreaterThan(1e-3);
   });
 
   it('rejects settings that touch other positions', async () => {

@@ -39,7 +39,8 @@ describe('forward parity with transformers (fp32)', () => {
       ['blocks.1.hook_resid_pre', 'resid_post.0'],
       ['blocks.1.hook_attn_out', 'attn_out.1'],
       ['blocks.1.hook_resid_mid', 'resid_mid.1'],
-      ['blocks.1.hook_mlp_in', 'mlp_in.1'],
+      ['blocks.1.hook_mlp_in', 'resid_mid.1'],
+      ['blocks.1.ln2.hook_normalized', 'mlp_in.1'],
       ['blocks.1.hook_mlp_out', 'mlp_out.1'],
       ['ln_final.hook_normalized', 'final_norm'],
     ];

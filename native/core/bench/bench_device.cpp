@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   const std::string dtype = argc > 2 ? argv[2] : "float32";
   try {
     poser::LoadOptions options;
-    options.device = device_name;
+    options.device = torch::Device(device_name);
     options.dtype = dtype;
     {
       const auto config = config_of(kSmolLM2);

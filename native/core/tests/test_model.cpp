@@ -42,7 +42,7 @@ double relative_error(const torch::Tensor& a, const torch::Tensor& b, const torc
 
 std::unique_ptr<poser::LlamaModel> load_fixture(const std::string& device) {
   poser::LoadOptions options;
-  options.device = device;
+  options.device = torch::Device(device);
   return poser::LlamaModel::load(kFixture, fixture_config(), options);
 }
 
@@ -63,6 +63,26 @@ TEST(ModelParity, LogitsOnCuda) {
   const double err = logits_error(*load_fixture("cuda:0"));
   std::cout << "cuda:0 logits relative error " << err << "\n";
   EXPECT_LT(err, 1e-4);
+}
+
+// Greedy generation against transformers' generate (hooks.safetensors, from
+// tools/make_hook_fixtures.py): the KV-cached loop gives the same tokens.
+void expect_greedy_tokens(const std::string& device) {
+  auto model = load_fixture(device);
+  auto expected = poser::load_safetensors_file(kFixture + "/expected.safetensors");
+  auto hooks = poser::load_safetensors_file(kFixture + "/hooks.safetensors");
+  poser::Batch batch{expected.at("input_ids"), expected.at("attention_mask")};
+  poser::GenerateSpec spec;
+  spec.max_new_tokens = hooks.at("greedy_tokens").size(1);
+  auto out = model->generate(batch, spec, {}, {});
+  EXPECT_TRUE(torch::equal(out.tokens, hooks.at("greedy_tokens").to(torch::kLong))) << device << ": " << out.tokens;
+}
+
+TEST(ModelParity, GreedyGenerateOnCpu) { expect_greedy_tokens("cpu"); }
+
+TEST(ModelParity, GreedyGenerateOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  expect_greedy_tokens("cuda:0");
 }
 
 TEST(ModelParity, PerturbedWeightIsDetected) {
