@@ -18,6 +18,7 @@
 
 #include "errors.h"
 #include "expect_error.h"
+#include "temp_dir.h"
 #include "gguf.h"
 
 namespace fs = std::filesystem;
@@ -76,21 +77,11 @@ Bytes header(uint64_t tensors, uint64_t kvs) {
   return f;
 }
 
-class GgufTest : public ::testing::Test {
+class GgufTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "poser-gguf-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    ASSERT_NE(::mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  GgufTest() : TempDirTest("poser-gguf") {}
   std::string write(const std::string& bytes, const std::string& name = "f.gguf") {
-    const std::string p = (fs::path(dir_) / name).string();
+    const std::string p = path(name);
     std::ofstream out(p, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     EXPECT_TRUE(out.good());
@@ -102,7 +93,6 @@ class GgufTest : public ::testing::Test {
     expect_error([&] { poser::read_gguf(p); }, code, fragments);
   }
 
-  std::string dir_;
 };
 
 TEST_F(GgufTest, MetadataOfEveryValueType) {

@@ -19,6 +19,7 @@
 
 #include "errors.h"
 #include "expect_error.h"
+#include "temp_dir.h"
 #include "safetensors.h"
 #include "safetensors_format.h"
 #include "strict_json.h"
@@ -28,22 +29,9 @@ using nlohmann::json;
 
 namespace {
 
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "poser-st-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    ASSERT_NE(::mkdtemp(buf.data()), nullptr);
-    dir_ = buf.data();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
-
-  std::string dir_;
+  SafetensorsTest() : TempDirTest("poser-st") {}
 };
 
 std::string read_bytes(const std::string& path) {
