@@ -16,18 +16,11 @@ import {
   type BenchmarkResults,
   type BenchmarkSpec,
 } from '../../src/index.js';
-import { fixtureVariant, perturb, syntheticData } from '../strategies/helpers.js';
+import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 
 export async function fixtureResults(): Promise<{ results: BenchmarkResults; cleanup: () => void }> {
-  const cleanups: (() => void)[] = [];
+  const { dirs, cleanup } = await perturbedFixtures(4);
   try {
-    const dirs: string[] = [];
-    for (let k = 0; k < 4; k++) {
-      const { model, cleanup } = await fixtureVariant((_, d) => perturb(d, 0.05, k + 1));
-      dirs.push(model.dir);
-      model.dispose();
-      cleanups.push(cleanup);
-    }
     const calibration = syntheticData(32).prompts.slice(16);
     const spec: BenchmarkSpec = {
       models: dirs.map((dir, k) => ({ name: `model-${k}`, dir, policy: k < 2 ? 'aligned' : 'faker' })),
@@ -50,9 +43,9 @@ export async function fixtureResults(): Promise<{ results: BenchmarkResults; cle
     });
     const info = Object.fromEntries(strategies.map((s) => [s.name, { title: s.title, kind: 'strategy' as const, paper: s.name === 'noiseInjection' ? '98%' : undefined }]));
     const results = benchmarkResults(run, { info, permutations: 100, context: { zoo: 'fixture variants', models: 4, pairs: 4, excluded: [], maxPrompts: 12, device: 'cpu', seconds: 0 } });
-    return { results, cleanup: () => cleanups.forEach((c) => c()) };
+    return { results, cleanup };
   } catch (error) {
-    cleanups.forEach((c) => c());
+    cleanup();
     throw error;
   }
 }

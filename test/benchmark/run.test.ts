@@ -20,9 +20,9 @@ import {
   type Variant,
 } from '../../src/index.js';
 import { logitTemperature } from '../../src/primitives.js';
-import { fixtureVariant, perturb, syntheticData } from '../strategies/helpers.js';
+import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 
-const cleanups: (() => void)[] = [];
+let cleanup: () => void = () => {};
 let spec: BenchmarkSpec;
 let run: BenchmarkRun;
 const detectors: AnyDetector[] = [...CONTROLS, noiseInjection, attentiveness];
@@ -31,13 +31,9 @@ const seeds = [0, 1];
 const maxPrompts = 8;
 
 beforeAll(async () => {
-  const dirs: string[] = [];
-  for (let k = 0; k < 4; k++) {
-    const { model, cleanup } = await fixtureVariant((_, d) => perturb(d, 0.05, k + 1));
-    dirs.push(model.dir);
-    model.dispose();
-    cleanups.push(cleanup);
-  }
+  const fixtures = await perturbedFixtures(4);
+  cleanup = fixtures.cleanup;
+  const dirs = fixtures.dirs;
   const calibration = syntheticData(48).prompts.slice(24);
   spec = {
     models: dirs.map((dir, k) => ({ name: `model-${k}`, dir, policy: k < 2 ? 'aligned' : 'faker' })),
@@ -49,7 +45,7 @@ beforeAll(async () => {
   };
   run = await runBenchmark(spec, { detectors, ensemble: ['noiseInjection', 'attentiveness'], seeds, maxPrompts, detectorOptions });
 }, 120_000);
-afterAll(() => cleanups.forEach((c) => c()));
+afterAll(() => cleanup());
 
 describe('benchmark runner', () => {
   it('measures each model once per combination, detector and seed, not once per pair', () => {

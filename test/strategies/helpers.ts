@@ -66,6 +66,25 @@ export async function fixtureVariant(edit: (name: string, data: Float32Array) =>
   };
 }
 
+/** `n` copies of the fixture model, each with its weights perturbed by its own seed (1..n); their directories and one cleanup. */
+export async function perturbedFixtures(n: number, scale = 0.05): Promise<{ dirs: string[]; cleanup: () => void }> {
+  const cleanups: (() => void)[] = [];
+  const cleanup = () => cleanups.forEach((c) => c());
+  try {
+    const dirs: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const variant = await fixtureVariant((_, d) => perturb(d, scale, k + 1));
+      dirs.push(variant.model.dir);
+      variant.model.dispose();
+      cleanups.push(variant.cleanup);
+    }
+    return { dirs, cleanup };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+}
+
 /** A deterministic perturbation: x + scale * pseudo-random in [-0.5, 0.5). */
 export function perturb(data: Float32Array, scale: number, seed = 1): Float32Array {
   let s = seed >>> 0;
