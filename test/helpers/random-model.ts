@@ -4,17 +4,15 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LlamaConfig } from '../../src/model/config.js';
 import { initialWeights, llamaConfigJson, type ZooArchitecture } from '../../src/zoo/init.js';
 import { writeSafetensors } from './safetensors.js';
 
-export interface TinyConfig {
-  vocab_size: number;
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  num_key_value_heads: number;
-}
+/** The size fields of a LLaMA config, as the model reads them. */
+export type TinyConfig = Pick<
+  LlamaConfig,
+  'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads'
+>;
 
 export const SMALL: TinyConfig = { vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
 
