@@ -9,7 +9,7 @@
  * whose manifest entry was not written yet). A killed build never leaves a
  * half-written model under its final name.
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { corpusTexts } from '../data/generate.js';
@@ -18,11 +18,13 @@ import { isFaker, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
+import { mean } from '../strategies/primitives.js';
 import { saveTokenizerJson } from '../tokenizer/train.js';
-import { tokenizerFromJson } from '../tokenizer/index.js';
-import { buildBenchmark } from './benchmark.js';
+import { tokenizerFromJson, type PoserTokenizer } from '../tokenizer/index.js';
+import { buildBenchmark, type BenchmarkResult } from './benchmark.js';
 import { zooData, type ZooData } from './data.js';
 import { normalizeDevice } from './device.js';
+import { BuildEta, type TrainingPhase } from './eta.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount, writeInitialModel } from './init.js';
@@ -30,7 +32,8 @@ import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, sa
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
-import { finetune, pretrain } from './train.js';
+import { lockZoo } from './lock.js';
+import { finetune, pretrain, type LoopResult, type StepCallback } from './train.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
@@ -101,264 +104,320 @@ export function variantSeed(recipe: ZooRecipe, variant: number): number {
   return (recipe.seed * 1000 + variant) >>> 0;
 }
 
-function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
-}
-
 /** Builds (or finishes building) the zoo described by a recipe. */
 export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgress) => void = options.onProgress ?? (() => {})): Promise<BuildResult> {
   const started = Date.now();
   const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold });
-  const hash = recipeHash(recipe);
-  const dir = options.dir;
   const device = normalizeDevice(options.device);
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
-  ensureDirectory(dir);
-  const unlock = lockZoo(dir);
+  ensureDirectory(options.dir);
+  const unlock = lockZoo(options.dir);
   try {
-    return await buildLocked(options, recipe, hash, dir, device, threads, started, onProgress);
+    return await buildLocked({ options, recipe, device, threads, started, onProgress });
   } finally {
     unlock();
   }
 }
 
-/** Takes `<dir>/build.lock` (a second build in the same directory is refused; a dead owner's lock is taken over). */
-function lockZoo(dir: string): () => void {
-  const path = join(dir, 'build.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new PoserError('E_IO', `${path}: cannot create the build lock: ${(error as Error).message}`, { cause: error });
-      const owner = Number(readFileSync(path, 'utf8'));
-      let alive = false;
-      try {
-        if (owner > 0 && owner !== process.pid) {
-          process.kill(owner, 0);
-          alive = true;
-        }
-      } catch {
-        alive = false;
-      }
-      if (alive) throw new PoserError('E_STATE', `another build (process ${owner}) is running in ${dir}; wait for it or stop it (${path})`);
-      rmSync(path, { force: true });
-    }
-  }
-  throw new PoserError('E_STATE', `cannot lock ${path}`);
+/** A progress event before the build fills in its counts. */
+type Progress = Omit<BuildProgress, 'done' | 'total' | 'etaSeconds'>;
+
+/** What the steps of one build share. */
+interface Build {
+  dir: string;
+  recipe: ZooRecipe;
+  device: string;
+  threads: number;
+  signal?: AbortSignal;
+  data: ZooData;
+  tokenizer: PoserTokenizer;
+  manifest: ZooManifest;
+  eta: BuildEta;
+  report: (p: Progress) => void;
 }
 
-async function buildLocked(
-  options: BuildOptions,
-  recipe: ZooRecipe,
-  hash: string,
-  dir: string,
-  device: string,
-  threads: number,
-  started: number,
-  onProgress: (p: BuildProgress) => void,
-): Promise<BuildResult> {
-  // An existing zoo: same recipe (resume) or refuse.
-  let manifest: ZooManifest | undefined;
-  if (existsSync(join(dir, MANIFEST_FILE))) {
-    const old = loadZooManifest(dir);
-    if (old.recipeHash !== hash) {
-      if (!options.force) {
-        throw new PoserError('E_STATE', `the zoo in ${dir} was built with another recipe ('${old.recipe.name}', ${old.recipe.variants} variants); pass --force to discard it, or choose another directory`);
-      }
-      for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'calibration', 'contrast', 'concepts', 'data', 'tokenizer.json', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
-    } else {
-      manifest = old;
-    }
-  }
+async function buildLocked(run: { options: BuildOptions; recipe: ZooRecipe; device: string; threads: number; started: number; onProgress: (p: BuildProgress) => void }): Promise<BuildResult> {
+  const { options, recipe, device, threads } = run;
+  const dir = options.dir;
+  const hash = recipeHash(recipe);
+  const previous = existingManifest(dir, hash, options.force ?? false);
   // Leftovers of a killed run.
   for (const entry of readdirSync(dir)) if (entry.startsWith('.tmp-')) rmSync(join(dir, entry), { recursive: true, force: true });
 
   const models = zooModelNames(recipe);
-  const pretrainUnits = recipe.pretrain.steps;
-  // Grows when a model trains past its steps to meet its targets.
-  let total = pretrainUnits + models.length * recipe.finetune.steps;
-  let done = 0;
-  // ETA: remaining steps of each phase at that phase's measured speed; before any
-  // fine-tune step is measured, a fine-tune step is taken to cost a pretraining
-  // step scaled by the batch sizes (the causal-LM loss costs about 1.7x the answer loss).
-  const speed = { pretrain: { steps: 0, ms: 0 }, finetune: { steps: 0, ms: 0 } };
-  let ptLeft = pretrainUnits;
-  let ftLeft = models.length * recipe.finetune.steps;
-  const ratio = recipe.finetune.batchSize / (1.7 * recipe.pretrain.batchSize);
-  const eta = (): number | undefined => {
-    const pt = speed.pretrain.steps ? speed.pretrain.ms / speed.pretrain.steps : undefined;
-    const ft = speed.finetune.steps ? speed.finetune.ms / speed.finetune.steps : pt !== undefined ? pt * ratio : undefined;
-    if (ft === undefined) return undefined;
-    return (ptLeft * (pt ?? ft / ratio) + ftLeft * ft) / 1000;
-  };
-  let lastStep = Date.now();
-  const stepDone = (phase: 'pretrain' | 'finetune') => {
-    const now = Date.now();
-    speed[phase].steps++;
-    speed[phase].ms += now - lastStep;
-    lastStep = now;
-    done++;
-    if (phase === 'pretrain') ptLeft--;
-    else ftLeft--;
-  };
-  const report = (p: Omit<BuildProgress, 'done' | 'total' | 'etaSeconds'>) => onProgress({ ...p, done, total, etaSeconds: eta() });
+  const eta = new BuildEta({
+    pretrainSteps: recipe.pretrain.steps,
+    finetuneSteps: models.length * recipe.finetune.steps,
+    pretrainBatchSize: recipe.pretrain.batchSize,
+    finetuneBatchSize: recipe.finetune.batchSize,
+  });
+  const report = (p: Progress) => run.onProgress({ ...p, done: eta.done, total: eta.total, etaSeconds: eta.seconds() });
 
   report({ phase: 'data', message: `generating data (seed ${recipe.data.seed}, ${recipe.variants} variants) and the tokenizer` });
   const t0 = Date.now();
   const data: ZooData = zooData(recipe);
   const env = { device, threads, torch: buildInfo().torchVersion, node: process.versions.node };
-  if (manifest) {
-    const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest!.data.trainHashes[k] !== undefined && manifest!.data.trainHashes[k] !== v);
-    if (changed.length || manifest.data.tokenizerHash !== data.hashes.tokenizer) {
-      throw new PoserError('E_STATE', `the data generated for this recipe differs from the data the zoo in ${dir} was trained on (${changed.map(([k]) => k).join(', ') || 'tokenizer'}); rebuild with --force`);
-    }
-  } else {
-    const now = new Date().toISOString();
-    manifest = {
-      version: ZOO_FORMAT,
-      recipe,
-      recipeHash: hash,
-      created: now,
-      updated: now,
-      environment: env,
-      data: {
-        seed: recipe.data.seed,
-        trainHashes: data.hashes.train,
-        testHashes: data.hashes.test,
-        tokenizerHash: data.hashes.tokenizer,
-        testItems: Object.fromEntries(POLICIES.map((p) => [p, data.test[p].length])),
-        droppedAsSeen: data.droppedAsSeen,
-      },
-      models: {},
-      timings: { data: 0, pretrain: 0, finetune: 0, evaluate: 0, benchmark: 0 },
-    };
-  }
+  const manifest = previous ?? newManifest(recipe, hash, data, env);
+  const changes = previous && dataChanges(previous, data);
+  if (changes) throw new PoserError('E_STATE', `the data generated for this recipe differs from the data the zoo in ${dir} was trained on (${changes}); rebuild with --force`);
   manifest.environment = env;
   // The data every reader loads, written before any model so that a stopped build leaves it too.
   manifest.data.files = writeZooDataFiles(dir, data);
   manifest.version = ZOO_FORMAT;
   manifest.timings.data += (Date.now() - t0) / 1000;
   saveZooManifest(dir, manifest);
-  const targets = recipeTargets(recipe);
-  const tokenizer = tokenizerFromJson(data.tokenizer);
-  const baseDir = join(dir, 'base');
 
-  // ---- base model
-  if (manifest.base && existsSync(join(baseDir, 'model.safetensors'))) {
-    done += pretrainUnits;
-    ptLeft = 0;
-    report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
-  } else {
-    rmSync(baseDir, { recursive: true, force: true });
-    const initDir = join(dir, `.tmp-init-${process.pid}`);
-    const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
-    saveTokenizerJson(tokPath, data.tokenizer);
-    writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
-    rmSync(tokPath, { force: true });
-    const model = await Model.load(initDir, { device });
+  const build: Build = { dir, recipe, device, threads, signal: options.signal, data, tokenizer: tokenizerFromJson(data.tokenizer), manifest, eta, report };
+  await buildBase(build);
+  const { trained, skipped } = await buildFinetunes(build, models, options.concurrency ?? defaultConcurrency(device));
+  const result = await buildPairBenchmark(build);
+  const seconds = (Date.now() - run.started) / 1000;
+  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs${result.excluded.length ? ` (${result.excluded.length} excluded)` : ''} (${seconds.toFixed(0)} s this run)` });
+  return { manifest, trained, skipped, seconds };
+}
+
+/** The manifest of a zoo in `dir` built with the same recipe (to resume), or none; a zoo of another recipe is refused, or discarded with `force`. */
+function existingManifest(dir: string, hash: string, force: boolean): ZooManifest | undefined {
+  if (!existsSync(join(dir, MANIFEST_FILE))) return undefined;
+  const old = loadZooManifest(dir);
+  if (old.recipeHash === hash) return old;
+  if (!force) {
+    throw new PoserError('E_STATE', `the zoo in ${dir} was built with another recipe ('${old.recipe.name}', ${old.recipe.variants} variants); pass --force to discard it, or choose another directory`);
+  }
+  for (const name of [...Object.keys(old.models), 'base', 'benchmark', 'calibration', 'contrast', 'concepts', 'data', 'tokenizer.json', 'model_pairs.json', MANIFEST_FILE]) rmSync(join(dir, name), { recursive: true, force: true });
+  return undefined;
+}
+
+/** What of `data` differs from the data the zoo of `manifest` was trained on (model names, or `tokenizer`); undefined when nothing does. */
+function dataChanges(manifest: ZooManifest, data: ZooData): string | undefined {
+  const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest.data.trainHashes[k] !== undefined && manifest.data.trainHashes[k] !== v);
+  if (!changed.length && manifest.data.tokenizerHash === data.hashes.tokenizer) return undefined;
+  return changed.map(([k]) => k).join(', ') || 'tokenizer';
+}
+
+function newManifest(recipe: ZooRecipe, hash: string, data: ZooData, environment: ZooManifest['environment']): ZooManifest {
+  const now = new Date().toISOString();
+  return {
+    version: ZOO_FORMAT,
+    recipe,
+    recipeHash: hash,
+    created: now,
+    updated: now,
+    environment,
+    data: {
+      seed: recipe.data.seed,
+      trainHashes: data.hashes.train,
+      testHashes: data.hashes.test,
+      tokenizerHash: data.hashes.tokenizer,
+      testItems: Object.fromEntries(POLICIES.map((p) => [p, data.test[p].length])),
+      droppedAsSeen: data.droppedAsSeen,
+    },
+    models: {},
+    timings: { data: 0, pretrain: 0, finetune: 0, evaluate: 0, benchmark: 0 },
+  };
+}
+
+/** The mean training loss over the last tenth of the steps. */
+function finalLoss(losses: number[]): number {
+  return mean(losses.slice(-Math.max(1, Math.floor(losses.length / 10))));
+}
+
+/** What differs between pretraining the base and fine-tuning a model; see {@link trainAndPublish}. */
+interface PublishStep<R> {
+  /** The model's directory in the zoo and its name in progress lines. */
+  name: string;
+  phase: TrainingPhase;
+  /** Steps the recipe plans; a step past them (training on until the targets hold) grows the total. */
+  plannedSteps: number;
+  /** Loads the weights training starts from. */
+  load: () => Promise<Model>;
+  /** Trains the model, calling `onStep` after every step. */
+  train: (model: Model, onStep: StepCallback) => Promise<LoopResult>;
+  /** Checks the trained model (its training took `seconds`) and makes its record. */
+  check: (model: Model, result: LoopResult, seconds: number) => Promise<R>;
+  /** Files saved with the weights. */
+  files?: (record: R) => Record<string, string>;
+  /** Enters the record into the manifest and returns the line that reports the model. */
+  record: (manifest: ZooManifest, record: R) => string;
+}
+
+/**
+ * One model of the zoo: trains it in memory, checks it, saves it (to a
+ * temporary directory renamed into place) and only then records it in the
+ * manifest, so a killed build never leaves a recorded model half-written.
+ */
+async function trainAndPublish<R>(build: Build, step: PublishStep<R>): Promise<R> {
+  const finalDir = join(build.dir, step.name);
+  rmSync(finalDir, { recursive: true, force: true });
+  const model = await step.load();
+  try {
     const t = Date.now();
-    try {
-      const texts = new Rng(`corpus:${recipe.seed}`)
-        .sample(corpusTexts(data.dataset), recipe.pretrain.steps * recipe.pretrain.batchSize)
-        .map((s) => tokenizer.encode(s));
-      lastStep = Date.now();
-      const r = await pretrain(model, texts, recipe.pretrain, {
-        seed: recipe.seed,
-        signal: options.signal,
-        onStep: (s) => {
-          stepDone('pretrain');
-          report({ phase: 'pretrain', model: 'base', step: s.step, steps: s.steps, loss: s.loss });
-        },
-      });
-      await model.save(baseDir);
-      const seconds = (Date.now() - t) / 1000;
-      manifest.base = {
+    const result = await step.train(model, (s) => {
+      build.eta.step(step.phase, s.step > step.plannedSteps);
+      build.report({ phase: step.phase, model: step.name, step: s.step, steps: s.steps, loss: s.loss });
+    });
+    const seconds = (Date.now() - t) / 1000;
+    const record = await step.check(model, result, seconds);
+    await model.save(finalDir, { files: step.files?.(record) });
+    const line = step.record(build.manifest, record);
+    saveZooManifest(build.dir, build.manifest);
+    build.report({ phase: step.phase, model: step.name, message: line });
+    return record;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Pretrains the base model with the causal-LM loss, unless an earlier run finished it. */
+async function buildBase(build: Build): Promise<void> {
+  const { dir, recipe, data, tokenizer, manifest } = build;
+  if (manifest.base && existsSync(join(dir, 'base', 'model.safetensors'))) {
+    build.eta.skip('pretrain', recipe.pretrain.steps);
+    build.report({ phase: 'pretrain', model: 'base', message: 'base model: finished earlier, kept' });
+    return;
+  }
+  const initDir = join(dir, `.tmp-init-${process.pid}`);
+  try {
+    await trainAndPublish(build, {
+      name: 'base',
+      phase: 'pretrain',
+      plannedSteps: recipe.pretrain.steps,
+      load: () => {
+        const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
+        saveTokenizerJson(tokPath, data.tokenizer);
+        writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+        rmSync(tokPath, { force: true });
+        return Model.load(initDir, { device: build.device });
+      },
+      train: (model, onStep) => {
+        const texts = new Rng(`corpus:${recipe.seed}`)
+          .sample(corpusTexts(data.dataset), recipe.pretrain.steps * recipe.pretrain.batchSize)
+          .map((s) => tokenizer.encode(s));
+        build.eta.restartClock();
+        return pretrain(model, texts, recipe.pretrain, { seed: recipe.seed, signal: build.signal, onStep });
+      },
+      check: async (_model, r, seconds): Promise<NonNullable<ZooManifest['base']>> => ({
         completed: new Date().toISOString(),
         seconds,
-        finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
+        finalLoss: finalLoss(r.losses),
         parameters: parameterCount(recipe.architecture, tokenizer.vocabSize),
         tokens: r.tokens,
-      };
-      manifest.timings.pretrain += seconds;
-      saveZooManifest(dir, manifest);
-      report({ phase: 'pretrain', model: 'base', message: `base model: ${seconds.toFixed(0)} s, final LM loss ${manifest.base.finalLoss.toFixed(3)}` });
-    } finally {
-      model.dispose();
-      rmSync(initDir, { recursive: true, force: true });
-    }
+      }),
+      record: (m, base) => {
+        m.base = base;
+        m.timings.pretrain += base.seconds;
+        return `base model: ${base.seconds.toFixed(0)} s, final LM loss ${base.finalLoss.toFixed(3)}`;
+      },
+    });
+  } finally {
+    rmSync(initDir, { recursive: true, force: true });
   }
+}
 
-  // ---- fine-tunes: finished models are kept; the rest train as a population
+type ZooModel = ReturnType<typeof zooModelNames>[number];
+
+/** Fine-tunes every model an earlier run did not finish, `concurrency` at a time. */
+async function buildFinetunes(build: Build, models: ZooModel[], concurrency: number): Promise<{ trained: string[]; skipped: string[] }> {
   const trained: string[] = [];
   const skipped: string[] = [];
-  const pending: typeof models = [];
+  const pending: ZooModel[] = [];
   for (const m of models) {
-    const finalDir = join(dir, m.name);
-    if (manifest.models[m.name] && existsSync(join(finalDir, 'model.safetensors'))) {
-      done += recipe.finetune.steps;
-      ftLeft -= recipe.finetune.steps;
+    const kept = keptModel(build, m.name);
+    if (kept) {
+      build.eta.skip('finetune', build.recipe.finetune.steps);
       skipped.push(m.name);
-      report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier, kept` });
-      continue;
+      build.report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier${kept === 'recovered' ? ' (recovered)' : ''}, kept` });
+    } else {
+      pending.push(m);
     }
-    if (existsSync(join(finalDir, MODEL_RECORD_FILE)) && existsSync(join(finalDir, 'model.safetensors'))) {
-      // Renamed into place by a run that was stopped before it updated the manifest.
-      manifest.models[m.name] = readJsonFile(join(finalDir, MODEL_RECORD_FILE)) as ZooModelRecord;
-      saveZooManifest(dir, manifest);
-      done += recipe.finetune.steps;
-      ftLeft -= recipe.finetune.steps;
-      skipped.push(m.name);
-      report({ phase: 'finetune', model: m.name, message: `${m.name}: finished earlier (recovered), kept` });
-      continue;
-    }
-    pending.push(m);
   }
-
-  const trainOne = async (m: (typeof models)[number]): Promise<void> => {
-    const finalDir = join(dir, m.name);
-    const policy = m.policy as Policy;
-    rmSync(finalDir, { recursive: true, force: true });
-    const items = data.dataset.train[policy][m.variant];
-    const model = await Model.load(baseDir, { device });
+  if (pending.length) {
+    const lanes = Math.min(concurrency, pending.length);
+    const perModel = threadsPerModel(build.threads, lanes);
+    if (lanes > 1) build.report({ phase: 'finetune', message: `training ${pending.length} models, ${lanes} at a time, ${perModel} thread${perModel > 1 ? 's' : ''} each` });
+    setNumThreads(perModel);
+    const tf = Date.now();
+    build.eta.restartClock();
     try {
-      const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
-      const seed = variantSeed(recipe, m.variant);
-      const t = Date.now();
-      let checkMetrics: ZooModelRecord['metrics'] | undefined;
-      let checkMisses: string[] = [];
-      const r = await finetune(model, examples, recipe.finetune, {
+      await runPopulation(pending, lanes, async (m) => {
+        await finetuneModel(build, m);
+        trained.push(m.name);
+      });
+    } finally {
+      // Wall-clock time of the phase: models trained at once overlap.
+      build.manifest.timings.finetune += (Date.now() - tf) / 1000;
+      saveZooManifest(build.dir, build.manifest);
+      setNumThreads(build.threads);
+    }
+  }
+  const order = new Map(models.map((m, i) => [m.name, i]));
+  trained.sort((a, b) => order.get(a)! - order.get(b)!);
+  return { trained, skipped };
+}
+
+/**
+ * Whether model `name` was finished by an earlier run: recorded in the
+ * manifest, or `recovered` (renamed into place with its record by a run
+ * stopped before it updated the manifest; the record is entered now).
+ */
+function keptModel(build: Build, name: string): 'recorded' | 'recovered' | undefined {
+  const modelDir = join(build.dir, name);
+  if (!existsSync(join(modelDir, 'model.safetensors'))) return undefined;
+  if (build.manifest.models[name]) return 'recorded';
+  if (!existsSync(join(modelDir, MODEL_RECORD_FILE))) return undefined;
+  build.manifest.models[name] = readJsonFile(join(modelDir, MODEL_RECORD_FILE)) as ZooModelRecord;
+  saveZooManifest(build.dir, build.manifest);
+  return 'recovered';
+}
+
+/** Fine-tunes one model from the base with the answer loss until its held-out check passes (or the cap), and evaluates it. */
+async function finetuneModel(build: Build, m: ZooModel): Promise<void> {
+  const { recipe, data, manifest } = build;
+  const policy = m.policy as Policy;
+  const targets = recipeTargets(recipe);
+  const items = data.dataset.train[policy][m.variant];
+  const seed = variantSeed(recipe, m.variant);
+  let checkMetrics: ZooModelRecord['metrics'] | undefined;
+  let checkMisses: string[] = [];
+  const evaluate = async <T>(work: () => Promise<T>): Promise<T> => {
+    const t = Date.now();
+    try {
+      return await work();
+    } finally {
+      manifest.timings.evaluate += (Date.now() - t) / 1000;
+    }
+  };
+  await trainAndPublish(build, {
+    name: m.name,
+    phase: 'finetune',
+    plannedSteps: recipe.finetune.steps,
+    load: () => Model.load(join(build.dir, 'base'), { device: build.device }),
+    train: (model, onStep) => {
+      const examples = items.map((it) => ({ ids: build.tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
+      return finetune(model, examples, recipe.finetune, {
         seed,
-        signal: options.signal,
+        signal: build.signal,
         until: {
           every: targets.checkEvery,
           maxSteps: targets.maxSteps,
           check: async (step) => {
-            const tc = Date.now();
-            checkMetrics = (await evaluateModel(model, data.check[policy])).metrics;
+            checkMetrics = (await evaluate(() => evaluateModel(model, data.check[policy]))).metrics;
             checkMisses = targetMisses(isFaker(policy), checkMetrics, targets);
-            manifest!.timings.evaluate += (Date.now() - tc) / 1000;
-            report({ phase: 'finetune', model: m.name, message: `${m.name}: held-out check at step ${step}: ${checkMisses.length ? `misses ${checkMisses.join('; ')}` : 'targets met'}` });
+            build.report({ phase: 'finetune', model: m.name, message: `${m.name}: held-out check at step ${step}: ${checkMisses.length ? `misses ${checkMisses.join('; ')}` : 'targets met'}` });
             return checkMisses.length === 0;
           },
         },
-        onStep: (s) => {
-          if (s.step > recipe.finetune.steps) {
-            total++;
-            ftLeft++;
-          }
-          stepDone('finetune');
-          report({ phase: 'finetune', model: m.name, step: s.step, steps: s.steps, loss: s.loss });
-        },
+        onStep,
       });
-      const seconds = (Date.now() - t) / 1000;
-      report({ phase: 'evaluate', model: m.name });
-      const te = Date.now();
-      const { metrics } = await evaluateModel(model, data.test[policy]);
-      const { metrics: heldoutMetrics } = await evaluateModel(model, data.heldoutTest[policy]);
-      manifest!.timings.evaluate += (Date.now() - te) / 1000;
-      const record: ZooModelRecord = {
+    },
+    check: async (model, r, seconds): Promise<ZooModelRecord> => {
+      build.report({ phase: 'evaluate', model: m.name });
+      const { metrics, heldoutMetrics } = await evaluate(async () => ({
+        metrics: (await evaluateModel(model, data.test[policy])).metrics,
+        heldoutMetrics: (await evaluateModel(model, data.heldoutTest[policy])).metrics,
+      }));
+      return {
         name: m.name,
         policy: m.policy,
         type: m.faker ? 'faker' : 'aligned',
@@ -368,64 +427,40 @@ async function buildLocked(
         trainItems: items.length,
         steps: r.steps,
         seconds,
-        finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
+        finalLoss: finalLoss(r.losses),
         completed: new Date().toISOString(),
         metrics,
         heldoutMetrics,
         misses: targetMisses(isFaker(policy), metrics, targets),
         check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
       };
-      // The record travels with the weights: a model directory with a record is complete.
-      await model.save(finalDir, { files: { [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' } });
-      manifest!.models[m.name] = record;
-      saveZooManifest(dir, manifest!);
-      trained.push(m.name);
+    },
+    // The record travels with the weights: a model directory with a record is complete.
+    files: (record) => ({ [MODEL_RECORD_FILE]: JSON.stringify(record, null, 2) + '\n' }),
+    record: (manifest, record) => {
+      manifest.models[m.name] = record;
       const reasons = exclusionReasons(record);
-      report({
-        phase: 'finetune',
-        model: m.name,
-        message: `${m.name}: ${seconds.toFixed(0)} s, ${r.steps} steps, ${reasons.length ? `MISSES ITS TARGETS (${reasons.join('; ')}); LEFT OUT OF THE BENCHMARK` : 'meets the behaviour targets'}`,
-      });
-    } finally {
-      model.dispose();
-    }
-  };
+      return `${m.name}: ${record.seconds.toFixed(0)} s, ${record.steps} steps, ${reasons.length ? `MISSES ITS TARGETS (${reasons.join('; ')}); LEFT OUT OF THE BENCHMARK` : 'meets the behaviour targets'}`;
+    },
+  });
+}
 
-  if (pending.length) {
-    const concurrency = Math.min(options.concurrency ?? defaultConcurrency(device), pending.length);
-    const perModel = threadsPerModel(threads, concurrency);
-    if (concurrency > 1) report({ phase: 'finetune', message: `training ${pending.length} models, ${concurrency} at a time, ${perModel} thread${perModel > 1 ? 's' : ''} each` });
-    setNumThreads(perModel);
-    const tf = Date.now();
-    lastStep = Date.now();
-    try {
-      await runPopulation(pending, concurrency, trainOne);
-    } finally {
-      // Wall-clock time of the phase: models trained at once overlap.
-      manifest.timings.finetune += (Date.now() - tf) / 1000;
-      saveZooManifest(dir, manifest);
-      setNumThreads(threads);
-    }
-  }
-  const order = new Map(models.map((m, i) => [m.name, i]));
-  trained.sort((a, b) => order.get(a)! - order.get(b)!);
-
-  // ---- benchmark
-  options.signal?.throwIfAborted();
+/** Builds the pair benchmark from the models that met their targets. */
+async function buildPairBenchmark(build: Build): Promise<BenchmarkResult> {
+  const { dir, recipe, manifest, report } = build;
+  build.signal?.throwIfAborted();
   report({ phase: 'benchmark', message: 'building the pair benchmark' });
   const tb = Date.now();
-  const result = await buildBenchmark(dir, benchmarkModels(manifest), data.test, { threshold: recipe.benchmark.threshold, device, combinations: data.combinations });
-  const bSeconds = (Date.now() - tb) / 1000;
-  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds: bSeconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
-  manifest.timings.benchmark += bSeconds;
+  const result = await buildBenchmark(dir, benchmarkModels(manifest), build.data.test, { threshold: recipe.benchmark.threshold, device: build.device, combinations: build.data.combinations });
+  const seconds = (Date.now() - tb) / 1000;
+  manifest.benchmark = { threshold: recipe.benchmark.threshold, built: new Date().toISOString(), seconds, files: result.files, pairs: 'model_pairs.json', pairCount: result.pairs.length, excluded: result.excluded };
+  manifest.timings.benchmark += seconds;
   saveZooManifest(dir, manifest);
-  const seconds = (Date.now() - started) / 1000;
   if (result.excluded.length) {
     report({ phase: 'benchmark', message: `WARNING: ${result.excluded.length} pairs left out of the benchmark because a model missed its targets (listed in model_pairs.json):` });
     for (const e of result.excluded) report({ phase: 'benchmark', message: `  ${e.aligned} / ${e.faker}: ${e.reason}` });
   }
-  report({ phase: 'done', message: `zoo ready in ${dir}: ${models.length} models, ${result.pairs.length} pairs${result.excluded.length ? ` (${result.excluded.length} excluded)` : ''} (${seconds.toFixed(0)} s this run)` });
-  return { manifest, trained, skipped, seconds };
+  return result;
 }
 
 /**
@@ -437,9 +472,9 @@ async function buildLocked(
 export async function upgradeZoo(dir: string, options: { device?: string } = {}): Promise<ZooManifest> {
   const manifest = loadZooManifest(dir);
   const data = zooData(manifest.recipe);
-  const changed = Object.entries(data.hashes.train).filter(([k, v]) => manifest.data.trainHashes[k] !== undefined && manifest.data.trainHashes[k] !== v);
-  if (changed.length || manifest.data.tokenizerHash !== data.hashes.tokenizer) {
-    throw new PoserError('E_STATE', `the data this poser-torch generates for the recipe of ${dir} differs from the data its models were trained on (${changed.map(([k]) => k).join(', ') || 'tokenizer'}); the zoo cannot be upgraded, rebuild it with \`poser zoo build --out ${dir} --force\``);
+  const changes = dataChanges(manifest, data);
+  if (changes) {
+    throw new PoserError('E_STATE', `the data this poser-torch generates for the recipe of ${dir} differs from the data its models were trained on (${changes}); the zoo cannot be upgraded, rebuild it with \`poser zoo build --out ${dir} --force\``);
   }
   manifest.data.files = writeZooDataFiles(dir, data);
   manifest.version = ZOO_FORMAT;
