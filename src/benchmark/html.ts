@@ -106,43 +106,46 @@ const FONT = 'sans-serif';
 const xAxis = (curve: CurveSpec) => (curve.integer ? { tickMinStep: 1, format: 'd' } : {});
 
 function averagedSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
-  if (curve.nominal) return averagedNominalSpec(points, curve);
+  if (curve.nominal) {
+    // Named x (concepts): aligned and faker side by side, a point for the mean and a bar for the spread.
+    const x = { field: 'x', type: 'nominal' as const, title: curve.x, sort: null, axis: { labelAngle: 0 } };
+    const xOffset = { field: 'role', type: 'nominal' as const, scale: { paddingOuter: 0.5 } };
+    return meanOverPairsSpec(points, curve, { where: { x, xOffset }, spread: 'bars', spreadMark: { type: 'errorbar', extent: 'stderr' }, meanMark: { type: 'point', filled: true, size: 70 } });
+  }
   const x = { field: 'x', type: 'quantitative' as const, title: curve.x, axis: xAxis(curve) };
-  const color = { field: 'role', type: 'nominal' as const, title: 'model', scale: COLORS };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    config: { font: FONT },
-    title: { text: `${curve.title}: mean over ${pairsIn(points)} pairs (band: ± standard error)`, fontSize: 12 },
-    width: 420,
-    height: 240,
-    data: { values: points },
-    // The band has no legend of its own, so the legend shows the lines' solid colours.
-    resolve: { legend: { color: 'independent' } },
-    layer: [
-      { mark: { type: 'errorband', extent: 'stderr', opacity: 0.2 }, encoding: { x, y: { field: 'y', type: 'quantitative', title: curve.y }, color: { ...color, legend: null } } },
-      { mark: { type: 'line', point: true }, encoding: { x, y: { aggregate: 'mean', field: 'y', type: 'quantitative', title: curve.y }, color } },
-    ],
-  };
+  return meanOverPairsSpec(points, curve, { where: { x }, spread: 'band', spreadMark: { type: 'errorband', extent: 'stderr', opacity: 0.2 }, meanMark: { type: 'line', point: true } });
 }
 
 const pairsIn = (points: Point[]) => new Set(points.map((p) => p.pair)).size;
 
-/** Named x (concepts): aligned and faker side by side, mean over pairs with a ± standard error bar. */
-function averagedNominalSpec(points: Point[], curve: CurveSpec): TopLevelSpec {
-  const x = { field: 'x', type: 'nominal' as const, title: curve.x, sort: null, axis: { labelAngle: 0 } };
+/** A single-view layer of a Vega-Lite chart, its mark and its encoding. */
+type UnitLayer = Extract<Extract<TopLevelSpec, { layer: unknown }>['layer'][number], { mark: unknown }>;
+type Mark = UnitLayer['mark'];
+type Encoding = NonNullable<UnitLayer['encoding']>;
+
+/** How {@link meanOverPairsSpec} draws: the x encodings, and the marks of the ± standard error spread (named in the title) and of the mean. */
+interface MeanOverPairsMarks {
+  where: Pick<Encoding, 'x' | 'xOffset'>;
+  spread: string;
+  spreadMark: Mark;
+  meanMark: Mark;
+}
+
+/** Aligned and faker curves: the mean over pairs with a ± standard error spread. */
+function meanOverPairsSpec(points: Point[], curve: CurveSpec, { where, spread, spreadMark, meanMark }: MeanOverPairsMarks): TopLevelSpec {
   const color = { field: 'role', type: 'nominal' as const, title: 'model', scale: COLORS };
-  const xOffset = { field: 'role', type: 'nominal' as const, scale: { paddingOuter: 0.5 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     config: { font: FONT },
-    title: { text: `${curve.title}: mean over ${pairsIn(points)} pairs (bars: ± standard error)`, fontSize: 12 },
+    title: { text: `${curve.title}: mean over ${pairsIn(points)} pairs (${spread}: ± standard error)`, fontSize: 12 },
     width: 420,
     height: 240,
     data: { values: points },
+    // The spread has no legend of its own, so the legend shows the means' solid colours.
     resolve: { legend: { color: 'independent' } },
     layer: [
-      { mark: { type: 'errorbar', extent: 'stderr' }, encoding: { x, xOffset, y: { field: 'y', type: 'quantitative', title: curve.y }, color: { ...color, legend: null } } },
-      { mark: { type: 'point', filled: true, size: 70 }, encoding: { x, xOffset, y: { aggregate: 'mean', field: 'y', type: 'quantitative', title: curve.y }, color } },
+      { mark: spreadMark, encoding: { ...where, y: { field: 'y', type: 'quantitative', title: curve.y }, color: { ...color, legend: null } } },
+      { mark: meanMark, encoding: { ...where, y: { aggregate: 'mean', field: 'y', type: 'quantitative', title: curve.y }, color } },
     ],
   };
 }
