@@ -343,24 +343,22 @@ Napi::Value ModelWrap::EvaluateLoss(const Napi::CallbackInfo& info) {
   return LossCall(info, "evaluateLoss", &poser::LlamaModel::evaluate_loss);
 }
 
-Napi::Value ModelWrap::GetParameter(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::TensorCall(const Napi::CallbackInfo& info, const char* method, TensorMethod fn) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
     const std::string name = arg_string(info, 0, "parameter name");
     auto out = std::make_shared<torch::Tensor>();
     return Run(
-        info, "getParameter", [=](poser::LlamaModel& m) { *out = m.get(name); },
+        info, method, [=](poser::LlamaModel& m) { *out = (m.*fn)(name); },
         [out](Napi::Env env) { return tensor_to_js(env, *out); });
   });
 }
 
+Napi::Value ModelWrap::GetParameter(const Napi::CallbackInfo& info) {
+  return TensorCall(info, "getParameter", &poser::LlamaModel::get);
+}
+
 Napi::Value ModelWrap::GetGrad(const Napi::CallbackInfo& info) {
-  return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    const std::string name = arg_string(info, 0, "parameter name");
-    auto out = std::make_shared<torch::Tensor>();
-    return Run(
-        info, "getGrad", [=](poser::LlamaModel& m) { *out = m.grad(name); },
-        [out](Napi::Env env) { return tensor_to_js(env, *out); });
-  });
+  return TensorCall(info, "getGrad", &poser::LlamaModel::grad);
 }
 
 Napi::Value ModelWrap::SetParameter(const Napi::CallbackInfo& info) {

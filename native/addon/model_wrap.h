@@ -38,6 +38,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   using LossMethod = double (poser::LlamaModel::*)(const poser::Batch&, const poser::LossSpec&,
                                                    const std::vector<poser::Intervention>&);
   Napi::Value LossCall(const Napi::CallbackInfo& info, const char* method, LossMethod fn);
+  // A parameter name in, a tensor out (getParameter, getGrad).
+  using TensorMethod = torch::Tensor (poser::LlamaModel::*)(const std::string&) const;
+  Napi::Value TensorCall(const Napi::CallbackInfo& info, const char* method, TensorMethod fn);
 
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Sweep(const Napi::CallbackInfo& info);

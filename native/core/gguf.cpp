@@ -26,10 +26,23 @@ float half(const uint8_t* p) {
   return static_cast<float>(c10::Half(bits, c10::Half::from_bits()));
 }
 
-// Runs fn(first, last) over blocks [0, n) in parallel.
+// Runs dequantize(block, y) over `blocks` blocks of Bytes bytes in `in`, each
+// writing its Elems floats to y in `out`, in parallel.
+template <int64_t Bytes, int64_t Elems, typename Fn>
+void each_block(const uint8_t* in, float* out, int64_t blocks, Fn dequantize) {
+  at::parallel_for(0, blocks, 256, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) dequantize(in + b * Bytes, out + b * Elems);
+  });
+}
+
+// Writes value(nibble) for the 32 nibbles of 16 bytes q: element j is the low
+// nibble of byte j, element j + 16 the high nibble.
 template <typename Fn>
-void for_blocks(int64_t n, Fn fn) {
-  at::parallel_for(0, n, 256, fn);
+void unpack_nibbles(const uint8_t* q, float* y, Fn value) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = value(q[j] & 0x0F);
+    y[j + 16] = value(q[j] >> 4);
+  }
 }
 
 // Block formats (as ggml defines them): Q8_0 = f16 scale d, 32 int8 q: d*q.
@@ -37,44 +50,24 @@ void for_blocks(int64_t n, Fn fn) {
 // element j + 16 the high nibble, each (q - 8) * d. Q4_1 = d, f16 minimum m,
 // nibbles as Q4_0 without the offset: q * d + m.
 void dequant_q8_0(const uint8_t* in, float* out, int64_t blocks) {
-  for_blocks(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* p = in + b * 34;
-      const float d = half(p);
-      const int8_t* q = reinterpret_cast<const int8_t*>(p + 2);
-      float* y = out + b * 32;
-      for (int j = 0; j < 32; ++j) y[j] = d * static_cast<float>(q[j]);
-    }
+  each_block<34, 32>(in, out, blocks, [](const uint8_t* p, float* y) {
+    const float d = half(p);
+    const int8_t* q = reinterpret_cast<const int8_t*>(p + 2);
+    for (int j = 0; j < 32; ++j) y[j] = d * static_cast<float>(q[j]);
   });
 }
 
 void dequant_q4_0(const uint8_t* in, float* out, int64_t blocks) {
-  for_blocks(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* p = in + b * 18;
-      const float d = half(p);
-      const uint8_t* q = p + 2;
-      float* y = out + b * 32;
-      for (int j = 0; j < 16; ++j) {
-        y[j] = static_cast<float>((q[j] & 0x0F) - 8) * d;
-        y[j + 16] = static_cast<float>((q[j] >> 4) - 8) * d;
-      }
-    }
+  each_block<18, 32>(in, out, blocks, [](const uint8_t* p, float* y) {
+    const float d = half(p);
+    unpack_nibbles(p + 2, y, [d](int q) { return static_cast<float>(q - 8) * d; });
   });
 }
 
 void dequant_q4_1(const uint8_t* in, float* out, int64_t blocks) {
-  for_blocks(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* p = in + b * 20;
-      const float d = half(p), m = half(p + 2);
-      const uint8_t* q = p + 4;
-      float* y = out + b * 32;
-      for (int j = 0; j < 16; ++j) {
-        y[j] = static_cast<float>(q[j] & 0x0F) * d + m;
-        y[j + 16] = static_cast<float>(q[j] >> 4) * d + m;
-      }
-    }
+  each_block<20, 32>(in, out, blocks, [](const uint8_t* p, float* y) {
+    const float d = half(p), m = half(p + 2);
+    unpack_nibbles(p + 4, y, [d, m](int q) { return static_cast<float>(q) * d + m; });
   });
 }
 
@@ -93,23 +86,19 @@ void q4_k_scale_min(int s, const uint8_t* packed, uint8_t* scale, uint8_t* min) 
 }
 
 void dequant_q4_k(const uint8_t* in, float* out, int64_t blocks) {
-  for_blocks(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* p = in + b * 144;
-      const float d = half(p), dmin = half(p + 2);
-      const uint8_t* packed = p + 4;
-      const uint8_t* q = p + 16;
-      float* y = out + b * 256;
-      for (int pair = 0; pair < 4; ++pair) {
-        uint8_t sc0, m0, sc1, m1;
-        q4_k_scale_min(2 * pair, packed, &sc0, &m0);
-        q4_k_scale_min(2 * pair + 1, packed, &sc1, &m1);
-        const float d0 = d * sc0, dm0 = dmin * m0, d1 = d * sc1, dm1 = dmin * m1;
-        for (int l = 0; l < 32; ++l) y[l] = d0 * static_cast<float>(q[l] & 0x0F) - dm0;
-        for (int l = 0; l < 32; ++l) y[32 + l] = d1 * static_cast<float>(q[l] >> 4) - dm1;
-        q += 32;
-        y += 64;
-      }
+  each_block<144, 256>(in, out, blocks, [](const uint8_t* p, float* y) {
+    const float d = half(p), dmin = half(p + 2);
+    const uint8_t* packed = p + 4;
+    const uint8_t* q = p + 16;
+    for (int pair = 0; pair < 4; ++pair) {
+      uint8_t sc0, m0, sc1, m1;
+      q4_k_scale_min(2 * pair, packed, &sc0, &m0);
+      q4_k_scale_min(2 * pair + 1, packed, &sc1, &m1);
+      const float d0 = d * sc0, dm0 = dmin * m0, d1 = d * sc1, dm1 = dmin * m1;
+      for (int l = 0; l < 32; ++l) y[l] = d0 * static_cast<float>(q[l] & 0x0F) - dm0;
+      for (int l = 0; l < 32; ++l) y[32 + l] = d1 * static_cast<float>(q[l] >> 4) - dm1;
+      q += 32;
+      y += 64;
     }
   });
 }
@@ -120,31 +109,27 @@ void dequant_q4_k(const uint8_t* in, float* out, int64_t blocks) {
 // a nibble of ql (low for k = 0, 1; high for k = 2, 3; byte l or l + 32) and
 // bits 2k..2k+1 of qh[l]; value d * scale * (q - 32).
 void dequant_q6_k(const uint8_t* in, float* out, int64_t blocks) {
-  for_blocks(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint8_t* p = in + b * 210;
-      const uint8_t* ql = p;
-      const uint8_t* qh = p + 128;
-      const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
-      const float d = half(p + 208);
-      float* y = out + b * 256;
-      for (int part = 0; part < 2; ++part) {
-        for (int l = 0; l < 32; ++l) {
-          const int is = l / 16;
-          const int q0 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
-          const int q1 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
-          const int q2 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-          const int q3 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-          y[l] = d * sc[is] * static_cast<float>(q0);
-          y[l + 32] = d * sc[is + 2] * static_cast<float>(q1);
-          y[l + 64] = d * sc[is + 4] * static_cast<float>(q2);
-          y[l + 96] = d * sc[is + 6] * static_cast<float>(q3);
-        }
-        y += 128;
-        ql += 64;
-        qh += 32;
-        sc += 8;
+  each_block<210, 256>(in, out, blocks, [](const uint8_t* p, float* y) {
+    const uint8_t* ql = p;
+    const uint8_t* qh = p + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(p + 192);
+    const float d = half(p + 208);
+    for (int part = 0; part < 2; ++part) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q0 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q1 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q2 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q3 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * sc[is] * static_cast<float>(q0);
+        y[l + 32] = d * sc[is + 2] * static_cast<float>(q1);
+        y[l + 64] = d * sc[is + 4] * static_cast<float>(q2);
+        y[l + 96] = d * sc[is + 6] * static_cast<float>(q3);
       }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
     }
   });
 }

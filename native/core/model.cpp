@@ -306,26 +306,37 @@ bool LlamaModel::site(int64_t ordinal, torch::Tensor& x, const Context& ctx) con
   return ctx.stop_after >= 0 && ordinal >= ctx.stop_after;
 }
 
+namespace {
+// The hooks around one pre-norm residual sublayer of a block.
+struct SublayerHooks {
+  BlockHook input, normalized, output, residual;
+};
+constexpr SublayerHooks kAttentionHooks{BlockHook::ResidPre, BlockHook::Ln1Normalized, BlockHook::AttnOut,
+                                        BlockHook::ResidMid};
+constexpr SublayerHooks kMlpHooks{BlockHook::MlpIn, BlockHook::Ln2Normalized, BlockHook::MlpOut, BlockHook::ResidPost};
+}  // namespace
+
 bool LlamaModel::block(int64_t layer, torch::Tensor& x, const Context& ctx) const {
   const std::string p = layer_prefix(layer);
   auto at = [&](BlockHook h, torch::Tensor& t) { return site(block_hook_ordinal(layer, h), t, ctx); };
-  if (at(BlockHook::ResidPre, x)) return true;
-  auto h = rms_norm(x, param(p + "input_layernorm.weight"));
-  if (at(BlockHook::Ln1Normalized, h)) return true;
-  auto attn = attention(layer, h, ctx);
-  if (!attn.defined() || at(BlockHook::AttnOut, attn)) return true;
-  x = x + attn;
-  if (at(BlockHook::ResidMid, x)) return true;
+  // x += run(rms_norm(in)), hooked at in, the normalized input, run's output
+  // and the new residual; true when a hook or the sublayer stops the pass.
+  auto sublayer = [&](torch::Tensor& in, const SublayerHooks& hooks, const char* norm, auto run) {
+    if (at(hooks.input, in)) return true;
+    auto h = rms_norm(in, param(p + norm));
+    if (at(hooks.normalized, h)) return true;
+    auto out = run(h);
+    if (!out.defined() || at(hooks.output, out)) return true;
+    x = x + out;
+    return at(hooks.residual, x);
+  };
+  auto attend = [&](const torch::Tensor& h) { return attention(layer, h, ctx); };
+  if (sublayer(x, kAttentionHooks, "input_layernorm.weight", attend)) return true;
   // As in TransformerLens, hook_mlp_in is the residual entering ln2; ops on it
   // change what the MLP reads, not the residual stream.
   auto mlp_in = x;
-  if (at(BlockHook::MlpIn, mlp_in)) return true;
-  auto h2 = rms_norm(mlp_in, param(p + "post_attention_layernorm.weight"));
-  if (at(BlockHook::Ln2Normalized, h2)) return true;
-  auto m = mlp(layer, h2, ctx);
-  if (!m.defined() || at(BlockHook::MlpOut, m)) return true;
-  x = x + m;
-  return at(BlockHook::ResidPost, x);
+  auto feed_forward = [&](const torch::Tensor& h) { return mlp(layer, h, ctx); };
+  return sublayer(mlp_in, kMlpHooks, "post_attention_layernorm.weight", feed_forward);
 }
 
 bool LlamaModel::run_layers(int64_t from, int64_t to, torch::Tensor& x, const Context& ctx) const {
