@@ -33,6 +33,18 @@ std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* wha
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+// A JS array of to_js(env, item) for the items.
+template <typename T, typename Fn>
+Napi::Array js_array(Napi::Env env, const std::vector<T>& items, Fn to_js) {
+  Napi::Array arr = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) arr.Set(static_cast<uint32_t>(i), to_js(env, items[i]));
+  return arr;
+}
+
+Napi::Array js_strings(Napi::Env env, const std::vector<std::string>& items) {
+  return js_array(env, items, [](Napi::Env e, const std::string& s) { return Napi::String::New(e, s); });
+}
+
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw poser::Error("E_ARG", std::string(what) + " must be a number");
   return info[i].As<Napi::Number>().DoubleValue();
@@ -159,14 +171,18 @@ Napi::Value ModelWrap::Run(const Napi::CallbackInfo& info, const char* method,
   return worker->Queue();
 }
 
+ModelWrap::BatchCall ModelWrap::ReadBatchCall(const Napi::CallbackInfo& info, const char* method) {
+  auto state = Live(method);
+  auto req = arg_object(info, 0, (std::string(method) + " request").c_str());
+  return {req, std::make_shared<poser::Batch>(parse_batch(req)), state->model->config().num_hidden_layers};
+}
+
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto state = Live("forward");
-    auto req = arg_object(info, 0, "forward request");
-    const auto& c = state->model->config();
-    auto batch = std::make_shared<poser::Batch>(parse_batch(req));
-    auto logits = parse_logits(req, batch->ids.size(0));
-    auto ops = parse_ops(req.Get("ops"), batch->ids.size(0), c.num_hidden_layers);
+    const BatchCall call = ReadBatchCall(info, "forward");
+    auto batch = call.batch;
+    auto logits = parse_logits(call.req, batch->ids.size(0));
+    auto ops = parse_ops(call.req.Get("ops"), batch->ids.size(0), call.layers);
     auto out = std::make_shared<poser::ForwardResult>();
     return Run(
         info, "forward", [=](poser::LlamaModel& m) { *out = m.forward(*batch, logits, ops); },
@@ -176,36 +192,29 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::Sweep(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto state = Live("sweep");
-    auto req = arg_object(info, 0, "sweep request");
-    const auto& c = state->model->config();
-    auto batch = std::make_shared<poser::Batch>(parse_batch(req));
-    auto settings_value = req.Get("settings");
+    const BatchCall call = ReadBatchCall(info, "sweep");
+    auto batch = call.batch;
+    auto settings_value = call.req.Get("settings");
     if (!settings_value.IsArray()) throw poser::Error("E_ARG", "settings must be an array of op lists");
     auto settings_arr = settings_value.As<Napi::Array>();
     std::vector<std::vector<poser::Intervention>> settings;
     for (uint32_t i = 0; i < settings_arr.Length(); ++i)
-      settings.push_back(parse_ops(settings_arr.Get(i), batch->ids.size(0), c.num_hidden_layers));
+      settings.push_back(parse_ops(settings_arr.Get(i), batch->ids.size(0), call.layers));
     auto out = std::make_shared<std::vector<poser::ForwardResult>>();
     return Run(
         info, "sweep", [=](poser::LlamaModel& m) { *out = m.sweep_last(*batch, settings); },
-        [out](Napi::Env env) -> Napi::Value {
-          Napi::Array arr = Napi::Array::New(env, out->size());
-          for (size_t i = 0; i < out->size(); ++i) arr.Set(static_cast<uint32_t>(i), forward_result_to_js(env, (*out)[i]));
-          return arr;
-        });
+        [out](Napi::Env env) -> Napi::Value { return js_array(env, *out, forward_result_to_js); });
   });
 }
 
 Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   return reject_on_throw(info.Env(), [&]() -> Napi::Value {
-    auto state = Live("generate");
-    auto req = arg_object(info, 0, "generate request");
-    const auto& c = state->model->config();
-    auto batch = std::make_shared<poser::Batch>(parse_batch(req));
+    const BatchCall call = ReadBatchCall(info, "generate");
+    auto batch = call.batch;
+    const auto& req = call.req;
     const int64_t b = batch->ids.size(0);
-    auto prompt_ops = parse_ops(req.Get("promptOps"), b, c.num_hidden_layers);
-    auto step_ops = parse_ops(req.Get("stepOps"), 1, c.num_hidden_layers);
+    auto prompt_ops = parse_ops(req.Get("promptOps"), b, call.layers);
+    auto step_ops = parse_ops(req.Get("stepOps"), 1, call.layers);
     poser::GenerateSpec spec;
     spec.max_new_tokens = static_cast<int64_t>(get_number(req, "maxNewTokens", 16));
     spec.temperature = get_number(req, "temperature", 0);
@@ -249,11 +258,7 @@ Napi::Value ModelWrap::SetTrainable(const Napi::CallbackInfo& info) {
     auto names = std::make_shared<std::vector<std::string>>();
     return Run(
         info, "setTrainable", [=](poser::LlamaModel& m) { *names = m.set_trainable(chosen, adapters); },
-        [names](Napi::Env env) -> Napi::Value {
-          Napi::Array arr = Napi::Array::New(env, names->size());
-          for (size_t i = 0; i < names->size(); ++i) arr.Set(static_cast<uint32_t>(i), (*names)[i]);
-          return arr;
-        });
+        [names](Napi::Env env) -> Napi::Value { return js_strings(env, *names); });
   });
 }
 
@@ -407,12 +412,8 @@ Napi::Value ModelWrap::ParameterNames(const Napi::CallbackInfo& info) {
         },
         [names, adapters](Napi::Env env) -> Napi::Value {
           Napi::Object o = Napi::Object::New(env);
-          Napi::Array all = Napi::Array::New(env, names->size());
-          for (size_t i = 0; i < names->size(); ++i) all.Set(static_cast<uint32_t>(i), (*names)[i]);
-          Napi::Array ad = Napi::Array::New(env, adapters->size());
-          for (size_t i = 0; i < adapters->size(); ++i) ad.Set(static_cast<uint32_t>(i), (*adapters)[i]);
-          o.Set("parameters", all);
-          o.Set("adapters", ad);
+          o.Set("parameters", js_strings(env, *names));
+          o.Set("adapters", js_strings(env, *adapters));
           return o;
         });
   });

@@ -34,6 +34,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Run(const Napi::CallbackInfo& info, const char* method,
                   std::function<void(poser::LlamaModel&)> work, std::function<Napi::Value(Napi::Env)> result);
 
+  // The request of a batched call (forward, sweep, generate): its object, its
+  // batch, and the model's layer count that its ops are checked against.
+  struct BatchCall {
+    Napi::Object req;
+    std::shared_ptr<poser::Batch> batch;
+    int64_t layers;
+  };
+  BatchCall ReadBatchCall(const Napi::CallbackInfo& info, const char* method);
+
   // A loss request in, the loss out (backward, evaluateLoss).
   using LossMethod = double (poser::LlamaModel::*)(const poser::Batch&, const poser::LossSpec&,
                                                    const std::vector<poser::Intervention>&);
