@@ -5,7 +5,7 @@
  * They are not part of the root API and may change between minor versions.
  * @packageDocumentation
  */
-export * from './strategies/primitives.js';
+export * from './strategies/primitives/index.js';
 export { pushGrid, pushMultipliers, checkNormalization, responseAt } from './strategies/push.js';
 export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame } from './strategies/verdict.js';
 export { FINAL_HOOK, logitTemperature, checkSubject } from './strategies/subject.js';

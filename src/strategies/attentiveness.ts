@@ -4,18 +4,14 @@
  * last-token representation changes, layer by layer.
  */
 import { residPost } from '../model/hooks.js';
-import {
-  checkData,
-  cosineSimilarity,
-  DEFAULT_BATCH_SIZE,
-  lastTokenActivations,
-  matrixRow,
-  mean,
-  progressFor,
-  resolveLayers,
-  seededSubset,
-  type Computes,
-} from './primitives.js';
+import { lastTokenActivations, matrixRow } from './primitives/activations.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import type { Computes } from './primitives/computes.js';
+import { checkData } from './primitives/inputs.js';
+import { resolveLayers } from './primitives/layers.js';
+import { seededSubset } from './primitives/sampling.js';
+import { mean } from './primitives/stats.js';
+import { cosineSimilarity } from './primitives/vectors.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
 import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';

@@ -6,17 +6,12 @@
 import { check } from '../errors.js';
 import { residPost } from '../model/hooks.js';
 import { fitLogisticProbe } from '../probe.js';
-import {
-  checkData,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  lastTokenActivations,
-  ownAnswers,
-  progressFor,
-  resolveLayers,
-  selectRows,
-  stratifiedFolds,
-} from './primitives.js';
+import { lastTokenActivations, selectRows } from './primitives/activations.js';
+import { ownAnswers } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData, evaluationPrompts } from './primitives/inputs.js';
+import { resolveLayers } from './primitives/layers.js';
+import { stratifiedFolds } from './primitives/sampling.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
 import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';

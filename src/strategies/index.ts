@@ -13,7 +13,7 @@ import { suspiciousConcepts } from './suspiciousConcepts.js';
 import type { DetectionStrategy } from './types.js';
 
 export * from './types.js';
-export * from './primitives.js';
+export * from './primitives/index.js';
 export * from './data.js';
 export * from './subject.js';
 export * from './verdict.js';

@@ -6,17 +6,11 @@
  */
 import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
-import {
-  answerLogOdds,
-  answerProbabilities,
-  checkData,
-  DEFAULT_BATCH_SIZE,
-  flipped,
-  mean,
-  progressFor,
-  resolveLayer,
-  type Letter,
-} from './primitives.js';
+import { answerLogOdds, answerProbabilities, flipped, type Letter } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { mean } from './primitives/stats.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
 import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';

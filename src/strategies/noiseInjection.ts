@@ -8,21 +8,14 @@ import { check } from '../errors.js';
 import { hashString } from '../data/random.js';
 import { residPost } from '../model/hooks.js';
 import type { Intervention } from '../model/interventions.js';
-import {
-  checkCoefficients,
-  checkData,
-  contrastVector,
-  curveMean,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  l2Norm,
-  mean,
-  PAPER_COEFFICIENTS,
-  progressFor,
-  resolveLayer,
-  seededSubset,
-  sweepAnswerProbabilities,
-} from './primitives.js';
+import { contrastVector } from './primitives/activations.js';
+import { sweepAnswerProbabilities } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkCoefficients, checkData, evaluationPrompts, PAPER_COEFFICIENTS } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { seededSubset } from './primitives/sampling.js';
+import { curveMean, mean } from './primitives/stats.js';
+import { l2Norm } from './primitives/vectors.js';
 import { checkNormalization, pushMultipliers, responseAt, type Normalization, type PushOptions } from './push.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';

@@ -14,7 +14,7 @@
  * model's own lies outside the grid and the pair is undecided.
  */
 import { check } from '../errors.js';
-import { interpolate } from './primitives.js';
+import { interpolate } from './primitives/stats.js';
 
 /** How a push is scaled: relative to each model's own vector norm, or to a norm common to both models. */
 export type Normalization = 'own' | 'common';

@@ -6,21 +6,12 @@
  */
 import { check } from '../errors.js';
 import { residPost } from '../model/hooks.js';
-import {
-  checkData,
-  cosineSimilarity,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  l2Norm,
-  lastTokenActivations,
-  matrixRow,
-  mean,
-  meanRows,
-  progressFor,
-  resolveLayer,
-  std,
-  subtract,
-} from './primitives.js';
+import { lastTokenActivations, matrixRow, meanRows } from './primitives/activations.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData, evaluationPrompts } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { mean, std } from './primitives/stats.js';
+import { cosineSimilarity, l2Norm, subtract } from './primitives/vectors.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
 import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
