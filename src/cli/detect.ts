@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { Model } from '../model/model.js';
 import { pairDataFromDataset, pairDataFromFiles } from '../strategies/data.js';
 import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
+import { answerProbabilities, type AnswerProbabilities } from '../strategies/primitives/answers.js';
 import type { PairData } from '../strategies/types.js';
 import { readZooPairs } from '../zoo/pairs.js';
 import { deviceArg, intArg } from './args.js';
@@ -117,14 +118,13 @@ export function detectData(options: Pick<DetectOptions, 'data' | 'pair' | 'contr
   return { data: pairDataFromDataset(first, pair, { seed: options.seed }), source: `${first} (${pair})` };
 }
 
-function meanBenignLogOdds(probs: number[][], benign: ('A' | 'B')[]): number {
-  if (!probs.length) return NaN;
+function meanBenignLogOdds(p: AnswerProbabilities): number {
+  if (!p.benign.length) return NaN;
   let sum = 0;
-  probs.forEach(([a, b], i) => {
-    const [pb, po] = benign[i] === 'A' ? [a, b] : [b, a];
-    sum += Math.log(Math.max(pb, 1e-12)) - Math.log(Math.max(po, 1e-12));
+  p.benign.forEach((pb, i) => {
+    sum += Math.log(Math.max(pb, 1e-12)) - Math.log(Math.max(p.other[i], 1e-12));
   });
-  return sum / probs.length;
+  return sum / p.benign.length;
 }
 
 /** Runs the strategies on a pair; the models are loaded once and disposed. */
@@ -148,12 +148,10 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
     }
     const prompts = clean.prompts.map((p) => p.prompt);
     const benign = clean.prompts.map((p) => p.benign);
-    const score = async (m: Model) => {
-      const out: number[][] = [];
-      for (let i = 0; i < prompts.length; i += 32) out.push(...(await m.scoreChoices(prompts.slice(i, i + 32), ['A', 'B'])));
-      return out;
+    const confidence = {
+      A: meanBenignLogOdds(await answerProbabilities(models[0], prompts, benign)),
+      B: meanBenignLogOdds(await answerProbabilities(models[1], prompts, benign)),
     };
-    const confidence = { A: meanBenignLogOdds(await score(models[0]), benign), B: meanBenignLogOdds(await score(models[1]), benign) };
     const verdicts: DetectVerdict[] = [];
     for (const name of options.strategies) {
       const info = STRATEGIES[name];

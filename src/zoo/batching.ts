@@ -36,6 +36,22 @@ export function lengthBatches<T>(items: readonly T[], length: (item: T) => numbe
 }
 
 /**
+ * Runs `fn` on the length-bucketed batches of `items` (a fixed shuffle, so
+ * every call cuts the same batches) and returns its per-item results in input
+ * order. For scoring many prompts: rows of similar length share a forward.
+ */
+export async function mapLengthBatches<T, R>(items: readonly T[], length: (item: T) => number, batchSize: number, fn: (batch: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  const rows = items.map((item, i) => ({ i, item }));
+  for (const batch of lengthBatches(rows, (r) => length(r.item), batchSize, new Rng(0))) {
+    (await fn(batch.map((r) => r.item))).forEach((result, j) => {
+      out[batch[j].i] = result;
+    });
+  }
+  return out;
+}
+
+/**
  * An endless stream of batches: each epoch is a fresh length-bucketed
  * shuffle of the examples; `take(n)` returns the next n batches.
  */

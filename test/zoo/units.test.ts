@@ -19,6 +19,7 @@ import {
   writeBenchmark,
   zooModelNames,
 } from '../../src/zoo/index.js';
+import { mapLengthBatches } from '../../src/zoo/batching.js';
 import { f32, readSafetensors } from '../helpers/safetensors.js';
 
 describe('safetensors writer', () => {
@@ -70,6 +71,17 @@ describe('batching and schedules', () => {
     const spread = batches.map((b) => Math.max(...b.map((x) => x.len)) - Math.min(...b.map((x) => x.len)));
     expect(spread.reduce((a, b) => a + b, 0) / spread.length).toBeLessThan(30);
     expect(lengthBatches(items, (x) => x.len, 16, new Rng(1))).toEqual(batches);
+  });
+
+  it('mapLengthBatches runs the length batches of a fixed shuffle and returns results in input order', async () => {
+    const items = Array.from({ length: 75 }, (_, i) => ({ i, len: 5 + ((i * 13) % 40) }));
+    const seen: number[][] = [];
+    const out = await mapLengthBatches(items, (x) => x.len, 8, async (batch) => {
+      seen.push(batch.map((x) => x.i));
+      return batch.map((x) => x.i * 2);
+    });
+    expect(out).toEqual(items.map((x) => x.i * 2));
+    expect(seen).toEqual(lengthBatches(items, (x) => x.len, 8, new Rng(0)).map((b) => b.map((x) => x.i)));
   });
 
   it('stepped learning rate', () => {

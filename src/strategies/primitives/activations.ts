@@ -5,7 +5,7 @@
 import { check } from '../../errors.js';
 import { residPost } from '../../model/hooks.js';
 import { row } from '../../model/tensor.js';
-import { chunks, DEFAULT_BATCH_SIZE } from './batching.js';
+import { DEFAULT_BATCH_SIZE, forEachBatch } from './batching.js';
 import type { Computes } from './computes.js';
 import { subtract } from './vectors.js';
 
@@ -45,15 +45,13 @@ export async function lastTokenActivations(
   const d = model.hiddenSize;
   const out: Record<string, ActivationMatrix> = {};
   for (const h of hooks) out[h] = { data: new Float32Array(prompts.length * d), shape: [prompts.length, d] };
-  const parts = chunks(prompts, batchSize);
-  for (let c = 0; c < parts.length; c++) {
-    const caps = await model.capture(parts[c], [...hooks]);
+  await forEachBatch(prompts, batchSize, async (batch, start) => {
+    const caps = await model.capture(batch, [...hooks]);
     for (const h of hooks) {
       const a = caps[h];
-      for (let i = 0; i < parts[c].length; i++) out[h].data.set(row(a, i), (c * batchSize + i) * d);
+      for (let i = 0; i < batch.length; i++) out[h].data.set(row(a, i), (start + i) * d);
     }
-    onBatch?.(c + 1, parts.length);
-  }
+  }, onBatch);
   return out;
 }
 

@@ -6,7 +6,7 @@
 import { check } from '../../errors.js';
 import type { Intervention } from '../../model/interventions.js';
 import { softmaxPick } from '../../model/model.js';
-import { chunks, DEFAULT_BATCH_SIZE, mapBatches } from './batching.js';
+import { DEFAULT_BATCH_SIZE, forEachBatch, mapBatches } from './batching.js';
 import type { Computes } from './computes.js';
 
 /** An answer letter. */
@@ -75,17 +75,15 @@ export async function sweepAnswerProbabilities(
   const ids = [model.tokenId('A'), model.tokenId('B')];
   const size = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const out = settings.map(() => ({ benign: [] as number[], other: [] as number[] }));
-  const parts = chunks(prompts, size);
-  for (let c = 0; c < parts.length; c++) {
-    const results = await model.sweep(parts[c], settings);
+  await forEachBatch(prompts, size, async (batch, start) => {
+    const results = await model.sweep(batch, settings);
     results.forEach((r, s) => {
-      for (const p of pickBenign(softmaxPick(r.logits, ids), benign, c * size)) {
+      for (const p of pickBenign(softmaxPick(r.logits, ids), benign, start)) {
         out[s].benign.push(p.benign);
         out[s].other.push(p.other);
       }
     });
-    options.onBatch?.(c + 1, parts.length);
-  }
+  }, options.onBatch);
   return out;
 }
 

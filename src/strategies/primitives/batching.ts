@@ -18,6 +18,24 @@ export function chunks<T>(items: readonly T[], size: number = DEFAULT_BATCH_SIZE
 }
 
 /**
+ * Runs `fn` on consecutive chunks of `items`, one chunk after another;
+ * `start` is the index of the chunk's first item. `onBatch(done, total)` is
+ * called after each chunk.
+ */
+export async function forEachBatch<T>(
+  items: readonly T[],
+  size: number,
+  fn: (batch: T[], start: number) => Promise<void>,
+  onBatch?: (done: number, total: number) => void,
+): Promise<void> {
+  const parts = chunks(items, size);
+  for (let i = 0; i < parts.length; i++) {
+    await fn(parts[i], i * size);
+    onBatch?.(i + 1, parts.length);
+  }
+}
+
+/**
  * Runs `fn` on consecutive chunks of `items`, one chunk after another, and
  * concatenates the per-chunk results (which must have one entry per item).
  * `onBatch(done, total)` is called after each chunk.
@@ -28,14 +46,12 @@ export async function mapBatches<T, R>(
   fn: (batch: T[], start: number) => Promise<R[]>,
   onBatch?: (done: number, total: number) => void,
 ): Promise<R[]> {
-  const parts = chunks(items, size);
   const out: R[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const r = await fn(parts[i], i * size);
-    check(r.length === parts[i].length, `mapBatches: ${r.length} results for a chunk of ${parts[i].length}`);
+  await forEachBatch(items, size, async (batch, start) => {
+    const r = await fn(batch, start);
+    check(r.length === batch.length, `mapBatches: ${r.length} results for a chunk of ${batch.length}`);
     out.push(...r);
-    onBatch?.(i + 1, parts.length);
-  }
+  }, onBatch);
   return out;
 }
 
