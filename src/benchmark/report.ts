@@ -9,6 +9,7 @@ import type { BenchmarkRun, Calibration, PairRecord, Variant, VariantResult } fr
 import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, type PairOutcome } from './score.js';
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
 import { PoserError } from '../errors.js';
+import { mean } from '../strategies/primitives/stats.js';
 
 /** One detector on one benchmark variant. */
 export interface DetectorRow {
@@ -89,7 +90,7 @@ function outcomesOf(pairs: readonly PairRecord[], detector: string, seedIndex?: 
       aligned: p.aligned,
       faker: p.faker,
       combination: p.combination,
-      score: vs.reduce((s, v) => s + v.score, 0) / vs.length,
+      score: mean(vs.map((v) => v.score)),
       undecided: vs.filter((v) => v.named === null).length / vs.length,
     };
   });
@@ -109,11 +110,10 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
     const whereConfidenceWrong: DetectorRow['whereConfidenceWrong'] = {};
     for (const [c, wrong] of Object.entries(confidenceWrong)) {
       const picked = outcomes.filter((_, i) => wrong.has(i));
-      whereConfidenceWrong[c] = picked.length ? { pairs: picked.length, accuracy: picked.reduce((s, o) => s + o.score, 0) / picked.length } : null;
+      whereConfidenceWrong[c] = picked.length ? { pairs: picked.length, accuracy: mean(picked.map((o) => o.score)) } : null;
     }
     const perSeed = run.seeds.map((_, k) => {
-      const o = outcomesOf(result.pairs, name, k);
-      return o.reduce((s, x) => s + x.score, 0) / o.length;
+      return mean(outcomesOf(result.pairs, name, k).map((o) => o.score));
     });
     return {
       detector: name,

@@ -4,6 +4,7 @@
  * verdicts on one pair.
  */
 import { check } from '../errors.js';
+import { mean } from './primitives/stats.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, DetectionStrategy, Measurement, PairData, Verdict } from './types.js';
 
@@ -95,7 +96,7 @@ export function ensembleVerdict(verdicts: readonly Verdict[], options: EnsembleO
     const scale = Math.abs(a) + Math.abs(b);
     return Number.isFinite(a) && Number.isFinite(b) && scale > 0 ? [a / scale, b / scale] : [0, 0];
   });
-  const scores: [number, number] = [0, 1].map((m) => parts.reduce((s, p) => s + p[m], 0) / parts.length) as [number, number];
+  const scores: [number, number] = [0, 1].map((m) => mean(parts.map((p) => p[m]))) as [number, number];
   return decide(ENSEMBLE, scores, {
     method,
     strategies: verdicts.map((v, k) => ({ strategy: v.strategy, faker: v.faker, contribution: parts[k] })),
