@@ -6,8 +6,8 @@
  * @packageDocumentation
  */
 export * from './strategies/primitives/index.js';
-export { pushGrid, pushMultipliers, checkNormalization, responseAt } from './strategies/push.js';
-export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame } from './strategies/verdict.js';
+export { pushGrid, pushMultipliers, checkNormalization, responseAt, comparePush, type PushRecord, type PushComparison } from './strategies/push.js';
+export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame, comparable, type SharedSetting } from './strategies/verdict.js';
 export { FINAL_HOOK, logitTemperature, checkSubject } from './strategies/subject.js';
 export { BELIEF_STEERING } from './strategies/beliefSteering.js';
 export { NOISE_INJECTION, noiseSeedsFor } from './strategies/noiseInjection.js';

@@ -13,7 +13,7 @@ import { resolveLayer } from './primitives/layers.js';
 import { mean } from './primitives/stats.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { comparable, decide, defineStrategy } from './verdict.js';
 
 export interface LearningSpeedOptions extends CommonOptions {
   /** Train every parameter of a fresh copy of the model (`Subject.fork`) instead of an adapter (default false). */
@@ -200,9 +200,7 @@ async function measure(s: Subject, data: PairData, options: LearningSpeedOptions
 }
 
 function compare(ms: readonly [Measurement<LearningRecord>, Measurement<LearningRecord>]): Verdict {
-  checkMeasurements(ms, LEARNING_SPEED);
-  const [a, b] = ms.map((m) => m.evidence);
-  for (const k of ['mode', 'lr', 'steps', 'trainPrompts', 'evalPrompts'] as const) checkSame(LEARNING_SPEED, k, a[k], b[k]);
+  const [a, b] = comparable(LEARNING_SPEED, ms, ['mode', 'lr', 'steps', 'trainPrompts', 'evalPrompts']);
   return decide(LEARNING_SPEED, [a.logOddsChange, b.logOddsChange], {
     mode: a.mode,
     lr: a.lr,

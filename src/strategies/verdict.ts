@@ -45,6 +45,28 @@ export function checkSame(strategy: string, what: string, a: unknown, b: unknown
     `${strategy}: the two measurements differ in ${what} (${JSON.stringify(a)} vs ${JSON.stringify(b)}); measure both models with the same data and options`);
 }
 
+/** A setting two measurements must share: an evidence key, or a name for messages and how to read it from the evidence. */
+export type SharedSetting<E> = (keyof E & string) | readonly [what: string, read: (evidence: E) => unknown];
+
+/**
+ * The evidence of two measurements a `compare` step may compare: both from
+ * `strategy` ({@link checkMeasurements}) and equal in every `same` setting
+ * ({@link checkSame}, checked in the order given).
+ */
+export function comparable<E extends Record<string, unknown>>(
+  strategy: string,
+  measurements: readonly [Measurement<E>, Measurement<E>],
+  same: readonly SharedSetting<E>[],
+): [E, E] {
+  checkMeasurements(measurements, strategy);
+  const [a, b] = [measurements[0].evidence, measurements[1].evidence];
+  for (const s of same) {
+    const [what, read] = typeof s === 'string' ? [s, (e: E) => e[s]] : s;
+    checkSame(strategy, what, read(a), read(b));
+  }
+  return [a, b];
+}
+
 /** Builds a strategy from its two steps; `run` measures both subjects, one after the other, and compares. */
 export function defineStrategy<O extends CommonOptions, M extends Measurement>(
   parts: Omit<DetectionStrategy<O, M>, 'run'>,
