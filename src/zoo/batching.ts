@@ -4,6 +4,7 @@
  */
 import { Rng } from '../data/random.js';
 import { PoserError } from '../errors.js';
+import { chunks } from '../strategies/primitives/batching.js';
 
 /** One training example: prompt token ids and the id of the answer token. */
 export interface AnswerExample {
@@ -24,7 +25,7 @@ export function lengthBatches<T>(items: readonly T[], length: (item: T) => numbe
   for (let w = 0; w < shuffled.length; w += span) {
     const chunk = shuffled.slice(w, w + span).map((item, i) => ({ item, i, len: length(item) }));
     chunk.sort((a, b) => a.len - b.len || a.i - b.i);
-    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize).map((c) => c.item));
+    for (const batch of chunks(chunk, batchSize)) batches.push(batch.map((c) => c.item));
   }
   // A short last batch would weigh its rows more; fold it into another one.
   const last = batches[batches.length - 1];
