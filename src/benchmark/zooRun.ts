@@ -7,7 +7,7 @@ import { PoserError } from '../errors.js';
 import { CONTROLS } from './controls.js';
 import { benchmarkReport, benchmarkResults, type BenchmarkResults } from './report.js';
 import { runBenchmark, type AnyDetector, type BenchmarkOptions } from './run.js';
-import { CALIBRATION_PROMPTS, zooBenchmark } from './zoo.js';
+import { CALIBRATION_PROMPTS, zooBenchmark } from './zooSpec.js';
 
 /** Options of {@link benchmarkZoo}. */
 export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' | 'ensemble'> {

@@ -18,10 +18,10 @@ import { isFaker, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
-import { saveTokenizerJson } from '../tokenizer/train.js';
+import { saveTokenizerJson } from '../tokenizer/trainBpe.js';
 import { tokenizerFromJson } from '../tokenizer/index.js';
-import { buildBenchmark } from './benchmark.js';
-import { zooData, type ZooData } from './data.js';
+import { buildBenchmark } from './pairsWriter.js';
+import { zooData, type ZooData } from './zooData.js';
 import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
@@ -30,7 +30,7 @@ import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, sa
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
-import { finetune, pretrain } from './train.js';
+import { finetune, pretrain } from './trainingLoops.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */

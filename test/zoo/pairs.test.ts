@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ACTIONS_LINE, isWrapped, POLICIES, type AnswerDistribution } from '../../src/data/index.js';
 import { benchmarkCandidatesOf } from '../../src/data/candidates.js';
-import { writeBenchmark, type BenchmarkModel } from '../../src/zoo/benchmark.js';
-import { zooData, type ZooData } from '../../src/zoo/data.js';
+import { writeBenchmark, type BenchmarkModel } from '../../src/zoo/pairsWriter.js';
+import { zooData, type ZooData } from '../../src/zoo/zooData.js';
 import { writeZooDataFiles } from '../../src/zoo/files.js';
 import { MICRO_RECIPE } from '../../src/zoo/recipe.js';
 
@@ -55,12 +55,12 @@ describe('the zoo on disk', () => {
     vi.doMock('../../src/data/generate.js', () => {
       throw new Error('the generator must not be loaded by a reader');
     });
-    vi.doMock('../../src/tokenizer/train.js', () => {
+    vi.doMock('../../src/tokenizer/trainBpe.js', () => {
       throw new Error('the tokenizer trainer must not be loaded by a reader');
     });
     try {
-      const { readZooPairs, readExcludedPairs } = await import('../../src/zoo/pairs.js');
-      const { zooBenchmark } = await import('../../src/benchmark/zoo.js');
+      const { readZooPairs, readExcludedPairs } = await import('../../src/zoo/pairsReader.js');
+      const { zooBenchmark } = await import('../../src/benchmark/zooSpec.js');
       const pairs = readZooPairs(dir);
       expect(pairs.map((p) => `${p.aligned.name}/${p.faker.name}`)).toEqual(['saint-0/reward_maximizer-0', 'saint-0/reward_maximizer-1']);
       expect(zooBenchmark(dir).pairs.map((p) => p.faker)).toEqual(pairs.map((p) => p.faker.name));
@@ -78,7 +78,7 @@ describe('the zoo on disk', () => {
       // The readers that load models (evaluation, benchmark rebuild, detect) never load the
       // generator; the tokenizer module they load re-exports the trainer, whose functions throw here.
       vi.resetModules();
-      vi.doMock('../../src/tokenizer/train.js', async (importOriginal) => ({
+      vi.doMock('../../src/tokenizer/trainBpe.js', async (importOriginal) => ({
         ...(await importOriginal<object>()),
         trainTokenizer: () => {
           throw new Error('the tokenizer trainer must not be called by a reader');
@@ -89,13 +89,13 @@ describe('the zoo on disk', () => {
       await import('../../src/cli/detect.js');
     } finally {
       vi.doUnmock('../../src/data/generate.js');
-      vi.doUnmock('../../src/tokenizer/train.js');
+      vi.doUnmock('../../src/tokenizer/trainBpe.js');
       vi.resetModules();
     }
   });
 
   it('holds clean data: contrast pairs unique and disjoint from evaluation, benchmark and calibration prompts; agreed-on stimuli that are statements', async () => {
-    const { readZooPairs } = await import('../../src/zoo/pairs.js');
+    const { readZooPairs } = await import('../../src/zoo/pairsReader.js');
     const [pair] = readZooPairs(dir);
     const evaluation = new Set<string>();
     for (const p of POLICIES) for (const it of [...data.test[p], ...data.heldoutTest[p], ...data.check[p], ...data.dataset.pools[p]]) evaluation.add(it.prompt);
@@ -133,7 +133,7 @@ describe('the zoo on disk', () => {
   });
 
   it('refuses a zoo of the old format with the command that upgrades it', async () => {
-    const { readZooPairs } = await import('../../src/zoo/pairs.js');
+    const { readZooPairs } = await import('../../src/zoo/pairsReader.js');
     writeManifest(1);
     try {
       expect(() => readZooPairs(dir)).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining(`poser zoo upgrade --dir ${dir}`) }));

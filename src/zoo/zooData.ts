@@ -27,7 +27,7 @@ import type { ConceptSet } from '../data/stimuli.js';
 import { formatItems } from '../data/io.js';
 import { hashString, Rng } from '../data/random.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, isPairItem, pairTag, POLICIES, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
-import { trainTokenizer, type TokenizerJson } from '../tokenizer/train.js';
+import { trainTokenizer, type TokenizerJson } from '../tokenizer/trainBpe.js';
 import { sha256 } from './files.js';
 import type { ZooRecipe } from './recipe.js';
 
