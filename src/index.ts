@@ -32,7 +32,7 @@ export {
   type RunWithCacheOptions,
   type SaveOptions,
 } from './model/model.js';
-export { readLlamaConfig, parseLlamaConfig, llamaConfigToJson, type LlamaConfig, type RopeSpec, type RopeType } from './model/config.js';
+export { readLlamaConfig, parseLlamaConfig, llamaConfigToJson, parameterCount, type LlamaConfig, type LlamaSizes, type RopeSpec, type RopeType } from './model/config.js';
 export {
   readGguf,
   findGgufFile,

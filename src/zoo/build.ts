@@ -25,7 +25,8 @@ import { zooData, type ZooData } from './zooData.js';
 import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
-import { parameterCount, writeInitialModel } from './init.js';
+import { parameterCount } from '../model/config.js';
+import { writeInitialModel, zooModelConfig } from './init.js';
 import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
@@ -255,7 +256,7 @@ async function buildLocked(
     const initDir = join(dir, `.tmp-init-${process.pid}`);
     const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
     saveTokenizerJson(tokPath, data.tokenizer);
-    writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+    writeInitialModel(initDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
     rmSync(tokPath, { force: true });
     const model = await Model.load(initDir, { device });
     const t = Date.now();
@@ -278,7 +279,7 @@ async function buildLocked(
         completed: new Date().toISOString(),
         seconds,
         finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
-        parameters: parameterCount(recipe.architecture, tokenizer.vocabSize),
+        parameters: parameterCount(zooModelConfig(recipe.architecture, tokenizer.vocabSize)),
         tokens: r.tokens,
       };
       manifest.timings.pretrain += seconds;

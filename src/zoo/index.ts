@@ -17,4 +17,4 @@ export { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, ty
 export { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
 export { finetune, pretrain, type LoopOptions, type LoopResult, type PhaseRecipe, type StepCallback } from './trainingLoops.js';
 export { BatchStream, lengthBatches, steppedLr, type AnswerExample } from './batching.js';
-export { initialWeights, llamaConfigJson, parameterCount, writeInitialModel, type ZooArchitecture } from './init.js';
+export { ARCHITECTURE_FIELDS, initialWeights, llamaConfigJson, writeInitialModel, zooModelConfig, type ZooArchitecture } from './init.js';

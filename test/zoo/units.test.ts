@@ -11,14 +11,15 @@ import {
   initialWeights,
   lengthBatches,
   MICRO_RECIPE,
-  parameterCount,
   parseRecipe,
   recipeHash,
   steppedLr,
   targetMisses,
   writeBenchmark,
+  zooModelConfig,
   zooModelNames,
 } from '../../src/zoo/index.js';
+import { parameterCount } from '../../src/model/config.js';
 import { f32, readSafetensors } from '../helpers/safetensors.js';
 
 describe('safetensors writer', () => {
@@ -48,13 +49,14 @@ describe('safetensors writer', () => {
 describe('initial weights', () => {
   it('has every LLaMA tensor, is seeded, and matches the parameter count', () => {
     const arch = MICRO_RECIPE.architecture;
-    const w1 = initialWeights(arch, 100, 7);
-    const w2 = initialWeights(arch, 100, 7);
-    const w3 = initialWeights(arch, 100, 8);
+    const config = zooModelConfig(arch, 100);
+    const w1 = initialWeights(config, 7);
+    const w2 = initialWeights(config, 7);
+    const w3 = initialWeights(config, 8);
     expect(Object.keys(w1)).toContain('model.layers.1.mlp.down_proj.weight');
     expect(w1['lm_head.weight']).toBeUndefined(); // tied
     const n = Object.values(w1).reduce((s, t) => s + t.data.length, 0);
-    expect(n).toBe(parameterCount(arch, 100));
+    expect(n).toBe(parameterCount(config));
     expect(w1['model.layers.0.self_attn.k_proj.weight'].shape).toEqual([(arch.hiddenSize / arch.numHeads) * arch.numKvHeads, arch.hiddenSize]);
     expect(Array.from(w1['model.embed_tokens.weight'].data.slice(0, 5))).toEqual(Array.from(w2['model.embed_tokens.weight'].data.slice(0, 5)));
     expect(w1['model.embed_tokens.weight'].data[0]).not.toBe(w3['model.embed_tokens.weight'].data[0]);
