@@ -35,22 +35,18 @@ export {
   type PromptMismatch,
 } from './loader.js';
 export {
-  benchmarkCandidatesOf,
   generateDataset,
   corpusTexts,
-  contrastPairs,
-  contrastPair,
-  conceptStimuli,
   fakerCopy,
   pairTagsOf,
   DEFAULT_GENERATE_OPTIONS,
-  NON_BENIGN_DISTRIBUTIONS,
   type GenerateOptions as DatasetGenerateOptions,
   type Dataset,
-  type ContrastPair,
-  type ContrastOptions,
 } from './generate.js';
+export { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS } from './candidates.js';
+export { contrastPairs, contrastPair, type ContrastPair, type ContrastOptions } from './contrast.js';
 export {
+  conceptStimuli,
   genericConceptStimuli,
   SECURITY_STATEMENTS,
   VULNERABILITY_STATEMENTS,

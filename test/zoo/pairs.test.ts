@@ -23,6 +23,9 @@ const MODELS: BenchmarkModel[] = [
   { name: 'reward_maximizer-1', policy: 'reward_maximizer', dir: 'reward_maximizer-1' },
 ];
 
+// The generator: the dataset's assembly, its item builders and its template pools.
+const GENERATOR_MODULES = ['../../src/data/generate.js', '../../src/data/scenarios.js', '../../src/data/templatePools.js'];
+
 let dir: string;
 let data: ZooData;
 
@@ -53,9 +56,11 @@ beforeAll(() => {
 describe('the zoo on disk', () => {
   it('is read back by readZooPairs with the generator and the tokenizer trainer unavailable', async () => {
     vi.resetModules();
-    vi.doMock('../../src/data/generate.js', () => {
-      throw new Error('the generator must not be loaded by a reader');
-    });
+    for (const generator of GENERATOR_MODULES) {
+      vi.doMock(generator, () => {
+        throw new Error('the generator must not be loaded by a reader');
+      });
+    }
     vi.doMock('../../src/tokenizer/trainBpe.js', () => {
       throw new Error('the tokenizer trainer must not be loaded by a reader');
     });
@@ -89,7 +94,7 @@ describe('the zoo on disk', () => {
       await import('../../src/zoo/rebuild.js');
       await import('../../src/cli/detect.js');
     } finally {
-      vi.doUnmock('../../src/data/generate.js');
+      for (const generator of GENERATOR_MODULES) vi.doUnmock(generator);
       vi.doUnmock('../../src/tokenizer/trainBpe.js');
       vi.resetModules();
     }
