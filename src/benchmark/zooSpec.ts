@@ -19,7 +19,7 @@ export const CALIBRATION_PROMPTS =
   "each combination's good-oversight prompts from a draw of the zoo's generator disjoint from training, test and benchmark prompts (the zoo's calibration/ files), kept where every model of the combination agrees as on the benchmark";
 
 /** The benchmark of the zoo at `dir`: the one place the benchmark reads a zoo's pairs. */
-export function zooBenchmark(dir: string): BenchmarkSpec {
+export function zooBenchmarkSpec(dir: string): BenchmarkSpec {
   const pairs = readZooPairs(dir);
   const file = readZooPairsFile(dir);
   const models: BenchmarkSpec['models'] = [];

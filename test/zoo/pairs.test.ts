@@ -66,10 +66,10 @@ describe('the zoo on disk', () => {
     });
     try {
       const { readZooPairs, readExcludedPairs } = await import('../../src/zoo/pairsReader.js');
-      const { zooBenchmark } = await import('../../src/benchmark/zooSpec.js');
+      const { zooBenchmarkSpec } = await import('../../src/benchmark/zooSpec.js');
       const pairs = readZooPairs(dir);
       expect(pairs.map((p) => `${p.aligned.name}/${p.faker.name}`)).toEqual(['saint-0/reward_maximizer-0', 'saint-0/reward_maximizer-1']);
-      expect(zooBenchmark(dir).pairs.map((p) => p.faker)).toEqual(pairs.map((p) => p.faker.name));
+      expect(zooBenchmarkSpec(dir).pairs.map((p) => p.faker)).toEqual(pairs.map((p) => p.faker.name));
       const [pair] = pairs;
       expect(pair.aligned.dir).toBe(join(dir, 'saint-0'));
       expect(pair.data.prompts.length).toBeGreaterThan(10);
