@@ -10,6 +10,7 @@ import {
   DEFAULT_RECIPE,
   initialWeights,
   lengthBatches,
+  llamaConfigJson,
   MICRO_RECIPE,
   parseRecipe,
   recipeHash,
@@ -19,7 +20,7 @@ import {
   zooModelConfig,
   zooModelNames,
 } from '../../src/zoo/index.js';
-import { parameterCount } from '../../src/model/config.js';
+import { parameterCount, parseLlamaConfig, type LlamaConfig } from '../../src/model/config.js';
 import { f32, readSafetensors } from '../helpers/safetensors.js';
 
 describe('safetensors writer', () => {
@@ -60,6 +61,23 @@ describe('initial weights', () => {
     expect(w1['model.layers.0.self_attn.k_proj.weight'].shape).toEqual([(arch.hiddenSize / arch.numHeads) * arch.numKvHeads, arch.hiddenSize]);
     expect(Array.from(w1['model.embed_tokens.weight'].data.slice(0, 5))).toEqual(Array.from(w2['model.embed_tokens.weight'].data.slice(0, 5)));
     expect(w1['model.embed_tokens.weight'].data[0]).not.toBe(w3['model.embed_tokens.weight'].data[0]);
+  });
+});
+
+describe('zoo model configs', () => {
+  it('the config.json a fresh model is written with reads back as the config it was written from', () => {
+    for (const recipe of [DEFAULT_RECIPE, MICRO_RECIPE]) {
+      const config = zooModelConfig(recipe.architecture, recipe.tokenizer.vocabSize);
+      expect(config).toMatchObject({ hidden_size: recipe.architecture.hiddenSize, num_hidden_layers: recipe.architecture.numLayers, tie_word_embeddings: true });
+      expect(parseLlamaConfig(llamaConfigJson(config))).toEqual(config);
+    }
+    // Fields a zoo model never sets are kept too.
+    const other: LlamaConfig = {
+      ...zooModelConfig(MICRO_RECIPE.architecture, 100),
+      head_dim: 12,
+      rope: { type: 'llama3', theta: 500000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
+    };
+    expect(parseLlamaConfig(llamaConfigJson(other))).toEqual(other);
   });
 });
 
