@@ -61,6 +61,8 @@ export interface BuildOptions {
   variants?: number;
   /** Overrides the recipe's benchmark threshold. */
   threshold?: number;
+  /** Overrides the recipe's seed and data seed (another zoo of the same recipe). */
+  seed?: number;
   /** `cpu` (default), `cuda` or `cuda:N`. */
   device?: string;
   /** libtorch intra-op threads (default: the available cores). */
@@ -88,10 +90,15 @@ export interface BuildResult {
   seconds: number;
 }
 
-/** The recipe with command-line overrides applied. */
-export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: number; threshold?: number }): ZooRecipe {
+/**
+ * The recipe with command-line overrides applied. A `seed` replaces both the
+ * recipe's training seed and its data seed: another zoo of the same recipe,
+ * new data, new initialisation and new batch order.
+ */
+export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: number; threshold?: number; seed?: number }): ZooRecipe {
   return {
     ...recipe,
+    ...(overrides.seed !== undefined ? { seed: overrides.seed, data: { ...recipe.data, seed: overrides.seed } } : {}),
     variants: overrides.variants ?? recipe.variants,
     benchmark: { ...recipe.benchmark, threshold: overrides.threshold ?? recipe.benchmark.threshold },
   };
@@ -109,7 +116,7 @@ function mean(xs: number[]): number {
 /** Builds (or finishes building) the zoo described by a recipe. */
 export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgress) => void = options.onProgress ?? (() => {})): Promise<BuildResult> {
   const started = Date.now();
-  const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold });
+  const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold, seed: options.seed });
   const hash = recipeHash(recipe);
   const dir = options.dir;
   const device = normalizeDevice(options.device);

@@ -8,6 +8,7 @@ import { readSafetensorsHeader, writeSafetensorsF32 } from '../../src/io/index.j
 import {
   behaviourMetrics,
   DEFAULT_RECIPE,
+  effectiveRecipe,
   initialWeights,
   lengthBatches,
   llamaConfigJson,
@@ -110,6 +111,15 @@ describe('recipes', () => {
     expect(zooModelNames({ ...DEFAULT_RECIPE, variants: 6 })).toHaveLength(36);
     expect(() => parseRecipe({ ...DEFAULT_RECIPE, finetune: { ...DEFAULT_RECIPE.finetune, lr: -1 } })).toThrow(/finetune\.lr/);
     expect(() => parseRecipe({ ...DEFAULT_RECIPE, architecture: { ...DEFAULT_RECIPE.architecture, numHeads: 5 } })).toThrow(/not divisible/);
+  });
+
+  it('--seed makes another zoo of the recipe: new training and data seeds, nothing else changed', () => {
+    const seeded = effectiveRecipe(DEFAULT_RECIPE, { seed: 2 });
+    expect(seeded.seed).toBe(2);
+    expect(seeded.data.seed).toBe(2);
+    expect({ ...seeded, seed: DEFAULT_RECIPE.seed, data: { ...seeded.data, seed: DEFAULT_RECIPE.data.seed } }).toEqual(DEFAULT_RECIPE);
+    expect(recipeHash(seeded)).not.toBe(recipeHash(DEFAULT_RECIPE));
+    expect(effectiveRecipe(DEFAULT_RECIPE, {})).toEqual(DEFAULT_RECIPE);
   });
 
   it('the JSON files in models/recipes match the built-in recipes', () => {
