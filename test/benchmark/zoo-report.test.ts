@@ -104,7 +104,7 @@ describe('benchmark report on the micro zoo', () => {
   });
 
   it("chooses strategy 3's learning rate by its rule on the aligned models alone, and the training moves every model", async () => {
-    const spec = zooBenchmark(zoo);
+    const spec = zooBenchmarkSpec(zoo);
     const run = await runBenchmark(spec, { detectors: [STRATEGIES.learningSpeed], seeds: [0], maxPrompts: 16, variants: ['controlled'] });
     const result = run.variants.controlled!;
     const choice = result.learningRate!;
