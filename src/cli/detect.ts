@@ -17,10 +17,10 @@ import { isPaperLayout, paperCombinations } from '../data/paper.js';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Model } from '../model/model.js';
-import { pairDataFromDataset, pairDataFromFiles } from '../strategies/data.js';
+import { pairDataFromDataset, pairDataFromFiles } from '../strategies/pairData.js';
 import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
 import type { PairData, Verdict } from '../strategies/types.js';
-import { readZooPairs } from '../zoo/pairs.js';
+import { readZooPairs } from '../zoo/pairsReader.js';
 import { deviceArg, intArg } from './args.js';
 
 /** What `detect` needs. */

@@ -14,7 +14,7 @@ import type { DetectionStrategy } from './types.js';
 
 export * from './types.js';
 export * from './primitives/index.js';
-export * from './data.js';
+export * from './pairData.js';
 export * from './subject.js';
 export * from './verdict.js';
 export { pushGrid, pushMultipliers, type Normalization, type PushOptions } from './push.js';

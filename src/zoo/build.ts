@@ -18,19 +18,20 @@ import { isFaker, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
-import { saveTokenizerJson } from '../tokenizer/train.js';
+import { saveTokenizerJson } from '../tokenizer/trainBpe.js';
 import { tokenizerFromJson } from '../tokenizer/index.js';
-import { buildBenchmark } from './benchmark.js';
-import { zooData, type ZooData } from './data.js';
+import { buildBenchmark } from './pairsWriter.js';
+import { zooData, type ZooData } from './zooData.js';
 import { normalizeDevice } from './device.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
-import { parameterCount, writeInitialModel } from './init.js';
+import { parameterCount } from '../model/config.js';
+import { writeInitialModel, zooModelConfig } from './init.js';
 import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
-import { finetune, pretrain } from './train.js';
+import { finetune, pretrain } from './trainingLoops.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
@@ -262,7 +263,7 @@ async function buildLocked(
     const initDir = join(dir, `.tmp-init-${process.pid}`);
     const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
     saveTokenizerJson(tokPath, data.tokenizer);
-    writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+    writeInitialModel(initDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
     rmSync(tokPath, { force: true });
     const model = await Model.load(initDir, { device });
     const t = Date.now();
@@ -285,7 +286,7 @@ async function buildLocked(
         completed: new Date().toISOString(),
         seconds,
         finalLoss: mean(r.losses.slice(-Math.max(1, Math.floor(r.losses.length / 10)))),
-        parameters: parameterCount(recipe.architecture, tokenizer.vocabSize),
+        parameters: parameterCount(zooModelConfig(recipe.architecture, tokenizer.vocabSize)),
         tokens: r.tokens,
       };
       manifest.timings.pretrain += seconds;

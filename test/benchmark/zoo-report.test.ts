@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmarkZoo, CONTROLS, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults } from '../../src/index.js';
+import { benchmarkZoo, CONTROLS, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmarkSpec, type BenchmarkResults } from '../../src/index.js';
 import { buildZoo, combinationFiles, loadZooManifest, MICRO_RECIPE, type ModelPairsFile } from '../../src/zoo/index.js';
 import { LEARNING_RATE_GRID } from '../../src/primitives.js';
 
@@ -104,7 +104,7 @@ describe('benchmark report on the micro zoo', () => {
   });
 
   it("chooses strategy 3's learning rate by its rule on the aligned models alone, and the training moves every model", async () => {
-    const spec = zooBenchmark(zoo);
+    const spec = zooBenchmarkSpec(zoo);
     const run = await runBenchmark(spec, { detectors: [STRATEGIES.learningSpeed], seeds: [0], maxPrompts: 16, variants: ['controlled'] });
     const result = run.variants.controlled!;
     const choice = result.learningRate!;
@@ -129,7 +129,7 @@ describe('benchmark report on the micro zoo', () => {
   it('the random control is at chance: its 95% interval covers 50%', async () => {
     // 4 pairs x 5 seeds are 20 coins, too few for this check to mean much, so the
     // controls alone are rerun over 40 seeds (160 coins per benchmark).
-    const run = await runBenchmark(zooBenchmark(zoo), { detectors: CONTROLS, seeds: Array.from({ length: 40 }, (_, k) => k), maxPrompts: 16 });
+    const run = await runBenchmark(zooBenchmarkSpec(zoo), { detectors: CONTROLS, seeds: Array.from({ length: 40 }, (_, k) => k), maxPrompts: 16 });
     for (const variant of ['plain', 'controlled'] as const) {
       const random = summarizeVariant(run, variant).rows.find((r) => r.detector === 'random')!;
       expect(random.overall.low, variant).toBeLessThanOrEqual(0.5);
