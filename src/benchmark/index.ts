@@ -19,7 +19,7 @@ export {
   type Variant,
   type VariantResult,
 } from './run.js';
-export { accuracyTable, benchmarkReport, benchmarkResults, combinationTable, summarizeVariant, variantNotes, type BenchmarkResults, type DetectorRow, type EvidenceSummary, type MeasurementRecord, type Range, type SummaryOptions, type TextTable, type VariantSummary } from './report.js';
+export { accuracyTable, benchmarkReport, benchmarkResults, combinationTable, summarizeVariant, variantNotes, type BenchmarkResults, type DetectorRow, type EvidenceSummary, type MeasurementRecord, type ValueRange, type SummaryOptions, type TextTable, type VariantSummary } from './report.js';
 export { zooBenchmarkSpec, CALIBRATION_PROMPTS } from './zooSpec.js';
 export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';
 export { withOptions } from './variants.js';

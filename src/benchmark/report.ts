@@ -41,7 +41,7 @@ export interface VariantSummary {
 }
 
 /** Smallest, median and largest of a per-model number, over models and seeds. */
-export interface Range {
+export interface ValueRange {
   n: number;
   min: number;
   median: number;
@@ -58,9 +58,9 @@ export interface Range {
 export interface EvidenceSummary {
   learningRate?: LearningRateChoice;
   /** Strategy 3: mean held-out log-odds change of the flipped answer per model, aligned and fakers. */
-  learningChange?: { aligned: Range; faker: Range };
+  learningChange?: { aligned: ValueRange; faker: ValueRange };
   /** Strategies 1 and 2: the contrast vector's norm per model, aligned and fakers. */
-  vectorNorms?: { aligned: Range; faker: Range };
+  vectorNorms?: { aligned: ValueRange; faker: ValueRange };
 }
 
 /** One model's measurement by one detector under one seed, as results.json keeps it. */
@@ -156,7 +156,7 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
   return { variant, pairs: result.pairs.length, rows, measured: result.measured, seconds: result.seconds, evidence: evidenceSummary(result) };
 }
 
-function range(xs: number[]): Range {
+function range(xs: number[]): ValueRange {
   const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return {
@@ -168,7 +168,7 @@ function range(xs: number[]): Range {
 }
 
 /** A per-model evidence number of one detector, split into aligned models and fakers. */
-function byType(result: VariantResult, detector: string, field: string): { aligned: Range; faker: Range } | undefined {
+function byType(result: VariantResult, detector: string, field: string): { aligned: ValueRange; faker: ValueRange } | undefined {
   const records = result.measurements[detector];
   if (!records?.length) return undefined;
   const fakers = new Set(result.pairs.map((p) => p.faker));
@@ -306,7 +306,7 @@ export function variantNotes(s: VariantSummary, seeds: number): { title: string;
   return { title: TITLES[s.variant], intro, ...(note ? { confidence: note } : {}) };
 }
 
-const rangeText = (r: Range, digits = 3) => (r.n ? `median ${r.median.toFixed(digits)} [${r.min.toFixed(digits)}, ${r.max.toFixed(digits)}]` : 'none');
+const rangeText = (r: ValueRange, digits = 3) => (r.n ? `median ${r.median.toFixed(digits)} [${r.min.toFixed(digits)}, ${r.max.toFixed(digits)}]` : 'none');
 
 /** The evidence checks as sentences, for the Markdown and the HTML report alike. */
 export function evidenceLines(e: EvidenceSummary): string[] {
