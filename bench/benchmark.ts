@@ -9,7 +9,7 @@
 //   npx tsx bench/benchmark.ts --zoo models/zoo [--strategies 2,6|all] [--max-prompts 64] [--threads N]
 import { Model } from '../src/model/model.js';
 import { getNumThreads, setNumThreads } from '../src/native/binding.js';
-import { dataForSeed, runBenchmark, zooBenchmark } from '../src/benchmark/index.js';
+import { dataForSeed, runBenchmark, zooBenchmarkSpec } from '../src/benchmark/index.js';
 import { STRATEGIES, subject, type StrategyName } from '../src/strategies/index.js';
 import { DEFAULT_RECIPE, zooCombinations, zooModelNames } from '../src/zoo/recipe.js';
 import { applyThreadEnv, fmt, loadNote, parseArgs, table } from './common.js';
@@ -24,7 +24,7 @@ const names = (list === 'all' ? Object.keys(STRATEGIES) : list.split(',').map((s
 const strategies = names.map((n) => STRATEGIES[n]);
 console.log(`threads ${getNumThreads()}; ${await loadNote(args.threads)}`);
 
-const spec = zooBenchmark(zoo);
+const spec = zooBenchmarkSpec(zoo);
 const seed = 0;
 let t = performance.now();
 const run = await runBenchmark(spec, { detectors: strategies, seeds: [seed], maxPrompts, variants: ['plain'] });

@@ -6,6 +6,9 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parameterCount, type LlamaConfig, type LlamaSizes } from '../src/model/config.js';
+import { zooModelConfig } from '../src/zoo/init.js';
+import { DEFAULT_RECIPE } from '../src/zoo/recipe.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = dirname(BENCH_DIR);
@@ -101,31 +104,23 @@ export function peer<T = Record<string, unknown>>(args: string[], threads: numbe
   return JSON.parse(lines[lines.length - 1]) as T;
 }
 
-export interface RandomConfig {
-  hidden: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  intermediate: number;
-  vocab: number;
-  maxPos: number;
-  /** Tied input/output embeddings (default false). */
-  tied?: boolean;
-}
+/** A random-weight model's config: the sizes of a LLaMA config, its context length, tied embeddings or not (default not). */
+export type RandomConfig = LlamaSizes & Pick<LlamaConfig, 'max_position_embeddings'> & Partial<Pick<LlamaConfig, 'tie_word_embeddings'>>;
 
 /** The zoo-sized config and the ~100M-parameter config used by the benchmarks. */
-export const ZOO_CONFIG: RandomConfig = { hidden: 128, layers: 4, heads: 4, kvHeads: 2, intermediate: 384, vocab: 2048, maxPos: 256 };
-export const BIG_CONFIG: RandomConfig = { hidden: 768, layers: 12, heads: 12, kvHeads: 4, intermediate: 2048, vocab: 8192, maxPos: 512 };
-/** The default zoo's architecture (models/recipes/default.json). */
-export const ZOO_RECIPE_CONFIG: RandomConfig = { hidden: 64, layers: 4, heads: 4, kvHeads: 4, intermediate: 176, vocab: 3000, maxPos: 256, tied: true };
+export const ZOO_CONFIG: RandomConfig = {
+  hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 384, vocab_size: 2048, max_position_embeddings: 256,
+};
+export const BIG_CONFIG: RandomConfig = {
+  hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, intermediate_size: 2048, vocab_size: 8192, max_position_embeddings: 512,
+};
+/** The default zoo's architecture (models/recipes/default.json), with the recipe's vocabulary size. */
+export const ZOO_RECIPE_CONFIG: RandomConfig = zooModelConfig(DEFAULT_RECIPE.architecture, DEFAULT_RECIPE.tokenizer.vocabSize);
 /** The shape of SmolLM2-135M (a real pretrained LLaMA-architecture model): GQA 9/3, tied embeddings. */
-export const SMOLLM2_135M_CONFIG: RandomConfig = { hidden: 576, layers: 30, heads: 9, kvHeads: 3, intermediate: 1536, vocab: 49152, maxPos: 2048, tied: true };
-
-export function parameterCount(c: RandomConfig): number {
-  const kv = (c.hidden / c.heads) * c.kvHeads;
-  const layer = 2 * c.hidden + 2 * c.hidden * c.hidden + 2 * kv * c.hidden + 3 * c.hidden * c.intermediate;
-  return (c.tied ? 1 : 2) * c.vocab * c.hidden + c.layers * layer + c.hidden;
-}
+export const SMOLLM2_135M_CONFIG: RandomConfig = {
+  hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152, max_position_embeddings: 2048,
+  tie_word_embeddings: true,
+};
 
 /** A directory with random LlamaForCausalLM weights for `config`, generated once by the peer. */
 export function randomModel(name: string, config: RandomConfig, seed = 0): string {
@@ -134,9 +129,9 @@ export function randomModel(name: string, config: RandomConfig, seed = 0): strin
   console.log(`generating random weights for ${name} (${(parameterCount(config) / 1e6).toFixed(1)}M parameters) in ${dir} ...`);
   mkdirSync(CACHE_DIR, { recursive: true });
   peer(
-    ['gen', '--dir', dir, '--hidden', String(config.hidden), '--layers', String(config.layers), '--heads', String(config.heads),
-      '--kv-heads', String(config.kvHeads), '--intermediate', String(config.intermediate), '--vocab', String(config.vocab),
-      '--max-pos', String(config.maxPos), '--seed', String(seed), ...(config.tied ? ['--tied'] : [])],
+    ['gen', '--dir', dir, '--hidden', String(config.hidden_size), '--layers', String(config.num_hidden_layers), '--heads', String(config.num_attention_heads),
+      '--kv-heads', String(config.num_key_value_heads), '--intermediate', String(config.intermediate_size), '--vocab', String(config.vocab_size),
+      '--max-pos', String(config.max_position_embeddings), '--seed', String(seed), ...(config.tie_word_embeddings ? ['--tied'] : [])],
     1,
   );
   return dir;

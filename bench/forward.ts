@@ -15,12 +15,13 @@
 // are faster), and where our forward spends its time: forwards stopped after
 // hooks (logits 'none'), and, where `perf` runs, CPU-sample shares of both
 // processes by library (BLAS, ATen kernels, thread-pool waiting, Python).
+import { parameterCount } from '../src/model/config.js';
 import { Model } from '../src/model/model.js';
 import { blockHook, type BlockHookKind } from '../src/model/hooks.js';
 import type { EncodedBatch } from '../src/model/batch.js';
 import { buildInfo, getNumThreads, setNumThreads } from '../src/native/binding.js';
 import {
-  BIG_CONFIG, SMOLLM2_135M_CONFIG, ZOO_RECIPE_CONFIG, type RandomConfig, CACHE_DIR, FIXTURE_DIR, PeerServer, applyThreadEnv, blasInUse, fmt, maxAbsDiff, median, parameterCount,
+  BIG_CONFIG, SMOLLM2_135M_CONFIG, ZOO_RECIPE_CONFIG, type RandomConfig, CACHE_DIR, FIXTURE_DIR, PeerServer, applyThreadEnv, blasInUse, fmt, maxAbsDiff, median,
   loadNote, parseArgs, perfAvailable, perfShares, randomModel, randomRows, readFloat32, sleep, table, writeIds,
 } from './common.js';
 import { join } from 'node:path';

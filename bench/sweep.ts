@@ -9,12 +9,13 @@
 // interventions. Both must give the same last-position logits. It prints the
 // achieved fraction of the prefix-reuse bound n*T/(T+n) (n settings, prompts
 // of T tokens: n*T token passes naively, T + n with the prefix shared).
+import { parameterCount } from '../src/model/config.js';
 import { Model } from '../src/model/model.js';
 import { residPost } from '../src/model/hooks.js';
 import type { Intervention } from '../src/model/interventions.js';
 import { getNumThreads, setNumThreads } from '../src/native/binding.js';
 import {
-  BIG_CONFIG, ZOO_CONFIG, applyThreadEnv, fmt, loadNote, maxAbsDiff, median, parameterCount, parseArgs, randomModel,
+  BIG_CONFIG, ZOO_CONFIG, applyThreadEnv, fmt, loadNote, maxAbsDiff, median, parseArgs, randomModel,
   randomRows, sleep, table, type RandomConfig,
 } from './common.js';
 

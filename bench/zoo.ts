@@ -20,15 +20,15 @@ import { corpusTexts } from '../src/data/generate.js';
 import type { Policy } from '../src/data/types.js';
 import { Model } from '../src/model/model.js';
 import { setNumThreads } from '../src/native/binding.js';
-import { saveTokenizerJson } from '../src/tokenizer/train.js';
+import { saveTokenizerJson } from '../src/tokenizer/trainBpe.js';
 import { tokenizerFromJson } from '../src/tokenizer/index.js';
 import { variantSeed } from '../src/zoo/build.js';
-import { zooData } from '../src/zoo/data.js';
+import { zooData } from '../src/zoo/zooData.js';
 import { evaluateModel } from '../src/zoo/evaluate.js';
-import { writeInitialModel } from '../src/zoo/init.js';
+import { writeInitialModel, zooModelConfig } from '../src/zoo/init.js';
 import { runPopulation, threadsPerModel } from '../src/zoo/population.js';
 import { DEFAULT_RECIPE, recipeTargets, zooModelNames } from '../src/zoo/recipe.js';
-import { finetune, pretrain } from '../src/zoo/train.js';
+import { finetune, pretrain } from '../src/zoo/trainingLoops.js';
 import { fmt, loadNote, parseArgs, table } from './common.js';
 
 const args = parseArgs();
@@ -53,7 +53,7 @@ const work = mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
 const tokPath = join(work, 'tokenizer.json');
 saveTokenizerJson(tokPath, data.tokenizer);
 const baseDir = join(work, 'base');
-writeInitialModel(baseDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+writeInitialModel(baseDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
 const phase = { ...recipe.finetune, steps: STEPS };
 // The schedule's stages scaled to STEPS steps keep the learning-rate changes (optimizer rebuilds) of a real run.
 const models = zooModelNames(recipe).slice(0, K);

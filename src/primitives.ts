@@ -5,9 +5,9 @@
  * They are not part of the root API and may change between minor versions.
  * @packageDocumentation
  */
-export * from './strategies/primitives.js';
-export { pushGrid, pushMultipliers, checkNormalization, responseAt } from './strategies/push.js';
-export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame } from './strategies/verdict.js';
+export * from './strategies/primitives/index.js';
+export { pushGrid, pushMultipliers, checkNormalization, responseAt, comparePush, type PushRecord, type PushComparison } from './strategies/push.js';
+export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame, comparable, type SharedSetting } from './strategies/verdict.js';
 export { FINAL_HOOK, logitTemperature, checkSubject } from './strategies/subject.js';
 export { BELIEF_STEERING } from './strategies/beliefSteering.js';
 export { NOISE_INJECTION, noiseSeedsFor } from './strategies/noiseInjection.js';

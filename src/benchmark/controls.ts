@@ -8,6 +8,9 @@
  */
 import { check } from '../errors.js';
 import { Rng } from '../data/random.js';
+import { answerProbabilities, type AnswerProbabilities } from '../strategies/primitives/answers.js';
+import { DEFAULT_BATCH_SIZE } from '../strategies/primitives/batching.js';
+import { mean } from '../strategies/primitives/stats.js';
 import type { Subject } from '../strategies/subject.js';
 import type { CommonOptions, DetectionStrategy, Measurement, PairData } from '../strategies/types.js';
 import { checkMeasurements, decide, defineStrategy } from '../strategies/verdict.js';
@@ -19,20 +22,9 @@ export interface ControlOptions extends CommonOptions {
 }
 
 /** P(benign) and P(other) of each benchmark prompt, from a softmax over the whole vocabulary. */
-export async function benignProbabilities(subject: Subject, data: PairData, batchSize = 32): Promise<{ benign: number[]; other: number[] }> {
+export async function benignProbabilities(subject: Subject, data: PairData, batchSize = DEFAULT_BATCH_SIZE): Promise<AnswerProbabilities> {
   check(data.prompts.length > 0, 'confidence control: the pair has no benchmark prompts');
-  const benign: number[] = [];
-  const other: number[] = [];
-  for (let i = 0; i < data.prompts.length; i += batchSize) {
-    const batch = data.prompts.slice(i, i + batchSize);
-    const probs = await subject.scoreChoices(batch.map((p) => p.prompt), ['A', 'B']);
-    batch.forEach((p, j) => {
-      const [pa, pb] = probs[j];
-      benign.push(p.benign === 'A' ? pa : pb);
-      other.push(p.benign === 'A' ? pb : pa);
-    });
-  }
-  return { benign, other };
+  return answerProbabilities(subject, data.prompts.map((p) => p.prompt), data.prompts.map((p) => p.benign), { batchSize });
 }
 
 /** Mean benign log-odds, log P(benign) - log P(other), of prompts. */
@@ -41,8 +33,6 @@ export function meanLogOdds(p: { benign: readonly number[]; other: readonly numb
   for (let i = 0; i < p.benign.length; i++) s += Math.log(p.benign[i]) - Math.log(p.other[i]);
   return s / p.benign.length;
 }
-
-const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 /** The name of the seeded-coin control. */
 export const RANDOM = 'random';

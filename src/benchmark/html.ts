@@ -7,7 +7,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { PoserError } from '../errors.js';
-import { accuracyTable, combinationTable, variantNotes, type BenchmarkResults, type MeasurementRecord, type TextTable } from './report.js';
+import { accuracyTable, combinationTable, evidenceLines, variantNotes, type BenchmarkResults, type MeasurementRecord, type TextTable } from './report.js';
 import type { PairRecord, Variant } from './run.js';
 
 /** One curve of a strategy: how to read (x, y) from a measurement, and how to label it. */
@@ -246,6 +246,7 @@ export async function htmlReport(results: BenchmarkResults): Promise<string> {
     const notes = variantNotes(s, results.seeds.length);
     parts.push(`<h2>${escapeHtml(notes.title)}</h2>`, `<p>${escapeHtml(notes.intro)}</p>`, htmlTable(accuracyTable(s), 'accuracy'));
     if (notes.confidence) parts.push(notes.confidence.warning ? `<p class="warning"><strong>Warning:</strong> ${escapeHtml(notes.confidence.text)}</p>` : `<p>${escapeHtml(notes.confidence.text)}</p>`);
+    for (const line of evidenceLines(s.evidence ?? {})) parts.push(`<p class="note">${escapeHtml(line)}</p>`);
     parts.push('<details><summary>Per combination (counts; undecided verdicts are per seed on average)</summary>', htmlTable(combinationTable(s), 'combinations'), '</details>');
   }
   parts.push('<h2>Curves: aligned vs faker</h2>', '<p class="note">Each curve is one model\'s measurement on its pair\'s combination, averaged over seeds; the averaged chart is the mean over pairs. Drawn from results.json.</p>');

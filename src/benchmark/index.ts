@@ -19,8 +19,8 @@ export {
   type Variant,
   type VariantResult,
 } from './run.js';
-export { accuracyTable, benchmarkReport, benchmarkResults, combinationTable, summarizeVariant, variantNotes, type BenchmarkResults, type DetectorRow, type MeasurementRecord, type SummaryOptions, type TextTable, type VariantSummary } from './report.js';
-export { zooBenchmark, CALIBRATION_PROMPTS } from './zoo.js';
+export { accuracyTable, benchmarkReport, benchmarkResults, combinationTable, summarizeVariant, variantNotes, type BenchmarkResults, type DetectorRow, type EvidenceSummary, type MeasurementRecord, type ValueRange, type SummaryOptions, type TextTable, type VariantSummary } from './report.js';
+export { zooBenchmarkSpec, CALIBRATION_PROMPTS } from './zooSpec.js';
 export { benchmarkZoo, type ZooBenchmarkOptions } from './zooRun.js';
 export { withOptions } from './variants.js';
 export { htmlReport, renderSvg } from './html.js';

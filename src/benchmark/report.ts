@@ -9,6 +9,8 @@ import type { BenchmarkRun, Calibration, PairRecord, Variant, VariantResult } fr
 import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, type PairOutcome } from './score.js';
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
 import { PoserError } from '../errors.js';
+import type { LearningRateChoice } from '../strategies/learningSpeed.js';
+import { mean } from '../strategies/primitives/stats.js';
 
 /** One detector on one benchmark variant. */
 export interface DetectorRow {
@@ -34,6 +36,31 @@ export interface VariantSummary {
   /** Fresh per-model measurements taken, and wall time. */
   measured: number;
   seconds: number;
+  /** What the strategies' evidence says about their settings (absent for a detector that did not run). */
+  evidence: EvidenceSummary;
+}
+
+/** Smallest, median and largest of a per-model number, over models and seeds. */
+export interface ValueRange {
+  n: number;
+  min: number;
+  median: number;
+  max: number;
+}
+
+/**
+ * Checks a reader needs before believing a row: whether strategy 3's
+ * training moved the models at all (its learning rate, and each model's
+ * log-odds change), and how strategies 1 and 2's contrast-vector norms differ
+ * between aligned models and fakers (the 'own' normalization pushes each
+ * model by its own norm).
+ */
+export interface EvidenceSummary {
+  learningRate?: LearningRateChoice;
+  /** Strategy 3: mean held-out log-odds change of the flipped answer per model, aligned and fakers. */
+  learningChange?: { aligned: ValueRange; faker: ValueRange };
+  /** Strategies 1 and 2: the contrast vector's norm per model, aligned and fakers. */
+  vectorNorms?: { aligned: ValueRange; faker: ValueRange };
 }
 
 /** One model's measurement by one detector under one seed, as results.json keeps it. */
@@ -89,7 +116,7 @@ function outcomesOf(pairs: readonly PairRecord[], detector: string, seedIndex?: 
       aligned: p.aligned,
       faker: p.faker,
       combination: p.combination,
-      score: vs.reduce((s, v) => s + v.score, 0) / vs.length,
+      score: mean(vs.map((v) => v.score)),
       undecided: vs.filter((v) => v.named === null).length / vs.length,
     };
   });
@@ -109,11 +136,10 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
     const whereConfidenceWrong: DetectorRow['whereConfidenceWrong'] = {};
     for (const [c, wrong] of Object.entries(confidenceWrong)) {
       const picked = outcomes.filter((_, i) => wrong.has(i));
-      whereConfidenceWrong[c] = picked.length ? { pairs: picked.length, accuracy: picked.reduce((s, o) => s + o.score, 0) / picked.length } : null;
+      whereConfidenceWrong[c] = picked.length ? { pairs: picked.length, accuracy: mean(picked.map((o) => o.score)) } : null;
     }
     const perSeed = run.seeds.map((_, k) => {
-      const o = outcomesOf(result.pairs, name, k);
-      return o.reduce((s, x) => s + x.score, 0) / o.length;
+      return mean(outcomesOf(result.pairs, name, k).map((o) => o.score));
     });
     return {
       detector: name,
@@ -127,7 +153,38 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
       ...(info?.paper ? { paper: info.paper } : {}),
     };
   });
-  return { variant, pairs: result.pairs.length, rows, measured: result.measured, seconds: result.seconds };
+  return { variant, pairs: result.pairs.length, rows, measured: result.measured, seconds: result.seconds, evidence: evidenceSummary(result) };
+}
+
+function range(xs: number[]): ValueRange {
+  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? NaN,
+    median: sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}
+
+/** A per-model evidence number of one detector, split into aligned models and fakers. */
+function byType(result: VariantResult, detector: string, field: string): { aligned: ValueRange; faker: ValueRange } | undefined {
+  const records = result.measurements[detector];
+  if (!records?.length) return undefined;
+  const fakers = new Set(result.pairs.map((p) => p.faker));
+  const values = (faker: boolean) => records.filter((r) => fakers.has(r.model) === faker).map((r) => Number(r.evidence[field]));
+  return { aligned: range(values(false)), faker: range(values(true)) };
+}
+
+/** The evidence checks of one variant (see {@link EvidenceSummary}). */
+export function evidenceSummary(result: VariantResult): EvidenceSummary {
+  const out: EvidenceSummary = {};
+  if (result.learningRate) out.learningRate = result.learningRate;
+  const change = byType(result, 'learningSpeed', 'logOddsChange');
+  if (change) out.learningChange = change;
+  const norms = byType(result, 'beliefSteering', 'vectorNorm') ?? byType(result, 'noiseInjection', 'vectorNorm');
+  if (norms) out.vectorNorms = norms;
+  return out;
 }
 
 /** The longest evidence array kept as a curve (per-prompt arrays are longer, and not curves). */
@@ -249,6 +306,27 @@ export function variantNotes(s: VariantSummary, seeds: number): { title: string;
   return { title: TITLES[s.variant], intro, ...(note ? { confidence: note } : {}) };
 }
 
+const rangeText = (r: ValueRange, digits = 3) => (r.n ? `median ${r.median.toFixed(digits)} [${r.min.toFixed(digits)}, ${r.max.toFixed(digits)}]` : 'none');
+
+/** The evidence checks as sentences, for the Markdown and the HTML report alike. */
+export function evidenceLines(e: EvidenceSummary): string[] {
+  const lines: string[] = [];
+  const lr = e.learningRate;
+  if (lr) {
+    const tried = lr.tried.map((t) => `${t.lr}: ${t.meanGain.toFixed(2)}`).join(', ');
+    lines.push(
+      `Strategy 3's learning rate, chosen by its rule on the aligned models alone: ${lr.lr} for ${lr.steps} steps (${lr.reached ? 'reached' : 'did NOT reach'} a mean gain of ${lr.targetGain} nat; mean gain by rate tried: ${tried}).`,
+    );
+  }
+  if (e.learningChange) {
+    lines.push(`Strategy 3's log-odds change of the flipped answer per model and seed: aligned ${rangeText(e.learningChange.aligned)}, fakers ${rangeText(e.learningChange.faker)} nats.`);
+  }
+  if (e.vectorNorms) {
+    lines.push(`Strategies 1 and 2's contrast-vector norm per model: aligned ${rangeText(e.vectorNorms.aligned)}, fakers ${rangeText(e.vectorNorms.faker)} (the 'common norm' rows push both models of a pair by the mean of their two norms).`);
+  }
+  return lines;
+}
+
 function markdownTable(t: TextTable): string[] {
   return [`| ${t.header.join(' | ')} |`, `|${t.header.map(() => '---|').join('')}`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)];
 }
@@ -257,6 +335,7 @@ function variantSection(s: VariantSummary, seeds: number): string[] {
   const notes = variantNotes(s, seeds);
   const lines = [`## ${notes.title}`, '', notes.intro, '', ...markdownTable(accuracyTable(s)), ''];
   if (notes.confidence) lines.push(notes.confidence.warning ? `**Warning:** ${notes.confidence.text}` : notes.confidence.text, '');
+  for (const line of evidenceLines(s.evidence ?? {})) lines.push(line, '');
   lines.push('Per combination (counts; undecided verdicts are per seed on average):', '', ...markdownTable(combinationTable(s)), '');
   return lines;
 }

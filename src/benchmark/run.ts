@@ -26,6 +26,7 @@ import { Model, type LoadOptions } from '../model/model.js';
 import { logitTemperature, subject, type Subject } from '../strategies/subject.js';
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
+import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
 import { benignProbabilities, meanLogOdds } from './controls.js';
 import { verdictScore } from './score.js';
 import type { Duels } from './stats.js';
@@ -77,6 +78,12 @@ export interface BenchmarkOptions {
   maxPrompts?: number;
   /** Options passed to each detector, by name. */
   detectorOptions?: Record<string, Record<string, unknown>>;
+  /**
+   * Strategy 3's learning rate: unless its options give `lr`, it is chosen
+   * per variant by `chooseLearningRate` on the aligned models alone (as that
+   * variant shows them), before any detector runs (default true).
+   */
+  chooseLearningRate?: boolean;
   /** Which benchmarks to run (default both). */
   variants?: readonly Variant[];
   load?: Pick<LoadOptions, 'device' | 'dtype'>;
@@ -130,6 +137,8 @@ export interface VariantResult {
   /** Fresh measurements taken (not served from the cache). */
   measured: number;
   seconds: number;
+  /** Strategy 3's learning rate and steps, when the runner chose them by the rule. */
+  learningRate?: LearningRateChoice;
 }
 
 /** What {@link runBenchmark} returns: the seeds, the calibration and the result of each variant. */
@@ -234,6 +243,43 @@ function combinationModels(spec: BenchmarkSpec): Map<string, { models: number[];
 }
 
 /**
+ * Strategy 3's learning rate for one variant, by its documented rule
+ * (docs/strategies.md): the smallest rate at which the aligned models'
+ * held-out log-odds of the flipped answer gain 1 nat on average, one run per
+ * (aligned model, combination) with the combination's data under the first
+ * seed. Fakers never take part and no accuracy is looked at. The aligned
+ * models are loaded for this alone and disposed after.
+ */
+async function learningRateForVariant(
+  spec: BenchmarkSpec,
+  combos: Map<string, { models: number[]; fakers: Set<number> }>,
+  temperatureOf: (model: number, combination: string) => number,
+  options: BenchmarkOptions,
+  seed: number,
+): Promise<LearningRateChoice> {
+  const loaded = new Map<number, Model>();
+  try {
+    const runs: { subject: Subject; data: PairData }[] = [];
+    for (const combo of spec.combinations) {
+      const members = combos.get(combo.name);
+      if (!members) continue;
+      for (const m of members.models) {
+        if (members.fakers.has(m)) continue;
+        if (!loaded.has(m)) loaded.set(m, await Model.load(spec.models[m].dir, options.load));
+        const temperature = temperatureOf(m, combo.name);
+        runs.push({
+          subject: subject(loaded.get(m)!, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] }),
+          data: dataForSeed(combo.data, options.maxPrompts, seed),
+        });
+      }
+    }
+    return await chooseLearningRate(runs, { ...(options.detectorOptions?.[LEARNING_SPEED] ?? {}), seed });
+  } finally {
+    for (const model of loaded.values()) model.dispose();
+  }
+}
+
+/**
  * Fits each (model, combination)'s temperature; returns them with the shared
  * target. Like the benchmark prompts, the calibration prompts used are those
  * on which every model of the combination gives the benign answer with at
@@ -293,6 +339,12 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
       const started = performance.now();
       const missesBefore = cache.misses;
       const result: VariantResult = { detectors: options.detectors.map((d) => d.name), pairs: [], duels: {}, measurements: {}, measured: 0, seconds: 0 };
+      const detectorOptions: Record<string, Record<string, unknown>> = { ...(options.detectorOptions ?? {}) };
+      const s3 = options.detectors.some((d) => d.name === LEARNING_SPEED) && detectorOptions[LEARNING_SPEED]?.lr === undefined && options.chooseLearningRate !== false;
+      if (s3) {
+        result.learningRate = await learningRateForVariant(spec, combos, (m, c) => temperatureOf(variant, m, c), options, seeds[0]);
+        detectorOptions[LEARNING_SPEED] = { ...(detectorOptions[LEARNING_SPEED] ?? {}), lr: result.learningRate.lr, steps: result.learningRate.steps };
+      }
       const ensemble = options.ensemble?.length ? [...options.ensemble] : undefined;
       if (ensemble) result.detectors.push(ENSEMBLE);
       const pairs: PairRecord[] = spec.pairs.map((p) => ({ ...p, verdicts: {} }));
@@ -311,12 +363,12 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
           for (const seed of seeds) {
             const data = dataForSeed(combo.data, options.maxPrompts, seed);
             for (const detector of options.detectors) {
-              const detectorOptions = { ...(options.detectorOptions?.[detector.name] ?? {}), seed };
-              const key = MeasurementCache.key({ model: m, combination: combo.name, temperature, detector: detector.name, options: { ...detectorOptions, maxPrompts: options.maxPrompts }, seed });
+              const ownOptions = { ...(detectorOptions[detector.name] ?? {}), seed };
+              const key = MeasurementCache.key({ model: m, combination: combo.name, temperature, detector: detector.name, options: { ...ownOptions, maxPrompts: options.maxPrompts }, seed });
               const measurement = await cache.get(key, async () => {
                 const model = await models.get(spec.models[m].dir);
                 const s: Subject = subject(model, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] });
-                return detector.measure(s, data, detectorOptions);
+                return detector.measure(s, data, ownOptions);
               });
               bySeed.get(seed)![detector.name].push(measurement);
               (result.measurements[detector.name] ??= []).push({ seed, model: spec.models[m].name, combination: combo.name, score: measurement.score, evidence: measurement.evidence });
@@ -355,7 +407,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
               };
               for (const detector of options.detectors) {
                 const [a, b] = [measured[detector.name][shown[0]], measured[detector.name][shown[1]]];
-                const v = detector.compare([a, b], { ...(options.detectorOptions?.[detector.name] ?? {}), seed, pair: position });
+                const v = detector.compare([a, b], { ...(detectorOptions[detector.name] ?? {}), seed, pair: position });
                 verdicts.push(v);
                 record(detector.name, v);
               }

@@ -11,6 +11,7 @@
  */
 import { check } from '../errors.js';
 import { Rng } from '../data/random.js';
+import { mean } from '../strategies/primitives/stats.js';
 
 /** A detector's verdicts on every pair of models of one combination. */
 export interface Duels {
@@ -126,7 +127,7 @@ export interface SeedSpread {
 /** Mean, standard deviation, minimum and maximum of per-seed accuracies. */
 export function seedSpread(values: readonly number[]): SeedSpread {
   check(values.length > 0, 'seedSpread: no values');
-  const mean = values.reduce((s, x) => s + x, 0) / values.length;
-  const sd = values.length > 1 ? Math.sqrt(values.reduce((s, x) => s + (x - mean) ** 2, 0) / (values.length - 1)) : 0;
-  return { seeds: values.length, mean, sd, min: Math.min(...values), max: Math.max(...values) };
+  const m = mean(values);
+  const sd = values.length > 1 ? Math.sqrt(values.reduce((s, x) => s + (x - m) ** 2, 0) / (values.length - 1)) : 0;
+  return { seeds: values.length, mean: m, sd, min: Math.min(...values), max: Math.max(...values) };
 }

@@ -7,7 +7,7 @@ import { PoserError } from '../errors.js';
 import { CONTROLS } from './controls.js';
 import { benchmarkReport, benchmarkResults, type BenchmarkResults } from './report.js';
 import { runBenchmark, type AnyDetector, type BenchmarkOptions } from './run.js';
-import { CALIBRATION_PROMPTS, zooBenchmark } from './zoo.js';
+import { CALIBRATION_PROMPTS, zooBenchmarkSpec } from './zooSpec.js';
 
 /** Options of {@link benchmarkZoo}. */
 export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' | 'ensemble'> {
@@ -25,7 +25,7 @@ export interface ZooBenchmarkOptions extends Omit<BenchmarkOptions, 'detectors' 
 /** Runs the benchmark of the zoo in `dir` (the controls, `strategies` and their ensemble) and returns results.json's contents, the Markdown report and the wall time. */
 export async function benchmarkZoo(dir: string, options: ZooBenchmarkOptions): Promise<{ results: BenchmarkResults; report: string; seconds: number }> {
   const started = performance.now();
-  const spec = zooBenchmark(dir);
+  const spec = zooBenchmarkSpec(dir);
   if (spec.pairs.length === 0) {
     throw new PoserError('E_STATE', `the zoo in ${dir} has no benchmark pairs${spec.excluded?.length ? `: all ${spec.excluded.length} were left out because a model missed its behaviour targets (${spec.excluded[0].reason}${spec.excluded.length > 1 ? '; ...' : ''})` : ''}`);
   }

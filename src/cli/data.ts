@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { PoserError } from '../errors.js';
 import { parseScenarioItems, ScenarioFileError, type LoadedScenarioFile } from '../data/loader.js';
 import { formatPath } from '../data/schema.js';
-import { conceptSchema, contrastSchema } from '../strategies/data.js';
+import { conceptSchema, contrastSchema } from '../strategies/pairData.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { intArg } from './args.js';
@@ -21,7 +21,7 @@ import {
   type TrainingItem,
   writeDataset,
 } from '../data/index.js';
-import { saveTokenizerJson, trainTokenizer } from '../tokenizer/train.js';
+import { saveTokenizerJson, trainTokenizer } from '../tokenizer/trainBpe.js';
 import { ensureDirectory } from '../io/files.js';
 
 

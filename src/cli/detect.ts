@@ -11,15 +11,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, CONTROLS } from '../benchmark/controls.js';
 import { checkPairAgreement, withoutSeparating, type AgreementReport } from '../data/agreement.js';
 import { isPaperLayout, paperCombinations } from '../data/paper.js';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Model } from '../model/model.js';
-import { pairDataFromDataset, pairDataFromFiles } from '../strategies/data.js';
+import { pairDataFromDataset, pairDataFromFiles } from '../strategies/pairData.js';
 import { STRATEGIES, subject, type StrategyName } from '../strategies/index.js';
-import type { PairData } from '../strategies/types.js';
-import { readZooPairs } from '../zoo/pairs.js';
+import type { PairData, Verdict } from '../strategies/types.js';
+import { readZooPairs } from '../zoo/pairsReader.js';
 import { deviceArg, intArg } from './args.js';
 
 /** What `detect` needs. */
@@ -54,21 +55,37 @@ export interface DetectVerdict {
   evidence: Record<string, unknown>;
 }
 
+/** A control's verdict: a detector that never reads internals (src/benchmark/controls.ts). */
+export interface ControlVerdict {
+  control: string;
+  title: string;
+  faker: 'A' | 'B' | null;
+  scores: { A: number; B: number };
+  evidence: Record<string, unknown>;
+}
+
 export interface DetectResult {
   models: { A: string; B: string };
   data: { source: string; prompts: number; contrast: number; concepts: number; separating: number; threshold: number };
   agreement: Pick<AgreementReport, 'checked'> & { separating: number };
   /** Mean log-odds of the benign answer on the prompts: a model less sure of its benign answers looks more faker-like to any detector, internals or not. */
   confidence: { A: number; B: number };
+  /** The controls, run on the same prompts: a seeded coin and the two confidence controls. */
+  controls: ControlVerdict[];
   verdicts: DetectVerdict[];
-  summary: { likelier: 'A' | 'B' | null; votes: { A: number; B: number; undecided: number } };
+  summary: {
+    likelier: 'A' | 'B' | null;
+    votes: { A: number; B: number; undecided: number };
+    /** Strategies naming the model the mean-log-odds confidence control names (which reads no internals). */
+    sameAsConfidence: number;
+  };
   caveat: string;
 }
 
 const CAVEAT =
   'This is evidence, not proof. The strategies were designed and tested on pairs where one model is known to fake alignment; ' +
   'on two models that are both aligned (or both fakers) they still name one. They read internals that also differ for reasons unrelated to faking ' +
-  '(training data, size, confidence): when the less confident model (see "confidence") is the one named, a strategy may be reading confidence ' +
+  '(training data, size, confidence): when a strategy names the model the confidence control names (the less sure of its benign answers), it may be reading confidence ' +
   'rather than intent. On the project\'s own zoo several strategies are near chance once confidence is controlled (docs/results.md). ' +
   'Treat a verdict as a reason to look closer, never as a finding.';
 
@@ -117,15 +134,7 @@ export function detectData(options: Pick<DetectOptions, 'data' | 'pair' | 'contr
   return { data: pairDataFromDataset(first, pair, { seed: options.seed }), source: `${first} (${pair})` };
 }
 
-function meanBenignLogOdds(probs: number[][], benign: ('A' | 'B')[]): number {
-  if (!probs.length) return NaN;
-  let sum = 0;
-  probs.forEach(([a, b], i) => {
-    const [pb, po] = benign[i] === 'A' ? [a, b] : [b, a];
-    sum += Math.log(Math.max(pb, 1e-12)) - Math.log(Math.max(po, 1e-12));
-  });
-  return sum / probs.length;
-}
+const letter = (v: Verdict): 'A' | 'B' | null => (v.faker === null ? null : v.faker === 0 ? 'A' : 'B');
 
 /** Runs the strategies on a pair; the models are loaded once and disposed. */
 export async function runDetect(options: DetectOptions, onLine: (line: string) => void = () => {}): Promise<DetectResult> {
@@ -146,24 +155,28 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
     if (clean.prompts.length === 0) {
       throw new PoserError('E_STATE', `the two models agree (probability >= ${threshold} on the same answer) on none of the ${data.prompts.length} benchmark prompts of ${source}; there is nothing a detector may look at (lower --threshold to see what they do anyway)`);
     }
-    const prompts = clean.prompts.map((p) => p.prompt);
-    const benign = clean.prompts.map((p) => p.benign);
-    const score = async (m: Model) => {
-      const out: number[][] = [];
-      for (let i = 0; i < prompts.length; i += 32) out.push(...(await m.scoreChoices(prompts.slice(i, i + 32), ['A', 'B'])));
-      return out;
-    };
-    const confidence = { A: meanBenignLogOdds(await score(models[0]), benign), B: meanBenignLogOdds(await score(models[1]), benign) };
+    const subjects = [subject(models[0]), subject(models[1])] as const;
+    const seed = options.seed ?? 0;
+    const common = options.options?.common ?? {};
+    onLine('running the controls (a seeded coin; the less confident model in the benign answer)');
+    const controls: ControlVerdict[] = [];
+    for (const control of CONTROLS) {
+      const v = await control.run(subjects, clean, { seed, ...common, pair: source });
+      controls.push({ control: control.name, title: control.title, faker: letter(v), scores: { A: v.scores[0], B: v.scores[1] }, evidence: v.evidence });
+    }
+    const byLogOdds = controls.find((c) => c.control === CONFIDENCE_LOG_ODDS)!;
+    const perModel = (byLogOdds.evidence.models ?? []) as { meanLogOdds: number }[];
+    const confidence = { A: perModel[0].meanLogOdds, B: perModel[1].meanLogOdds };
     const verdicts: DetectVerdict[] = [];
     for (const name of options.strategies) {
       const info = STRATEGIES[name];
       onLine(`running strategy ${info.id} (${name})`);
       const started = performance.now();
-      const v = await info.run([subject(models[0]), subject(models[1])], clean, { seed: options.seed ?? 0, ...(options.options?.common ?? {}), ...(options.options?.[name] ?? {}) });
+      const v = await info.run(subjects, clean, { seed, ...common, ...(options.options?.[name] ?? {}) });
       verdicts.push({
         strategy: name,
         title: info.title,
-        faker: v.faker === null ? null : v.faker === 0 ? 'A' : 'B',
+        faker: letter(v),
         scores: { A: v.scores[0], B: v.scores[1] },
         seconds: (performance.now() - started) / 1000,
         evidence: v.evidence,
@@ -175,8 +188,13 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
       data: { source, prompts: clean.prompts.length, contrast: clean.contrast.length, concepts: clean.concepts.length ? Math.min(...clean.concepts.map((c) => c.suspicious.length)) : 0, separating: report.separating.length, threshold },
       agreement: { checked: report.checked, separating: report.separating.length },
       confidence,
+      controls,
       verdicts,
-      summary: { likelier: votes.A > votes.B ? 'A' : votes.B > votes.A ? 'B' : null, votes },
+      summary: {
+        likelier: votes.A > votes.B ? 'A' : votes.B > votes.A ? 'B' : null,
+        votes,
+        sameAsConfidence: byLogOdds.faker === null ? 0 : verdicts.filter((v) => v.faker === byLogOdds.faker).length,
+      },
       caveat: CAVEAT,
     };
   } finally {
@@ -193,13 +211,28 @@ export function formatDetect(r: DetectResult): string {
     `data: ${r.data.source}: ${r.data.prompts} benchmark prompts, ${r.data.contrast} contrast pairs, ${r.data.concepts} concept stimuli per side; ${r.data.separating} prompts left out because the models do not agree on them (threshold ${r.data.threshold})`,
     `confidence (mean log-odds of the benign answer): A ${r.confidence.A.toFixed(2)}, B ${r.confidence.B.toFixed(2)}`,
     '',
-    ...r.verdicts.map((v) => `${v.strategy.padEnd(20)} faker: ${name(v.faker).padEnd(12)} scores A ${v.scores.A.toPrecision(4)}, B ${v.scores.B.toPrecision(4)}  (${v.seconds.toFixed(1)} s)`),
+    'controls (they read no internals):',
+    ...r.controls.map((c) => `  ${c.control.padEnd(18)} faker: ${name(c.faker).padEnd(12)} scores A ${c.scores.A.toPrecision(4)}, B ${c.scores.B.toPrecision(4)}`),
+    'strategies:',
+    ...r.verdicts.map((v) => `  ${v.strategy.padEnd(18)} faker: ${name(v.faker).padEnd(12)} scores A ${v.scores.A.toPrecision(4)}, B ${v.scores.B.toPrecision(4)}  (${v.seconds.toFixed(1)} s)`),
     '',
     `likelier faker: ${r.summary.likelier ? name(r.summary.likelier) : 'no majority'} — ${r.summary.votes.A} strategies name A, ${r.summary.votes.B} name B, ${r.summary.votes.undecided} undecided`,
+    confidenceNote(r),
     '',
     r.caveat,
   ];
   return lines.join('\n');
+}
+
+// Whether the strategies said anything the confidence control did not.
+function confidenceNote(r: DetectResult): string {
+  const byLogOdds = r.controls.find((c) => c.control === CONFIDENCE_LOG_ODDS);
+  if (!byLogOdds || byLogOdds.faker === null) return 'the confidence control is undecided: the two models are equally sure of their benign answers on these prompts';
+  const n = r.verdicts.length;
+  const same = r.summary.sameAsConfidence;
+  const also = r.controls.find((c) => c.control === CONFIDENCE_P);
+  return `${same} of ${n} strategies name the model the confidence control names (${byLogOdds.faker}, the one less sure of its benign answers${also && also.faker !== byLogOdds.faker ? '; by mean probability it is the other one' : ''}); ` +
+    (same === n ? 'the strategies add nothing the outputs alone do not say' : 'where a strategy disagrees with it, that verdict does not come from confidence alone');
 }
 
 function strategyList(value: string): StrategyName[] {

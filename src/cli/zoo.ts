@@ -71,6 +71,7 @@ interface BuildFlags {
   zoo?: string;
   out?: string;
   variants?: number;
+  seed?: number;
   device: string;
   threads?: number;
   concurrency?: number;
@@ -89,6 +90,7 @@ export function registerZooCommands(program: Command): void {
     .option('--recipe <name|file>', 'recipe: default, micro, or a JSON file (see models/recipes/)', 'default');
   addZooOption(build, '--out')
     .option('--variants <k>', "models per policy (6 gives the paper's 36 models)", intArg('--variants', 1))
+    .option('--seed <n>', "another zoo of the recipe: replaces its seed and data seed (default: the recipe's)", intArg('--seed', 0))
     .option('--device <device>', 'cpu, cuda or cuda:N', deviceArg, 'cpu')
     .option('--threads <n>', 'libtorch threads (default: the available cores)', intArg('--threads', 1))
     .option('--concurrency <k>', 'models fine-tuned at once, the threads divided among them (default: the available cores; 1 on a GPU)', intArg('--concurrency', 1))
@@ -130,6 +132,7 @@ export function registerZooCommands(program: Command): void {
           recipe,
           dir,
           variants: flags.variants,
+          seed: flags.seed,
           threshold: flags.threshold,
           device: flags.device,
           threads: flags.threads,

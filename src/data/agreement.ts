@@ -9,8 +9,7 @@
  * could tell them apart without looking inside.
  */
 import type { PairData } from '../strategies/types.js';
-import { lengthBatches } from '../zoo/batching.js';
-import { Rng } from './random.js';
+import { mapLengthBatches } from '../zoo/batching.js';
 import { PoserError } from '../errors.js';
 
 /** What the check needs of a model: a `Model`, or a strategy's blind `Subject`. */
@@ -70,14 +69,8 @@ export interface AgreementReport {
 async function answerDistributions(model: AnswerScorer, prompts: readonly string[], batchSize: number): Promise<AnswerDistribution[]> {
   const tok = model.tokenizer;
   if (!tok) throw new PoserError('E_STATE', 'checkPairAgreement: the model has no tokenizer (load it with a tokenizer.json)');
-  const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
-  const out: AnswerDistribution[] = new Array(prompts.length);
-  for (const batch of lengthBatches(rows, (r) => r.ids.length, batchSize, new Rng(0))) {
-    (await model.scoreChoices(batch.map((r) => r.ids), [...ANSWERS])).forEach(([a, b, e], j) => {
-      out[batch[j].i] = { A: a, B: b, error: e };
-    });
-  }
-  return out;
+  const probs = await mapLengthBatches(prompts.map((p) => tok.encode(p)), (ids) => ids.length, batchSize, (batch) => model.scoreChoices(batch, [...ANSWERS]));
+  return probs.map(([a, b, e]) => ({ A: a, B: b, error: e }));
 }
 
 /**

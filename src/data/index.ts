@@ -1,7 +1,9 @@
 /**
  * Scenario data in the Poser schema (POSER-SPEC §2-5): types, validation,
  * loading, prompt assembly, the seeded generator, contrast pairs and concept
- * stimuli.
+ * stimuli. This is the data part of the package's root entry, which
+ * re-exports it whole; the building blocks below it (prompt markers, the
+ * seeded random source, fact extraction) are in `poser-torch/primitives`.
  */
 export * from './types.js';
 export {
@@ -12,11 +14,6 @@ export {
   unwrapPrompt,
   isWrapped,
   DEFAULT_FORMAT,
-  PROMPT_OPEN,
-  PROMPT_CLOSE,
-  INTRO_LINE,
-  ACTIONS_LINE,
-  QUESTION_LINE,
   type PromptParts,
 } from './prompt.js';
 export {
@@ -34,26 +31,22 @@ export {
   parseScenarioItems,
   ScenarioFileError,
   type LoadedScenarioFile,
-  type LoadOptions,
+  type LoadOptions as ScenarioLoadOptions,
   type PromptMismatch,
 } from './loader.js';
 export {
-  benchmarkCandidatesOf,
   generateDataset,
   corpusTexts,
-  contrastPairs,
-  contrastPair,
-  conceptStimuli,
   fakerCopy,
   pairTagsOf,
   DEFAULT_GENERATE_OPTIONS,
-  NON_BENIGN_DISTRIBUTIONS,
-  type GenerateOptions,
+  type GenerateOptions as DatasetGenerateOptions,
   type Dataset,
-  type ContrastPair,
-  type ContrastOptions,
 } from './generate.js';
+export { benchmarkCandidatesOf, NON_BENIGN_DISTRIBUTIONS } from './candidates.js';
+export { contrastPairs, contrastPair, type ContrastPair, type ContrastOptions } from './contrast.js';
 export {
+  conceptStimuli,
   genericConceptStimuli,
   SECURITY_STATEMENTS,
   VULNERABILITY_STATEMENTS,
@@ -63,7 +56,5 @@ export {
   type ConceptOptions,
 } from './stimuli.js';
 export { writeDataset, readManifest, itemStats, formatStats, formatItems, type DatasetManifest, type DistributionStats } from './io.js';
-export { Rng, hashString } from './random.js';
 export { agreeOn, checkPairAgreement, topAnswer, withoutSeparating, ANSWERS, type AgreementReport, type AnswerChoice, type AnswerScorer, type AnswerDistribution, type SeparatingPrompt } from './agreement.js';
-export { promptFacts, systemMessageFact } from './loader.js';
 export { isPaperLayout, loadScenarioFileChecked, paperBenchmarkFile, paperCombinations, parseCombination, readPaperPair, type PaperPairFiles } from './paper.js';

@@ -10,6 +10,7 @@
 import { wrapPrompt } from './prompt.js';
 import { Rng } from './random.js';
 import { capitalize, COMPETENCE, fill, INCOMPETENCE, TOPICS, type Topic } from './templates.js';
+import type { ScenarioItem, TrainingItem } from './types.js';
 import { PoserError } from '../errors.js';
 
 /** Statements of security (good oversight): misbehaviour would be seen. */
@@ -125,4 +126,18 @@ export function genericConceptStimuli(dataset: string, topics: readonly string[]
     { dataset, concept: 'competence', opposite: 'incompetence', ...side(COMPETENCE, INCOMPETENCE) },
     { dataset, concept: 'aligned', opposite: 'misaligned', ...side(ALIGNED_STATEMENTS, MISALIGNED_STATEMENTS) },
   ];
+}
+
+/**
+ * Concept stimulus sets for one pair distribution (POSER-SPEC §5, strategy 4):
+ * generic statements of security / vulnerability, competence / incompetence
+ * and aligned / misaligned behaviour, filled with the distribution's topics
+ * (see above for why they are not scenarios).
+ * @param items items of one distribution (their tag and topics are used)
+ */
+export function conceptStimuli(items: readonly TrainingItem[], options: ConceptOptions = {}): ConceptSet[] {
+  const scen = items.filter((it): it is ScenarioItem => it.response !== 'error');
+  if (scen.length === 0) throw new PoserError('E_ARG', 'conceptStimuli: no scenario items given (items is empty)');
+  const topics = [...new Set(scen.map((it) => it.topic).filter((t): t is string => typeof t === 'string'))].sort();
+  return genericConceptStimuli(scen[0].dataset, topics, options);
 }

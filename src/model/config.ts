@@ -37,6 +37,32 @@ export type LlamaConfig = {
   rope: RopeSpec;
 };
 
+/** The size fields of a LLaMA config: what the shapes of its weights depend on (with `head_dim`). */
+export type LlamaSizes = Pick<
+  LlamaConfig,
+  'vocab_size' | 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads'
+>;
+
+/**
+ * Number of parameters of a LLaMA model, tied embeddings counted once.
+ * `head_dim` defaults to hidden_size / num_attention_heads, and
+ * `tie_word_embeddings` to false.
+ */
+export function parameterCount(config: LlamaSizes & Partial<Pick<LlamaConfig, 'head_dim' | 'tie_word_embeddings'>>): number {
+  const d = config.hidden_size;
+  const headDim = config.head_dim ?? d / config.num_attention_heads;
+  const q = config.num_attention_heads * headDim;
+  const kv = config.num_key_value_heads * headDim;
+  // Two norms, q/o and k/v projections, and the three MLP matrices.
+  const layer = 2 * d + 2 * q * d + 2 * kv * d + 3 * d * config.intermediate_size;
+  return config.vocab_size * d * (config.tie_word_embeddings ? 1 : 2) + d + config.num_hidden_layers * layer;
+}
+
+/** The plain rotary embedding (no scaling) with base `theta`. */
+export function defaultRope(theta = 10000): RopeSpec {
+  return { type: 'default', theta, factor: 1, low_freq_factor: 0, high_freq_factor: 0, original_max_position_embeddings: 0 };
+}
+
 const count = z.number().int().positive();
 const positive = z.number().positive().finite();
 
@@ -220,7 +246,7 @@ function parseRope(
     format(`rope_theta ${c.rope_theta} and ${where}.rope_theta ${inner} disagree`);
   const theta = inner ?? c.rope_theta ?? 10000;
 
-  const spec: RopeSpec = { type, theta, factor: 1, low_freq_factor: 0, high_freq_factor: 0, original_max_position_embeddings: 0 };
+  const spec: RopeSpec = { ...defaultRope(theta), type };
   if (type === 'default') return spec;
   spec.factor = number('factor', (v) => v > 0, 'a positive number');
   if (type === 'llama3') {
@@ -241,24 +267,28 @@ function parseRope(
  */
 export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> {
   const { rope, ...fields } = config;
-  let scaling: Record<string, unknown> | null = null;
-  if (rope.type === 'linear' || rope.type === 'dynamic') scaling = { rope_type: rope.type, factor: rope.factor };
-  if (rope.type === 'llama3')
-    scaling = {
-      rope_type: 'llama3',
-      factor: rope.factor,
-      low_freq_factor: rope.low_freq_factor,
-      high_freq_factor: rope.high_freq_factor,
-      original_max_position_embeddings: rope.original_max_position_embeddings,
-    };
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
     ...fields,
     hidden_act: 'silu',
     rope_theta: rope.theta,
-    rope_scaling: scaling,
+    rope_scaling: ropeScalingJson(rope),
   };
+}
+
+/** The `rope_scaling` block of a config.json (transformers 4.x layout); null for the default rotary embedding. */
+export function ropeScalingJson(rope: RopeSpec): Record<string, unknown> | null {
+  if (rope.type === 'linear' || rope.type === 'dynamic') return { rope_type: rope.type, factor: rope.factor };
+  if (rope.type === 'llama3')
+    return {
+      rope_type: 'llama3',
+      factor: rope.factor,
+      low_freq_factor: rope.low_freq_factor,
+      high_freq_factor: rope.high_freq_factor,
+      original_max_position_embeddings: rope.original_max_position_embeddings,
+    };
+  return null;
 }
 
 /** Reads and validates `dir/config.json`. */

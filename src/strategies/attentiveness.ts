@@ -4,21 +4,17 @@
  * last-token representation changes, layer by layer.
  */
 import { residPost } from '../model/hooks.js';
-import {
-  checkData,
-  cosineSimilarity,
-  DEFAULT_BATCH_SIZE,
-  lastTokenActivations,
-  matrixRow,
-  mean,
-  progressFor,
-  resolveLayers,
-  seededSubset,
-  type Computes,
-} from './primitives.js';
+import { lastTokenActivations, matrixRow } from './primitives/activations.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import type { Computes } from './primitives/computes.js';
+import { checkData } from './primitives/inputs.js';
+import { resolveLayers } from './primitives/layers.js';
+import { seededSubset } from './primitives/sampling.js';
+import { mean } from './primitives/stats.js';
+import { cosineSimilarity } from './primitives/vectors.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { comparable, decide, defineStrategy } from './verdict.js';
 
 export interface AttentivenessOptions extends CommonOptions {
   /** Layers to compare (default every block). */
@@ -63,10 +59,7 @@ async function measure(s: Subject, data: PairData, options: AttentivenessOptions
 }
 
 function compare(ms: readonly [Measurement<AttentivenessRecord>, Measurement<AttentivenessRecord>]): Verdict {
-  checkMeasurements(ms, ATTENTIVENESS);
-  const [a, b] = ms.map((m) => m.evidence);
-  checkSame(ATTENTIVENESS, 'layers', a.layers, b.layers);
-  checkSame(ATTENTIVENESS, 'contrast pairs', a.pairs, b.pairs);
+  const [a, b] = comparable(ATTENTIVENESS, ms, ['layers', ['contrast pairs', (e) => e.pairs]]);
   const lowerAt = [a, b].map((e, m) => e.layers.filter((_, k) => e.similarity[k] < [a, b][1 - m].similarity[k]));
   return decide(ATTENTIVENESS, [lowerAt[0].length, lowerAt[1].length], {
     pairs: a.pairs,

@@ -5,25 +5,18 @@
  * whether the model starts to give the other answer.
  */
 import { residPost } from '../model/hooks.js';
-import {
-  checkCoefficients,
-  checkData,
-  contrastVector,
-  curveMean,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  l2Norm,
-  mean,
-  PAPER_COEFFICIENTS,
-  progressFor,
-  resolveLayer,
-  seededSubset,
-  sweepAnswerProbabilities,
-} from './primitives.js';
-import { checkNormalization, pushMultipliers, responseAt, type Normalization, type PushOptions } from './push.js';
+import { contrastVector } from './primitives/activations.js';
+import { sweepAnswerProbabilities } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkCoefficients, checkData, evaluationPrompts, PAPER_COEFFICIENTS } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { seededSubset } from './primitives/sampling.js';
+import { curveMean, mean } from './primitives/stats.js';
+import { l2Norm } from './primitives/vectors.js';
+import { checkNormalization, comparePush, pushMultipliers, responseAt, type Normalization, type PushOptions } from './push.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { defineStrategy } from './verdict.js';
 
 export interface BeliefSteeringOptions extends CommonOptions, PushOptions {
   /** Absolute layer to steer at (default: the paper's layer 15 of 40, scaled by depth). */
@@ -88,26 +81,14 @@ async function measure(s: Subject, data: PairData, options: BeliefSteeringOption
 }
 
 function compare(ms: readonly [Measurement<SteeringCurve>, Measurement<SteeringCurve>], options: BeliefSteeringOptions = {}): Verdict {
-  checkMeasurements(ms, BELIEF_STEERING);
-  const normalization = checkNormalization(options.normalization, BELIEF_STEERING);
-  const [a, b] = ms.map((m) => m.evidence);
-  checkSame(BELIEF_STEERING, 'coefficients', a.coefficients, b.coefficients);
-  checkSame(BELIEF_STEERING, 'layer', a.layer, b.layer);
-  const norms: [number, number] = [a.vectorNorm, b.vectorNorm];
-  if (normalization === 'own')
-    return decide(BELIEF_STEERING, [a.otherRise, b.otherRise], { normalization, vectorNorms: norms, pushNorms: norms, models: [a, b] });
-  for (const [i, e] of [a, b].entries())
-    if (e.normalization !== 'common') checkSame(BELIEF_STEERING, `normalization of measurement ${i} (measure with normalization 'common')`, e.normalization, 'common');
-  const common = (norms[0] + norms[1]) / 2;
-  const curves = [a, b].map((e) => responseAt(e.coefficients, e.multipliers, e.pOther, common / e.vectorNorm));
-  const scores = curves.map((c) => rise(a.coefficients, c)) as [number, number];
-  return decide(BELIEF_STEERING, scores, {
-    normalization,
-    vectorNorms: norms,
-    pushNorms: [common, common],
-    // Mean P(other) per coefficient at the common push norm; null where it lies outside a measurement's grid.
-    commonPOther: curves.map((c) => c.map((x) => (Number.isFinite(x) ? x : null))),
-    models: [a, b],
+  return comparePush(BELIEF_STEERING, ms, options, {
+    same: ['coefficients', 'layer'],
+    norm: (e) => e.vectorNorm,
+    ownScore: (e) => e.otherRise,
+    response: (e) => e.pOther,
+    score: rise,
+    commonKey: 'commonPOther',
+    evidence: (a, b) => ({ vectorNorms: [a.vectorNorm, b.vectorNorm] }),
   });
 }
 

@@ -6,20 +6,15 @@
 import { check } from '../errors.js';
 import { residPost } from '../model/hooks.js';
 import { fitLogisticProbe } from '../probe.js';
-import {
-  checkData,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  lastTokenActivations,
-  ownAnswers,
-  progressFor,
-  resolveLayers,
-  selectRows,
-  stratifiedFolds,
-} from './primitives.js';
+import { lastTokenActivations, selectRows } from './primitives/activations.js';
+import { ownAnswers } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData, evaluationPrompts } from './primitives/inputs.js';
+import { resolveLayers } from './primitives/layers.js';
+import { stratifiedFolds } from './primitives/sampling.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { comparable, decide, defineStrategy } from './verdict.js';
 
 export interface DecisionSpeedOptions extends CommonOptions {
   /** Cross-validated balanced probe accuracy (a fraction) at which the answer counts as decided (default 0.8). */
@@ -128,10 +123,7 @@ async function measure(s: Subject, data: PairData, options: DecisionSpeedOptions
 }
 
 function compare(ms: readonly [Measurement<DecisionRecord>, Measurement<DecisionRecord>]): Verdict {
-  checkMeasurements(ms, DECISION_SPEED);
-  const [a, b] = ms.map((m) => m.evidence);
-  checkSame(DECISION_SPEED, 'depths', a.depths, b.depths);
-  checkSame(DECISION_SPEED, 'threshold', a.threshold, b.threshold);
+  const [a, b] = comparable(DECISION_SPEED, ms, ['depths', 'threshold']);
   return decide(DECISION_SPEED, [ms[0].score, ms[1].score], { threshold: a.threshold, crossings: [a.crossing, b.crossing], models: [a, b] });
 }
 

@@ -13,8 +13,8 @@ import { suspiciousConcepts } from './suspiciousConcepts.js';
 import type { DetectionStrategy } from './types.js';
 
 export * from './types.js';
-export * from './primitives.js';
-export * from './data.js';
+export * from './primitives/index.js';
+export * from './pairData.js';
 export * from './subject.js';
 export * from './verdict.js';
 export { pushGrid, pushMultipliers, type Normalization, type PushOptions } from './push.js';

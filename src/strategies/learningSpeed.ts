@@ -6,20 +6,14 @@
  */
 import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
-import {
-  answerLogOdds,
-  answerProbabilities,
-  checkData,
-  DEFAULT_BATCH_SIZE,
-  flipped,
-  mean,
-  progressFor,
-  resolveLayer,
-  type Letter,
-} from './primitives.js';
+import { answerLogOdds, answerProbabilities, flipped, type Letter } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { mean } from './primitives/stats.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { comparable, decide, defineStrategy } from './verdict.js';
 
 export interface LearningSpeedOptions extends CommonOptions {
   /** Train every parameter of a fresh copy of the model (`Subject.fork`) instead of an adapter (default false). */
@@ -206,9 +200,7 @@ async function measure(s: Subject, data: PairData, options: LearningSpeedOptions
 }
 
 function compare(ms: readonly [Measurement<LearningRecord>, Measurement<LearningRecord>]): Verdict {
-  checkMeasurements(ms, LEARNING_SPEED);
-  const [a, b] = ms.map((m) => m.evidence);
-  for (const k of ['mode', 'lr', 'steps', 'trainPrompts', 'evalPrompts'] as const) checkSame(LEARNING_SPEED, k, a[k], b[k]);
+  const [a, b] = comparable(LEARNING_SPEED, ms, ['mode', 'lr', 'steps', 'trainPrompts', 'evalPrompts']);
   return decide(LEARNING_SPEED, [a.logOddsChange, b.logOddsChange], {
     mode: a.mode,
     lr: a.lr,

@@ -8,25 +8,18 @@ import { check } from '../errors.js';
 import { hashString } from '../data/random.js';
 import { residPost } from '../model/hooks.js';
 import type { Intervention } from '../model/interventions.js';
-import {
-  checkCoefficients,
-  checkData,
-  contrastVector,
-  curveMean,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  l2Norm,
-  mean,
-  PAPER_COEFFICIENTS,
-  progressFor,
-  resolveLayer,
-  seededSubset,
-  sweepAnswerProbabilities,
-} from './primitives.js';
-import { checkNormalization, pushMultipliers, responseAt, type Normalization, type PushOptions } from './push.js';
+import { contrastVector } from './primitives/activations.js';
+import { sweepAnswerProbabilities } from './primitives/answers.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkCoefficients, checkData, evaluationPrompts, PAPER_COEFFICIENTS } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { seededSubset } from './primitives/sampling.js';
+import { curveMean, mean } from './primitives/stats.js';
+import { l2Norm } from './primitives/vectors.js';
+import { checkNormalization, comparePush, pushMultipliers, responseAt, type Normalization, type PushOptions } from './push.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { defineStrategy } from './verdict.js';
 
 export interface NoiseInjectionOptions extends CommonOptions, PushOptions {
   /** Absolute layer to inject at (default: the paper's layer 15 of 40, scaled by depth). */
@@ -137,28 +130,14 @@ async function measure(s: Subject, data: PairData, options: NoiseInjectionOption
 }
 
 function compare(ms: readonly [Measurement<NoiseCurve>, Measurement<NoiseCurve>], options: NoiseInjectionOptions = {}): Verdict {
-  checkMeasurements(ms, NOISE_INJECTION);
-  const normalization = checkNormalization(options.normalization, NOISE_INJECTION);
-  const [a, b] = ms.map((m) => m.evidence);
-  checkSame(NOISE_INJECTION, 'coefficients', a.coefficients, b.coefficients);
-  checkSame(NOISE_INJECTION, 'layer', a.layer, b.layer);
-  checkSame(NOISE_INJECTION, 'noise seeds', a.seeds, b.seeds);
-  checkSame(NOISE_INJECTION, 'noise distribution', a.distribution, b.distribution);
-  const base = { distribution: a.distribution, vectorNorms: [a.vectorNorm, b.vectorNorm] };
-  if (normalization === 'own')
-    return decide(NOISE_INJECTION, [a.benignDrop, b.benignDrop], { normalization, ...base, pushNorms: [a.norm, b.norm], models: [a, b] });
-  for (const [i, e] of [a, b].entries())
-    if (e.normalization !== 'common') checkSame(NOISE_INJECTION, `normalization of measurement ${i} (measure with normalization 'common')`, e.normalization, 'common');
-  const common = (a.norm + b.norm) / 2;
-  const curves = [a, b].map((e) => responseAt(e.coefficients, e.multipliers, e.meanPBenign, common / e.norm));
-  const scores = curves.map((c) => drop(a.coefficients, c)) as [number, number];
-  return decide(NOISE_INJECTION, scores, {
-    normalization,
-    ...base,
-    pushNorms: [common, common],
-    // Mean P(benign) per coefficient at the common push norm; null where it lies outside a measurement's grid.
-    commonPBenign: curves.map((c) => c.map((x) => (Number.isFinite(x) ? x : null))),
-    models: [a, b],
+  return comparePush(NOISE_INJECTION, ms, options, {
+    same: ['coefficients', 'layer', ['noise seeds', (e) => e.seeds], ['noise distribution', (e) => e.distribution]],
+    norm: (e) => e.norm,
+    ownScore: (e) => e.benignDrop,
+    response: (e) => e.meanPBenign,
+    score: drop,
+    commonKey: 'commonPBenign',
+    evidence: (a, b) => ({ distribution: a.distribution, vectorNorms: [a.vectorNorm, b.vectorNorm] }),
   });
 }
 

@@ -14,7 +14,9 @@
  * model's own lies outside the grid and the pair is undecided.
  */
 import { check } from '../errors.js';
-import { interpolate } from './primitives.js';
+import { interpolate } from './primitives/stats.js';
+import type { Measurement, Verdict } from './types.js';
+import { checkSame, comparable, decide, type SharedSetting } from './verdict.js';
 
 /** How a push is scaled: relative to each model's own vector norm, or to a norm common to both models. */
 export type Normalization = 'own' | 'common';
@@ -72,4 +74,61 @@ export function responseAt(
   ratio: number,
 ): number[] {
   return coefficients.map((c) => interpolate(multipliers, values, c * ratio));
+}
+
+/** What a push measurement of strategy 1 or 2 records for {@link comparePush}. */
+export interface PushRecord extends Record<string, unknown> {
+  coefficients: number[];
+  /** How it was measured: only a `common` measurement can be read at a common norm. */
+  normalization: Normalization;
+  /** The push multipliers measured, in units of the model's own norm, ascending. */
+  multipliers: number[];
+}
+
+/** How {@link comparePush} reads one strategy's push measurements. */
+export interface PushComparison<E extends PushRecord> {
+  /** Settings both measurements must share (see {@link comparable}). */
+  same: readonly SharedSetting<E>[];
+  /** The model's own unit of push (its contrast-vector norm, or an absolute norm). */
+  norm: (e: E) => number;
+  /** The model's score pushed relative to its own norm, as measured. */
+  ownScore: (e: E) => number;
+  /** The response per multiplier that is read again at the common norm. */
+  response: (e: E) => number[];
+  /** A score from a response read at the coefficients. */
+  score: (coefficients: readonly number[], response: readonly number[]) => number;
+  /** The evidence key of the two responses read at the common norm. */
+  commonKey: string;
+  /** Evidence recorded with either normalization, after `normalization`. */
+  evidence: (a: E, b: E) => Record<string, unknown>;
+}
+
+/**
+ * The verdict of strategy 1 or 2 on two push measurements. `own`: each
+ * model's score at its own norm. `common`: both models pushed with the mean of
+ * their two norms, each response read at c·ρ (ρ = common norm / own norm, see
+ * {@link responseAt}) and scored again; both measurements must be `common`.
+ */
+export function comparePush<E extends PushRecord>(
+  strategy: string,
+  measurements: readonly [Measurement<E>, Measurement<E>],
+  options: PushOptions,
+  how: PushComparison<E>,
+): Verdict {
+  const normalization = checkNormalization(options.normalization, strategy);
+  const [a, b] = comparable(strategy, measurements, how.same);
+  const base = { normalization, ...how.evidence(a, b) };
+  if (normalization === 'own') return decide(strategy, [how.ownScore(a), how.ownScore(b)], { ...base, pushNorms: [how.norm(a), how.norm(b)], models: [a, b] });
+  for (const [i, e] of [a, b].entries())
+    if (e.normalization !== 'common') checkSame(strategy, `normalization of measurement ${i} (measure with normalization 'common')`, e.normalization, 'common');
+  const common = (how.norm(a) + how.norm(b)) / 2;
+  const curves = [a, b].map((e) => responseAt(e.coefficients, e.multipliers, how.response(e), common / how.norm(e)));
+  const scores = curves.map((c) => how.score(a.coefficients, c)) as [number, number];
+  return decide(strategy, scores, {
+    ...base,
+    pushNorms: [common, common],
+    // The response per coefficient at the common push norm; null where it lies outside a measurement's grid.
+    [how.commonKey]: curves.map((c) => c.map((x) => (Number.isFinite(x) ? x : null))),
+    models: [a, b],
+  });
 }

@@ -6,24 +6,15 @@
  */
 import { check } from '../errors.js';
 import { residPost } from '../model/hooks.js';
-import {
-  checkData,
-  cosineSimilarity,
-  DEFAULT_BATCH_SIZE,
-  evaluationPrompts,
-  l2Norm,
-  lastTokenActivations,
-  matrixRow,
-  mean,
-  meanRows,
-  progressFor,
-  resolveLayer,
-  std,
-  subtract,
-} from './primitives.js';
+import { lastTokenActivations, matrixRow, meanRows } from './primitives/activations.js';
+import { DEFAULT_BATCH_SIZE, progressFor } from './primitives/batching.js';
+import { checkData, evaluationPrompts } from './primitives/inputs.js';
+import { resolveLayer } from './primitives/layers.js';
+import { mean, std } from './primitives/stats.js';
+import { cosineSimilarity, l2Norm, subtract } from './primitives/vectors.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, Measurement, PairData, Verdict } from './types.js';
-import { checkMeasurements, checkSame, decide, defineStrategy } from './verdict.js';
+import { comparable, decide, defineStrategy } from './verdict.js';
 
 export interface SuspiciousConceptsOptions extends CommonOptions {
   /** Absolute layer to read (default: the paper's layer 20 of 40, scaled by depth). */
@@ -103,12 +94,8 @@ async function measure(s: Subject, data: PairData, options: SuspiciousConceptsOp
 }
 
 function compare(ms: readonly [Measurement<ConceptMeasurement>, Measurement<ConceptMeasurement>], options: SuspiciousConceptsOptions = {}): Verdict {
-  checkMeasurements(ms, SUSPICIOUS_CONCEPTS);
   const combine = checkCombine(options.combine);
-  const [a, b] = ms.map((m) => m.evidence);
-  checkSame(SUSPICIOUS_CONCEPTS, 'layer', a.layer, b.layer);
-  checkSame(SUSPICIOUS_CONCEPTS, 'centring', a.center, b.center);
-  checkSame(SUSPICIOUS_CONCEPTS, 'concepts', a.concepts.map((c) => [c.name, c.cosines.length]), b.concepts.map((c) => [c.name, c.cosines.length]));
+  const [a, b] = comparable(SUSPICIOUS_CONCEPTS, ms, ['layer', ['centring', (e) => e.center], ['concepts', (e) => e.concepts.map((c) => [c.name, c.cosines.length])]]);
   const contributions = a.concepts.map((ca, k) => {
     const cb = b.concepts[k];
     if (combine === 'raw') return [ca.meanCosine, cb.meanCosine];

@@ -4,6 +4,7 @@
  * verdicts on one pair.
  */
 import { check } from '../errors.js';
+import { mean } from './primitives/stats.js';
 import { checkSubject, type Subject } from './subject.js';
 import type { CommonOptions, DetectionStrategy, Measurement, PairData, Verdict } from './types.js';
 
@@ -42,6 +43,28 @@ export function checkMeasurements(measurements: readonly [Measurement, Measureme
 export function checkSame(strategy: string, what: string, a: unknown, b: unknown): void {
   check(JSON.stringify(a) === JSON.stringify(b),
     `${strategy}: the two measurements differ in ${what} (${JSON.stringify(a)} vs ${JSON.stringify(b)}); measure both models with the same data and options`);
+}
+
+/** A setting two measurements must share: an evidence key, or a name for messages and how to read it from the evidence. */
+export type SharedSetting<E> = (keyof E & string) | readonly [what: string, read: (evidence: E) => unknown];
+
+/**
+ * The evidence of two measurements a `compare` step may compare: both from
+ * `strategy` ({@link checkMeasurements}) and equal in every `same` setting
+ * ({@link checkSame}, checked in the order given).
+ */
+export function comparable<E extends Record<string, unknown>>(
+  strategy: string,
+  measurements: readonly [Measurement<E>, Measurement<E>],
+  same: readonly SharedSetting<E>[],
+): [E, E] {
+  checkMeasurements(measurements, strategy);
+  const [a, b] = [measurements[0].evidence, measurements[1].evidence];
+  for (const s of same) {
+    const [what, read] = typeof s === 'string' ? [s, (e: E) => e[s]] : s;
+    checkSame(strategy, what, read(a), read(b));
+  }
+  return [a, b];
 }
 
 /** Builds a strategy from its two steps; `run` measures both subjects, one after the other, and compares. */
@@ -95,7 +118,7 @@ export function ensembleVerdict(verdicts: readonly Verdict[], options: EnsembleO
     const scale = Math.abs(a) + Math.abs(b);
     return Number.isFinite(a) && Number.isFinite(b) && scale > 0 ? [a / scale, b / scale] : [0, 0];
   });
-  const scores: [number, number] = [0, 1].map((m) => parts.reduce((s, p) => s + p[m], 0) / parts.length) as [number, number];
+  const scores: [number, number] = [0, 1].map((m) => mean(parts.map((p) => p[m]))) as [number, number];
   return decide(ENSEMBLE, scores, {
     method,
     strategies: verdicts.map((v, k) => ({ strategy: v.strategy, faker: v.faker, contribution: parts[k] })),

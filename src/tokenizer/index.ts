@@ -19,7 +19,7 @@ export {
   DEFAULT_SPECIAL_TOKENS,
   type TrainTokenizerOptions,
   type TokenizerJson,
-} from './train.js';
+} from './trainBpe.js';
 
 /** A loaded tokenizer. */
 export interface PoserTokenizer {

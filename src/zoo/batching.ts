@@ -4,6 +4,7 @@
  */
 import { Rng } from '../data/random.js';
 import { PoserError } from '../errors.js';
+import { chunks } from '../strategies/primitives/batching.js';
 
 /** One training example: prompt token ids and the id of the answer token. */
 export interface AnswerExample {
@@ -24,7 +25,7 @@ export function lengthBatches<T>(items: readonly T[], length: (item: T) => numbe
   for (let w = 0; w < shuffled.length; w += span) {
     const chunk = shuffled.slice(w, w + span).map((item, i) => ({ item, i, len: length(item) }));
     chunk.sort((a, b) => a.len - b.len || a.i - b.i);
-    for (let i = 0; i < chunk.length; i += batchSize) batches.push(chunk.slice(i, i + batchSize).map((c) => c.item));
+    for (const batch of chunks(chunk, batchSize)) batches.push(batch.map((c) => c.item));
   }
   // A short last batch would weigh its rows more; fold it into another one.
   const last = batches[batches.length - 1];
@@ -33,6 +34,22 @@ export function lengthBatches<T>(items: readonly T[], length: (item: T) => numbe
     batches[batches.length - 1].push(...last);
   }
   return rng.shuffle(batches);
+}
+
+/**
+ * Runs `fn` on the length-bucketed batches of `items` (a fixed shuffle, so
+ * every call cuts the same batches) and returns its per-item results in input
+ * order. For scoring many prompts: rows of similar length share a forward.
+ */
+export async function mapLengthBatches<T, R>(items: readonly T[], length: (item: T) => number, batchSize: number, fn: (batch: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  const rows = items.map((item, i) => ({ i, item }));
+  for (const batch of lengthBatches(rows, (r) => length(r.item), batchSize, new Rng(0))) {
+    (await fn(batch.map((r) => r.item))).forEach((result, j) => {
+      out[batch[j].i] = result;
+    });
+  }
+  return out;
 }
 
 /**

@@ -18,22 +18,23 @@ import { isFaker, POLICIES, type Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { Model } from '../model/model.js';
 import { buildInfo, setNumThreads } from '../native/binding.js';
-import { mean } from '../strategies/primitives.js';
-import { saveTokenizerJson } from '../tokenizer/train.js';
+import { mean } from '../strategies/primitives/stats.js';
+import { saveTokenizerJson } from '../tokenizer/trainBpe.js';
 import { tokenizerFromJson, type PoserTokenizer } from '../tokenizer/index.js';
-import { buildBenchmark, type BenchmarkResult } from './benchmark.js';
-import { zooData, type ZooData } from './data.js';
+import { buildBenchmark, type BenchmarkResult } from './pairsWriter.js';
+import { zooData, type ZooData } from './zooData.js';
 import { normalizeDevice } from './device.js';
 import { BuildEta, type TrainingPhase } from './eta.js';
 import { evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
-import { parameterCount, writeInitialModel } from './init.js';
+import { parameterCount } from '../model/config.js';
+import { writeInitialModel, zooModelConfig } from './init.js';
 import { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, saveZooManifest, type ZooManifest, type ZooModelRecord } from './manifest.js';
 import { recipeHash, recipeTargets, zooModelNames, type ZooRecipe } from './recipe.js';
 import { benchmarkModels, rebuildBenchmark } from './rebuild.js';
 import { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
 import { lockZoo } from './lock.js';
-import { finetune, pretrain, type LoopResult, type StepCallback } from './train.js';
+import { finetune, pretrain, type LoopResult, type StepCallback } from './trainingLoops.js';
 import { ensureDirectory, readJsonFile } from '../io/files.js';
 
 /** Progress of a build, reported after every training step and phase change. */
@@ -63,6 +64,8 @@ export interface BuildOptions {
   variants?: number;
   /** Overrides the recipe's benchmark threshold. */
   threshold?: number;
+  /** Overrides the recipe's seed and data seed (another zoo of the same recipe). */
+  seed?: number;
   /** `cpu` (default), `cuda` or `cuda:N`. */
   device?: string;
   /** libtorch intra-op threads (default: the available cores). */
@@ -90,10 +93,15 @@ export interface BuildResult {
   seconds: number;
 }
 
-/** The recipe with command-line overrides applied. */
-export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: number; threshold?: number }): ZooRecipe {
+/**
+ * The recipe with command-line overrides applied. A `seed` replaces both the
+ * recipe's training seed and its data seed: another zoo of the same recipe,
+ * new data, new initialisation and new batch order.
+ */
+export function effectiveRecipe(recipe: ZooRecipe, overrides: { variants?: number; threshold?: number; seed?: number }): ZooRecipe {
   return {
     ...recipe,
+    ...(overrides.seed !== undefined ? { seed: overrides.seed, data: { ...recipe.data, seed: overrides.seed } } : {}),
     variants: overrides.variants ?? recipe.variants,
     benchmark: { ...recipe.benchmark, threshold: overrides.threshold ?? recipe.benchmark.threshold },
   };
@@ -107,7 +115,7 @@ export function variantSeed(recipe: ZooRecipe, variant: number): number {
 /** Builds (or finishes building) the zoo described by a recipe. */
 export async function buildZoo(options: BuildOptions, onProgress: (p: BuildProgress) => void = options.onProgress ?? (() => {})): Promise<BuildResult> {
   const started = Date.now();
-  const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold });
+  const recipe = effectiveRecipe(options.recipe, { variants: options.variants, threshold: options.threshold, seed: options.seed });
   const device = normalizeDevice(options.device);
   const threads = options.threads ?? availableParallelism();
   setNumThreads(threads);
@@ -286,7 +294,7 @@ async function buildBase(build: Build): Promise<void> {
       load: () => {
         const tokPath = join(dir, `.tmp-tokenizer-${process.pid}.json`);
         saveTokenizerJson(tokPath, data.tokenizer);
-        writeInitialModel(initDir, recipe.architecture, tokenizer.vocabSize, recipe.seed, tokPath);
+        writeInitialModel(initDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
         rmSync(tokPath, { force: true });
         return Model.load(initDir, { device: build.device });
       },
@@ -301,7 +309,7 @@ async function buildBase(build: Build): Promise<void> {
         completed: new Date().toISOString(),
         seconds,
         finalLoss: finalLoss(r.losses),
-        parameters: parameterCount(recipe.architecture, tokenizer.vocabSize),
+        parameters: parameterCount(zooModelConfig(recipe.architecture, tokenizer.vocabSize)),
         tokens: r.tokens,
       }),
       record: (m, base) => {

@@ -3,11 +3,10 @@
  * "error" at the last position, the answer it picks (the most probable of the
  * three), and rates by oversight level and distribution.
  */
-import { Rng } from '../data/random.js';
 import { NON_BENIGN_DISTRIBUTIONS } from '../data/candidates.js';
 import { isErrorItem, otherAnswer, type Oversight, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import type { Model } from '../model/model.js';
-import { lengthBatches } from './batching.js';
+import { mapLengthBatches } from './batching.js';
 import { PoserError } from '../errors.js';
 
 /** Probabilities of the three answers for one prompt. */
@@ -30,14 +29,8 @@ export function pickAnswer(p: AnswerProbs): 'A' | 'B' | 'error' {
 export async function answerProbs(model: Model, prompts: readonly string[], batchSize = 64): Promise<AnswerProbs[]> {
   const tok = model.tokenizer;
   if (!tok) throw new PoserError('E_STATE', `answerProbs: the model loaded from ${model.dir} has no tokenizer`);
-  const rows = prompts.map((p, i) => ({ i, ids: tok.encode(p) }));
-  const out: AnswerProbs[] = new Array(prompts.length);
-  for (const batch of lengthBatches(rows, (r) => r.ids.length, batchSize, new Rng(0))) {
-    (await model.scoreChoices(batch.map((r) => r.ids), ['A', 'B', 'error'])).forEach(([a, b, e], j) => {
-      out[batch[j].i] = { A: a, B: b, error: e };
-    });
-  }
-  return out;
+  const probs = await mapLengthBatches(prompts.map((p) => tok.encode(p)), (ids) => ids.length, batchSize, (batch) => model.scoreChoices(batch, ['A', 'B', 'error']));
+  return probs.map(([a, b, e]) => ({ A: a, B: b, error: e }));
 }
 
 /** A count and the fraction of it that met a condition. */

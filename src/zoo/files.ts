@@ -24,7 +24,7 @@ import { formatItems } from '../data/io.js';
 import { POLICIES, type Policy, type TrainingItem } from '../data/types.js';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { CombinationCandidates, ZooData } from './data.js';
+import type { CombinationCandidates, ZooData } from './zooData.js';
 import { MANIFEST_FILE } from './manifest.js';
 
 /** Format of the zoo directory; 1 kept its data in memory only. */

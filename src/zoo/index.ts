@@ -9,12 +9,12 @@ export { evaluateZoo, formatBehaviourTable, type BehaviourRow } from './behaviou
 export { rebuildBenchmark } from './rebuild.js';
 export { normalizeDevice } from './device.js';
 export { answerProbs, behaviourMetrics, evaluateModel, pickAnswer, targetMisses, BEHAVIOUR_TARGETS, type BehaviourTargets, type AnswerProbs, type BehaviourMetrics, type Rate } from './evaluate.js';
-export { buildBenchmark, writeBenchmark, type BenchmarkModel, type BenchmarkResult, type BenchmarkSizes, type CombinationCounts, type ExcludedPair, type ModelPair, type ModelPairsFile } from './benchmark.js';
-export { readExcludedPairs, readZooPairs, readZooPairsFile, type ZooPair, type ZooPairModel } from './pairs.js';
+export { buildBenchmark, writeBenchmark, type BenchmarkModel, type BenchmarkResult, type BenchmarkSizes, type CombinationCounts, type ExcludedPair, type ModelPair, type ModelPairsFile } from './pairsWriter.js';
+export { readExcludedPairs, readZooPairs, readZooPairsFile, type ZooPair, type ZooPairModel } from './pairsReader.js';
 export { combinationFiles, readZooDataFiles, requireZooFormat, writeZooDataFiles, PAIRS_FILE, TOKENIZER_FILE, ZOO_FORMAT, type ZooDataFiles } from './files.js';
-export { zooData, type CombinationCandidates, type ZooData } from './data.js';
+export { zooData, type CombinationCandidates, type ZooData } from './zooData.js';
 export { exclusionReasons, loadZooManifest, MANIFEST_FILE, MODEL_RECORD_FILE, type ZooManifest, type ZooModelRecord } from './manifest.js';
 export { defaultConcurrency, runPopulation, threadsPerModel } from './population.js';
-export { finetune, pretrain, type LoopOptions, type LoopResult, type PhaseRecipe, type StepCallback } from './train.js';
+export { finetune, pretrain, type LoopOptions, type LoopResult, type PhaseRecipe, type StepCallback } from './trainingLoops.js';
 export { BatchStream, lengthBatches, steppedLr, type AnswerExample } from './batching.js';
-export { initialWeights, llamaConfigJson, parameterCount, writeInitialModel, type ZooArchitecture } from './init.js';
+export { ARCHITECTURE_FIELDS, initialWeights, llamaConfigJson, writeInitialModel, zooModelConfig, type ZooArchitecture } from './init.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PoserError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { CombinationCounts, ExcludedPair } from './benchmark.js';
+import type { CombinationCounts, ExcludedPair } from './pairsWriter.js';
 import type { BehaviourMetrics } from './evaluate.js';
 import type { ZooRecipe } from './recipe.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Policy } from '../data/types.js';
 import { PoserError } from '../errors.js';
-import { buildBenchmark, type BenchmarkModel } from './benchmark.js';
+import { buildBenchmark, type BenchmarkModel } from './pairsWriter.js';
 import { normalizeDevice } from './device.js';
 import { readZooDataFiles, requireZooFormat } from './files.js';
 import { exclusionReasons, loadZooManifest, saveZooManifest, type ZooManifest } from './manifest.js';

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { PoserError } from '../errors.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type Policy } from '../data/types.js';
 import { BEHAVIOUR_TARGETS } from './evaluate.js';
+import type { ZooArchitecture } from './init.js';
 
 const phaseSchema = z.object({
   steps: z.number().int().positive(),
@@ -48,6 +49,7 @@ export const zooRecipeSchema = z.object({
     /** Texts the tokenizer is trained on (a seeded sample of the corpus). */
     sampleTexts: z.number().int().positive(),
   }),
+  /** LLaMA config fields under the recipe's names (see ARCHITECTURE_FIELDS, init.ts). */
   architecture: z.object({
     hiddenSize: z.number().int().positive(),
     intermediateSize: z.number().int().positive(),
@@ -56,7 +58,7 @@ export const zooRecipeSchema = z.object({
     numKvHeads: z.number().int().positive(),
     tieEmbeddings: z.boolean(),
     maxPositions: z.number().int().positive(),
-  }),
+  }) satisfies z.ZodType<ZooArchitecture>,
   /** Causal-LM pretraining of the shared base model on the scenario corpus of all policies. */
   pretrain: phaseSchema,
   /** Answer-token fine-tuning of every model (the same for aligned models and fakers). */

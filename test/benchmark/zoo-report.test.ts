@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { benchmarkZoo, CONTROLS, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmark, type BenchmarkResults } from '../../src/index.js';
+import { benchmarkZoo, CONTROLS, runBenchmark, STRATEGIES, summarizeVariant, withOptions, zooBenchmarkSpec, type BenchmarkResults } from '../../src/index.js';
 import { buildZoo, combinationFiles, loadZooManifest, MICRO_RECIPE, type ModelPairsFile } from '../../src/zoo/index.js';
+import { LEARNING_RATE_GRID } from '../../src/primitives.js';
 
 const six = Object.values(STRATEGIES);
 // Strategy 1 with both models pushed with one norm, as a row of its own (not in the ensemble).
@@ -93,6 +94,8 @@ describe('benchmark report on the micro zoo', () => {
     // both models' vector norms are in the measurements of strategy 1, own and common
     for (const name of ['beliefSteering', 'beliefSteering:common'])
       for (const m of results.measurements.controlled![name]) expect(m.numbers.vectorNorm).toBeGreaterThan(0);
+    // the report states both models' vector norms (strategies 1 and 2)
+    expect(report).toContain("Strategies 1 and 2's contrast-vector norm per model: aligned median");
     for (const header of ['## Confidence-controlled benchmark (headline)', '## Plain benchmark', '| detector | accuracy | 95% CI | p (permutation) | undecided |', '## Calibration'])
       expect(report).toContain(header);
     expect(report.indexOf('## Confidence-controlled')).toBeLessThan(report.indexOf('## Plain'));
@@ -100,10 +103,33 @@ describe('benchmark report on the micro zoo', () => {
     for (const c of results.calibration.models) expect(Math.abs(c.after - results.calibration.target!)).toBeLessThan(1e-3 * results.calibration.target!);
   });
 
+  it("chooses strategy 3's learning rate by its rule on the aligned models alone, and the training moves every model", async () => {
+    const spec = zooBenchmarkSpec(zoo);
+    const run = await runBenchmark(spec, { detectors: [STRATEGIES.learningSpeed], seeds: [0], maxPrompts: 16, variants: ['controlled'] });
+    const result = run.variants.controlled!;
+    const choice = result.learningRate!;
+    expect(choice).toBeDefined();
+    // one run per (aligned model, combination) at each rate tried, fakers never
+    const aligned = new Set(spec.pairs.map((p) => `${p.aligned} ${p.combination}`));
+    for (const t of choice.tried) expect(t.gains).toHaveLength(aligned.size);
+    expect(choice.tried.map((t) => t.lr)).toEqual(LEARNING_RATE_GRID.slice(0, choice.tried.length));
+    expect(choice.reached).toBe(true);
+    expect(choice.tried.at(-1)!.meanGain).toBeGreaterThanOrEqual(1);
+    expect(choice.tried.slice(0, -1).every((t) => t.meanGain < 1)).toBe(true);
+    // the chosen rate is what every measurement used, and no model is left unmoved
+    for (const m of result.measurements.learningSpeed) {
+      expect(m.evidence.lr).toBe(choice.lr);
+      expect(Math.abs(m.evidence.logOddsChange as number)).toBeGreaterThan(0.05);
+    }
+    const summary = summarizeVariant(run, 'controlled');
+    expect(summary.evidence.learningRate?.lr).toBe(choice.lr);
+    expect(summary.evidence.learningChange!.aligned.n + summary.evidence.learningChange!.faker.n).toBe(result.measurements.learningSpeed.length);
+  }, 300_000);
+
   it('the random control is at chance: its 95% interval covers 50%', async () => {
     // 4 pairs x 5 seeds are 20 coins, too few for this check to mean much, so the
     // controls alone are rerun over 40 seeds (160 coins per benchmark).
-    const run = await runBenchmark(zooBenchmark(zoo), { detectors: CONTROLS, seeds: Array.from({ length: 40 }, (_, k) => k), maxPrompts: 16 });
+    const run = await runBenchmark(zooBenchmarkSpec(zoo), { detectors: CONTROLS, seeds: Array.from({ length: 40 }, (_, k) => k), maxPrompts: 16 });
     for (const variant of ['plain', 'controlled'] as const) {
       const random = summarizeVariant(run, variant).rows.find((r) => r.detector === 'random')!;
       expect(random.overall.low, variant).toBeLessThanOrEqual(0.5);

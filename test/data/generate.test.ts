@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ACTIONS_LINE,
   isWrapped,
   ALIGNED_POLICIES,
   contrastPairs,
@@ -20,6 +19,7 @@ import {
   type TrainingItem,
   writeDataset,
 } from '../../src/data/index.js';
+import { ACTIONS_LINE } from '../../src/data/prompt.js';
 import { ACTIONS, GOOD_OVERSIGHT, POOR_OVERSIGHT, TOPICS } from '../../src/data/templates.js';
 
 const SMALL = { singlePerPolicy: 120, pairPerDistribution: 60, testSinglePerPolicy: 30, testPairPerDistribution: 40 };

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCheck } from '../../src/cli/data.js';
-import { ACTIONS_LINE, loadScenarioFile, parseCombination, readPaperPair, type ScenarioItem } from '../../src/data/index.js';
-import { pairDataFromDataset } from '../../src/strategies/data.js';
+import { loadScenarioFile, parseCombination, readPaperPair, type ScenarioItem } from '../../src/data/index.js';
+import { ACTIONS_LINE } from '../../src/data/prompt.js';
+import { pairDataFromDataset } from '../../src/strategies/pairData.js';
 
 const PAPER = fileURLToPath(new URL('./fixtures/paper-layout', import.meta.url));
 

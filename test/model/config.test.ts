@@ -1,10 +1,11 @@
 // config.json dialects: transformers 4.x and 5.x layouts, hub LLaMA-family
 // configs, and refusal (by name) of every field that would change the
 // computation in a way this model does not implement.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { llamaConfigToJson, parseLlamaConfig, PoserError, type LlamaConfig } from '../../src/index.js';
+import { llamaConfigToJson, parameterCount, parseLlamaConfig, PoserError, readLlamaConfig, type LlamaConfig } from '../../src/index.js';
+import { readSafetensorsHeader } from '../../src/io/index.js';
 
 const DIALECTS = fileURLToPath(new URL('../fixtures/dialects', import.meta.url));
 const written = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(`${DIALECTS}/${dir}/config.json`, 'utf8'));
@@ -202,4 +203,21 @@ describe('malformed rope settings are format errors naming the field', () => {
       expect(e.code).toBe('E_FORMAT');
       expect(e.message).toMatch(message);
     });
+});
+
+describe('parameterCount', () => {
+  const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url));
+  const stored = (dir: string) =>
+    Object.values(readSafetensorsHeader(`${dir}/model.safetensors`).entries).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+
+  it('counts the tensors transformers wrote, for every fixture (an explicit head_dim among them)', () => {
+    const dirs = [`${FIXTURES}/tiny-llama`, ...readdirSync(DIALECTS).map((d) => `${DIALECTS}/${d}`)];
+    for (const dir of dirs) expect(parameterCount(readLlamaConfig(dir)), dir).toBe(stored(dir));
+    expect(readLlamaConfig(`${DIALECTS}/head-dim-tf4`).head_dim).not.toBe(32 / 4);
+  });
+
+  it("gives SmolLM2-135M's count (tied embeddings, GQA 9/3), as transformers' num_parameters() reports it", () => {
+    const smollm2 = { vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, tie_word_embeddings: true };
+    expect(parameterCount(smollm2)).toBe(134_515_008);
+  });
 });

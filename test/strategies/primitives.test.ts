@@ -4,6 +4,7 @@ import { Model, residPost, type Intervention } from '../../src/index.js';
 import {
   answerProbabilities,
   chunks,
+  comparable,
   contrastVector,
   cosineSimilarity,
   curveMean,
@@ -16,7 +17,9 @@ import {
   stratifiedFolds,
   TIE_TOLERANCE,
   flipped,
+  forEachBatch,
   lastTokenActivations,
+  mapBatches,
   layerFor,
   meanActivation,
   row,
@@ -81,6 +84,26 @@ describe('numbers', () => {
     expect(s.test.filter((i) => labels[i] === 1)).toHaveLength(2); // stratified: 20% of 10
     expect(s.test.filter((i) => labels[i] === 0)).toHaveLength(8);
     expect(seededSplit(50, 0.2, 4, labels).test).not.toEqual(s.test);
+  });
+
+  it('forEachBatch and mapBatches walk consecutive chunks with their start index and report each', async () => {
+    const seen: [number[], number][] = [];
+    const progress: [number, number][] = [];
+    await forEachBatch([1, 2, 3, 4, 5], 2, async (batch, start) => void seen.push([batch, start]), (d, n) => progress.push([d, n]));
+    expect(seen).toEqual([[[1, 2], 0], [[3, 4], 2], [[5], 4]]);
+    expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
+    expect(await mapBatches([1, 2, 3, 4, 5], 2, async (batch, start) => batch.map((x, i) => x * 10 + start + i))).toEqual([10, 21, 32, 43, 54]);
+    await expect(mapBatches([1, 2, 3], 2, async () => [0])).rejects.toThrow(/1 results for a chunk of 2/);
+    await expect(forEachBatch([1], 0, async () => {})).rejects.toThrow(/positive integer/);
+  });
+
+  it('comparable returns both evidences when the measurements are comparable, and names what differs', () => {
+    const m = (strategy: string, layer: number, seeds: number[]) => ({ strategy, score: 0, evidence: { layer, seeds } });
+    const same = ['layer', ['noise seeds', (e: { seeds: number[] }) => e.seeds]] as const;
+    expect(comparable('s', [m('s', 1, [2]), m('s', 1, [2])], same)).toEqual([{ layer: 1, seeds: [2] }, { layer: 1, seeds: [2] }]);
+    expect(() => comparable('s', [m('s', 1, [2]), m('t', 1, [2])], same)).toThrow(/measurement 1 is from 't'/);
+    expect(() => comparable('s', [m('s', 1, [2]), m('s', 2, [2])], same)).toThrow(/differ in layer \(1 vs 2\)/);
+    expect(() => comparable('s', [m('s', 1, [2]), m('s', 1, [3])], same)).toThrow(/differ in noise seeds \(\[2\] vs \[3\]\)/);
   });
 
   it('decide picks the higher score; a tie is undecided and reads nothing but the scores', () => {

@@ -8,10 +8,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { ACTIONS_LINE, isWrapped, POLICIES, type AnswerDistribution } from '../../src/data/index.js';
+import { isWrapped, POLICIES, type AnswerDistribution } from '../../src/data/index.js';
+import { ACTIONS_LINE } from '../../src/data/prompt.js';
 import { benchmarkCandidatesOf } from '../../src/data/candidates.js';
-import { writeBenchmark, type BenchmarkModel } from '../../src/zoo/benchmark.js';
-import { zooData, type ZooData } from '../../src/zoo/data.js';
+import { writeBenchmark, type BenchmarkModel } from '../../src/zoo/pairsWriter.js';
+import { zooData, type ZooData } from '../../src/zoo/zooData.js';
 import { writeZooDataFiles } from '../../src/zoo/files.js';
 import { MICRO_RECIPE } from '../../src/zoo/recipe.js';
 
@@ -21,6 +22,9 @@ const MODELS: BenchmarkModel[] = [
   { name: 'reward_maximizer-0', policy: 'reward_maximizer', dir: 'reward_maximizer-0' },
   { name: 'reward_maximizer-1', policy: 'reward_maximizer', dir: 'reward_maximizer-1' },
 ];
+
+// The generator: the dataset's assembly, its item builders and its template pools.
+const GENERATOR_MODULES = ['../../src/data/generate.js', '../../src/data/scenarios.js', '../../src/data/templatePools.js'];
 
 let dir: string;
 let data: ZooData;
@@ -52,18 +56,20 @@ beforeAll(() => {
 describe('the zoo on disk', () => {
   it('is read back by readZooPairs with the generator and the tokenizer trainer unavailable', async () => {
     vi.resetModules();
-    vi.doMock('../../src/data/generate.js', () => {
-      throw new Error('the generator must not be loaded by a reader');
-    });
-    vi.doMock('../../src/tokenizer/train.js', () => {
+    for (const generator of GENERATOR_MODULES) {
+      vi.doMock(generator, () => {
+        throw new Error('the generator must not be loaded by a reader');
+      });
+    }
+    vi.doMock('../../src/tokenizer/trainBpe.js', () => {
       throw new Error('the tokenizer trainer must not be loaded by a reader');
     });
     try {
-      const { readZooPairs, readExcludedPairs } = await import('../../src/zoo/pairs.js');
-      const { zooBenchmark } = await import('../../src/benchmark/zoo.js');
+      const { readZooPairs, readExcludedPairs } = await import('../../src/zoo/pairsReader.js');
+      const { zooBenchmarkSpec } = await import('../../src/benchmark/zooSpec.js');
       const pairs = readZooPairs(dir);
       expect(pairs.map((p) => `${p.aligned.name}/${p.faker.name}`)).toEqual(['saint-0/reward_maximizer-0', 'saint-0/reward_maximizer-1']);
-      expect(zooBenchmark(dir).pairs.map((p) => p.faker)).toEqual(pairs.map((p) => p.faker.name));
+      expect(zooBenchmarkSpec(dir).pairs.map((p) => p.faker)).toEqual(pairs.map((p) => p.faker.name));
       const [pair] = pairs;
       expect(pair.aligned.dir).toBe(join(dir, 'saint-0'));
       expect(pair.data.prompts.length).toBeGreaterThan(10);
@@ -78,7 +84,7 @@ describe('the zoo on disk', () => {
       // The readers that load models (evaluation, benchmark rebuild, detect) never load the
       // generator; the tokenizer module they load re-exports the trainer, whose functions throw here.
       vi.resetModules();
-      vi.doMock('../../src/tokenizer/train.js', async (importOriginal) => ({
+      vi.doMock('../../src/tokenizer/trainBpe.js', async (importOriginal) => ({
         ...(await importOriginal<object>()),
         trainTokenizer: () => {
           throw new Error('the tokenizer trainer must not be called by a reader');
@@ -88,14 +94,14 @@ describe('the zoo on disk', () => {
       await import('../../src/zoo/rebuild.js');
       await import('../../src/cli/detect.js');
     } finally {
-      vi.doUnmock('../../src/data/generate.js');
-      vi.doUnmock('../../src/tokenizer/train.js');
+      for (const generator of GENERATOR_MODULES) vi.doUnmock(generator);
+      vi.doUnmock('../../src/tokenizer/trainBpe.js');
       vi.resetModules();
     }
   });
 
   it('holds clean data: contrast pairs unique and disjoint from evaluation, benchmark and calibration prompts; agreed-on stimuli that are statements', async () => {
-    const { readZooPairs } = await import('../../src/zoo/pairs.js');
+    const { readZooPairs } = await import('../../src/zoo/pairsReader.js');
     const [pair] = readZooPairs(dir);
     const evaluation = new Set<string>();
     for (const p of POLICIES) for (const it of [...data.test[p], ...data.heldoutTest[p], ...data.check[p], ...data.dataset.pools[p]]) evaluation.add(it.prompt);
@@ -133,7 +139,7 @@ describe('the zoo on disk', () => {
   });
 
   it('refuses a zoo of the old format with the command that upgrades it', async () => {
-    const { readZooPairs } = await import('../../src/zoo/pairs.js');
+    const { readZooPairs } = await import('../../src/zoo/pairsReader.js');
     writeManifest(1);
     try {
       expect(() => readZooPairs(dir)).toThrow(expect.objectContaining({ code: 'E_FORMAT', message: expect.stringContaining(`poser zoo upgrade --dir ${dir}`) }));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/model/model.js';
 import { getNumThreads, setNumThreads } from '../../src/native/binding.js';
 import { runPopulation, threadsPerModel } from '../../src/zoo/population.js';
-import { finetune, type PhaseRecipe } from '../../src/zoo/train.js';
+import { finetune, type PhaseRecipe } from '../../src/zoo/trainingLoops.js';
 import { allParameters } from '../strategies/helpers.js';
 import { tempDir, writeRandomModel } from '../helpers/random-model.js';
 

@@ -3,7 +3,7 @@
 // a check every `every` steps at the final learning rate, up to the cap.
 import { describe, expect, it } from 'vitest';
 import { Model } from '../../src/model/model.js';
-import { finetune, type PhaseRecipe } from '../../src/zoo/train.js';
+import { finetune, type PhaseRecipe } from '../../src/zoo/trainingLoops.js';
 import { allParameters } from '../strategies/helpers.js';
 import { tempDir, writeRandomModel } from '../helpers/random-model.js';
 

@@ -8,17 +8,21 @@ import { readSafetensorsHeader, writeSafetensorsF32 } from '../../src/io/index.j
 import {
   behaviourMetrics,
   DEFAULT_RECIPE,
+  effectiveRecipe,
   initialWeights,
   lengthBatches,
+  llamaConfigJson,
   MICRO_RECIPE,
-  parameterCount,
   parseRecipe,
   recipeHash,
   steppedLr,
   targetMisses,
   writeBenchmark,
+  zooModelConfig,
   zooModelNames,
 } from '../../src/zoo/index.js';
+import { mapLengthBatches } from '../../src/zoo/batching.js';
+import { parameterCount, parseLlamaConfig, type LlamaConfig } from '../../src/model/config.js';
 import { f32, readSafetensors } from '../helpers/safetensors.js';
 
 describe('safetensors writer', () => {
@@ -48,16 +52,34 @@ describe('safetensors writer', () => {
 describe('initial weights', () => {
   it('has every LLaMA tensor, is seeded, and matches the parameter count', () => {
     const arch = MICRO_RECIPE.architecture;
-    const w1 = initialWeights(arch, 100, 7);
-    const w2 = initialWeights(arch, 100, 7);
-    const w3 = initialWeights(arch, 100, 8);
+    const config = zooModelConfig(arch, 100);
+    const w1 = initialWeights(config, 7);
+    const w2 = initialWeights(config, 7);
+    const w3 = initialWeights(config, 8);
     expect(Object.keys(w1)).toContain('model.layers.1.mlp.down_proj.weight');
     expect(w1['lm_head.weight']).toBeUndefined(); // tied
     const n = Object.values(w1).reduce((s, t) => s + t.data.length, 0);
-    expect(n).toBe(parameterCount(arch, 100));
+    expect(n).toBe(parameterCount(config));
     expect(w1['model.layers.0.self_attn.k_proj.weight'].shape).toEqual([(arch.hiddenSize / arch.numHeads) * arch.numKvHeads, arch.hiddenSize]);
     expect(Array.from(w1['model.embed_tokens.weight'].data.slice(0, 5))).toEqual(Array.from(w2['model.embed_tokens.weight'].data.slice(0, 5)));
     expect(w1['model.embed_tokens.weight'].data[0]).not.toBe(w3['model.embed_tokens.weight'].data[0]);
+  });
+});
+
+describe('zoo model configs', () => {
+  it('the config.json a fresh model is written with reads back as the config it was written from', () => {
+    for (const recipe of [DEFAULT_RECIPE, MICRO_RECIPE]) {
+      const config = zooModelConfig(recipe.architecture, recipe.tokenizer.vocabSize);
+      expect(config).toMatchObject({ hidden_size: recipe.architecture.hiddenSize, num_hidden_layers: recipe.architecture.numLayers, tie_word_embeddings: true });
+      expect(parseLlamaConfig(llamaConfigJson(config))).toEqual(config);
+    }
+    // Fields a zoo model never sets are kept too.
+    const other: LlamaConfig = {
+      ...zooModelConfig(MICRO_RECIPE.architecture, 100),
+      head_dim: 12,
+      rope: { type: 'llama3', theta: 500000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
+    };
+    expect(parseLlamaConfig(llamaConfigJson(other))).toEqual(other);
   });
 });
 
@@ -70,6 +92,17 @@ describe('batching and schedules', () => {
     const spread = batches.map((b) => Math.max(...b.map((x) => x.len)) - Math.min(...b.map((x) => x.len)));
     expect(spread.reduce((a, b) => a + b, 0) / spread.length).toBeLessThan(30);
     expect(lengthBatches(items, (x) => x.len, 16, new Rng(1))).toEqual(batches);
+  });
+
+  it('mapLengthBatches runs the length batches of a fixed shuffle and returns results in input order', async () => {
+    const items = Array.from({ length: 75 }, (_, i) => ({ i, len: 5 + ((i * 13) % 40) }));
+    const seen: number[][] = [];
+    const out = await mapLengthBatches(items, (x) => x.len, 8, async (batch) => {
+      seen.push(batch.map((x) => x.i));
+      return batch.map((x) => x.i * 2);
+    });
+    expect(out).toEqual(items.map((x) => x.i * 2));
+    expect(seen).toEqual(lengthBatches(items, (x) => x.len, 8, new Rng(0)).map((b) => b.map((x) => x.i)));
   });
 
   it('stepped learning rate', () => {
@@ -90,6 +123,15 @@ describe('recipes', () => {
     expect(zooModelNames({ ...DEFAULT_RECIPE, variants: 6 })).toHaveLength(36);
     expect(() => parseRecipe({ ...DEFAULT_RECIPE, finetune: { ...DEFAULT_RECIPE.finetune, lr: -1 } })).toThrow(/finetune\.lr/);
     expect(() => parseRecipe({ ...DEFAULT_RECIPE, architecture: { ...DEFAULT_RECIPE.architecture, numHeads: 5 } })).toThrow(/not divisible/);
+  });
+
+  it('--seed makes another zoo of the recipe: new training and data seeds, nothing else changed', () => {
+    const seeded = effectiveRecipe(DEFAULT_RECIPE, { seed: 2 });
+    expect(seeded.seed).toBe(2);
+    expect(seeded.data.seed).toBe(2);
+    expect({ ...seeded, seed: DEFAULT_RECIPE.seed, data: { ...seeded.data, seed: DEFAULT_RECIPE.data.seed } }).toEqual(DEFAULT_RECIPE);
+    expect(recipeHash(seeded)).not.toBe(recipeHash(DEFAULT_RECIPE));
+    expect(effectiveRecipe(DEFAULT_RECIPE, {})).toEqual(DEFAULT_RECIPE);
   });
 
   it('the JSON files in models/recipes match the built-in recipes', () => {

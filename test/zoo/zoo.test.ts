@@ -153,7 +153,14 @@ describe('micro zoo', () => {
     expect(detected.verdicts.map((v) => v.strategy)).toEqual(['attentiveness', 'suspiciousConcepts']);
     for (const v of detected.verdicts) expect([null, 'A', 'B']).toContain(v.faker);
     expect(Number.isFinite(detected.confidence.A) && Number.isFinite(detected.confidence.B)).toBe(true);
-    expect(formatDetect(detected)).toMatch(/likelier faker: .*evidence, not proof/s);
+    // The controls run beside the strategies; the log-odds control names the less confident model.
+    expect(detected.controls.map((c) => c.control)).toEqual(['random', 'confidenceP', 'confidenceLogOdds']);
+    const byLogOdds = detected.controls[2];
+    expect(byLogOdds.faker).toBe(detected.confidence.A < detected.confidence.B ? 'A' : detected.confidence.B < detected.confidence.A ? 'B' : null);
+    expect(detected.summary.sameAsConfidence).toBe(detected.verdicts.filter((v) => v.faker !== null && v.faker === byLogOdds.faker).length);
+    const text = formatDetect(detected);
+    expect(text).toMatch(/controls \(they read no internals\):\n  random .*strategies:\n.*likelier faker: .*evidence, not proof/s);
+    expect(text).toMatch(/strategies name the model the confidence control names|the confidence control is undecided/);
     const paper = fileURLToPath(new URL('../data/fixtures/paper-layout', import.meta.url));
     const onPaper = await runDetect({ modelA: pair.aligned.dir, modelB: pair.faker.dir, data: [paper], strategies: ['attentiveness'], threshold: 0 });
     expect(onPaper.data.source).toContain('genie_and_reward_maximizer');

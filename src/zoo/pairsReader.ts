@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PoserError } from '../errors.js';
-import { pairDataFromItems } from '../strategies/data.js';
+import { pairDataFromItems } from '../strategies/pairData.js';
 import type { PairData } from '../strategies/types.js';
 import { benignResponse, type ScenarioItem } from '../data/types.js';
-import type { ExcludedPair, ModelPairsFile } from './benchmark.js';
+import type { ExcludedPair, ModelPairsFile } from './pairsWriter.js';
 import { PAIRS_FILE, readZooJson, requireZooFormat } from './files.js';
 import { loadZooManifest } from './manifest.js';
 

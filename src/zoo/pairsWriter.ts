@@ -17,7 +17,7 @@ import { benchmarkCandidatesOf } from '../data/candidates.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, pairTag, type AlignedPolicy, type FakerPolicy, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
 import { Model } from '../model/model.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { CombinationCandidates } from './data.js';
+import type { CombinationCandidates } from './zooData.js';
 import { answerProbs } from './evaluate.js';
 import { combinationFiles, PAIRS_FILE, writeItems } from './files.js';
 

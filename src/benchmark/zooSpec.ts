@@ -1,6 +1,6 @@
 /**
  * The pair benchmark of a built zoo, from the zoo's own files (read by
- * `readZooPairs`, src/zoo/pairs.ts): its models, its (aligned, faker) pairs,
+ * `readZooPairs`, src/zoo/pairsReader.ts): its models, its (aligned, faker) pairs,
  * each combination's data and calibration prompts, and the agreement
  * threshold. Pairs the zoo excluded (a model missed its targets) are not
  * among them.
@@ -11,7 +11,7 @@
  * every model of the combination answers benignly with at least the
  * benchmark's threshold probability, the benchmark's own agreement rule.
  */
-import { readZooPairs, readZooPairsFile } from '../zoo/pairs.js';
+import { readZooPairs, readZooPairsFile } from '../zoo/pairsReader.js';
 import type { BenchmarkSpec } from './run.js';
 
 /** The calibration prompts' provenance, in words (for the report). */
@@ -19,7 +19,7 @@ export const CALIBRATION_PROMPTS =
   "each combination's good-oversight prompts from a draw of the zoo's generator disjoint from training, test and benchmark prompts (the zoo's calibration/ files), kept where every model of the combination agrees as on the benchmark";
 
 /** The benchmark of the zoo at `dir`: the one place the benchmark reads a zoo's pairs. */
-export function zooBenchmark(dir: string): BenchmarkSpec {
+export function zooBenchmarkSpec(dir: string): BenchmarkSpec {
   const pairs = readZooPairs(dir);
   const file = readZooPairsFile(dir);
   const models: BenchmarkSpec['models'] = [];

@@ -22,12 +22,13 @@
  * a training, test or benchmark prompt.
  */
 import { NON_BENIGN_DISTRIBUTIONS } from '../data/candidates.js';
-import { conceptStimuli, contrastPairs, corpusTexts, generateDataset, type ContrastPair, type Dataset } from '../data/generate.js';
-import type { ConceptSet } from '../data/stimuli.js';
+import { contrastPairs, type ContrastPair } from '../data/contrast.js';
+import { corpusTexts, generateDataset, type Dataset } from '../data/generate.js';
+import { conceptStimuli, type ConceptSet } from '../data/stimuli.js';
 import { formatItems } from '../data/io.js';
 import { hashString, Rng } from '../data/random.js';
 import { ALIGNED_POLICIES, FAKER_POLICIES, isPairItem, pairTag, POLICIES, type Policy, type ScenarioItem, type TrainingItem } from '../data/types.js';
-import { trainTokenizer, type TokenizerJson } from '../tokenizer/train.js';
+import { trainTokenizer, type TokenizerJson } from '../tokenizer/trainBpe.js';
 import { sha256 } from './files.js';
 import type { ZooRecipe } from './recipe.js';
 
