@@ -57,9 +57,9 @@ export const VARIANTS: readonly Variant[] = ['plain', 'controlled'];
 /** A strategy or a control, whatever its options and measurement. */
 export type AnyDetector = DetectionStrategy<any, any>;
 
-/** Progress of {@link runBenchmark}: calibration, then measurements and comparisons per variant. */
+/** Progress of {@link runBenchmark}: calibration, then per variant strategy 3's learning rate, measurements and comparisons. */
 export interface BenchmarkProgress {
-  stage: 'calibrate' | 'measure' | 'compare';
+  stage: 'calibrate' | 'learningRate' | 'measure' | 'compare';
   variant?: Variant;
   detector?: string;
   done: number;
@@ -342,8 +342,10 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
       const detectorOptions: Record<string, Record<string, unknown>> = { ...(options.detectorOptions ?? {}) };
       const s3 = options.detectors.some((d) => d.name === LEARNING_SPEED) && detectorOptions[LEARNING_SPEED]?.lr === undefined && options.chooseLearningRate !== false;
       if (s3) {
+        options.onProgress?.({ stage: 'learningRate', variant, done: 0, total: 1 });
         result.learningRate = await learningRateForVariant(spec, combos, (m, c) => temperatureOf(variant, m, c), options, seeds[0]);
         detectorOptions[LEARNING_SPEED] = { ...(detectorOptions[LEARNING_SPEED] ?? {}), lr: result.learningRate.lr, steps: result.learningRate.steps };
+        options.onProgress?.({ stage: 'learningRate', variant, done: 1, total: 1 });
       }
       const ensemble = options.ensemble?.length ? [...options.ensemble] : undefined;
       if (ensemble) result.detectors.push(ENSEMBLE);
