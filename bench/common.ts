@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parameterCount, type LlamaConfig, type LlamaSizes } from '../src/model/config.js';
 import { zooModelConfig } from '../src/zoo/init.js';
 import { DEFAULT_RECIPE } from '../src/zoo/recipe.js';
+import { median } from '../src/strategies/primitives/stats.js';
+
+export { median };
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = dirname(BENCH_DIR);
@@ -171,11 +174,6 @@ export function readFloat32(path: string): Float32Array {
   return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** Median seconds of `reps` runs of `fn` after `warmup` runs. */
 export async function timeIt(fn: () => Promise<unknown>, warmup: number, reps: number): Promise<{ median: number; times: number[] }> {

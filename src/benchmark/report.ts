@@ -10,7 +10,7 @@ import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, 
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
 import { PoserError } from '../errors.js';
 import type { LearningRateChoice } from '../strategies/learningSpeed.js';
-import { mean } from '../strategies/primitives/stats.js';
+import { mean, median } from '../strategies/primitives/stats.js';
 
 /** One detector on one benchmark variant. */
 export interface DetectorRow {
@@ -157,14 +157,8 @@ export function summarizeVariant(run: BenchmarkRun, variant: Variant, options: S
 }
 
 function range(xs: number[]): ValueRange {
-  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return {
-    n: sorted.length,
-    min: sorted[0] ?? NaN,
-    median: sorted.length === 0 ? NaN : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
-    max: sorted[sorted.length - 1] ?? NaN,
-  };
+  const finite = xs.filter(Number.isFinite);
+  return { n: finite.length, min: finite.length ? Math.min(...finite) : NaN, median: median(finite), max: finite.length ? Math.max(...finite) : NaN };
 }
 
 /** A per-model evidence number of one detector, split into aligned models and fakers. */

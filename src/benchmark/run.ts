@@ -27,6 +27,7 @@ import { logitTemperature, subject, type Subject } from '../strategies/subject.j
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
 import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
+import { median } from '../strategies/primitives/stats.js';
 import { benignProbabilities, meanLogOdds } from './controls.js';
 import { verdictScore } from './score.js';
 import type { Duels } from './stats.js';
@@ -309,9 +310,7 @@ async function calibrate(spec: BenchmarkSpec, cache: ModelCache, combos: ReturnT
       rows.push({ model: spec.models[m].name, combination: combo.name, prompts: keep.length, before, after: NaN, temperature: NaN });
     });
   }
-  const sorted = rows.map((r) => r.before).sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const target = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const target = median(rows.map((r) => r.before));
   for (const r of rows) {
     r.temperature = r.before / target;
     const model = await cache.get(spec.models.find((m) => m.name === r.model)!.dir);

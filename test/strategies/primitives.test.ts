@@ -8,6 +8,7 @@ import {
   contrastVector,
   cosineSimilarity,
   curveMean,
+  median,
   crossingDepth,
   decide,
   pushGrid,
@@ -64,6 +65,13 @@ describe('numbers', () => {
     expect(cosineSimilarity([3, 4], [4, 3])).toBeCloseTo(24 / 25, 12);
     expect(cosineSimilarity([0, 0], [1, 1])).toBe(0);
     expect(() => cosineSimilarity([1], [1, 2])).toThrow(/lengths/);
+  });
+
+  it('median takes the middle value, or the mean of the two middle ones, whatever the order', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median(Float32Array.from([5]))).toBe(5);
+    expect(median([])).toBeNaN();
   });
 
   it('curveMean is the trapezoidal mean over the x range', () => {

@@ -1,4 +1,4 @@
-/** Summary numbers: means, spread, the mean of a curve, interpolation. */
+/** Summary numbers: means, medians, spread, the mean of a curve, interpolation. */
 import { check } from '../../errors.js';
 
 /** Arithmetic mean (NaN for an empty list). */
@@ -7,6 +7,14 @@ export function mean(xs: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];
   return s / xs.length;
+}
+
+/** Median (the mean of the two middle values for an even count; NaN for an empty list). */
+export function median(xs: ArrayLike<number>): number {
+  if (xs.length === 0) return NaN;
+  const sorted = Array.from(xs).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Population standard deviation. */
