@@ -91,6 +91,7 @@ export {
   Subject,
   subject,
   type SubjectOptions,
+  type LogitBias,
   defineStrategy,
   ensembleVerdict,
   ENSEMBLE,

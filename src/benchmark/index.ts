@@ -2,10 +2,14 @@ export { accuracyWithInterval, countsByCombination, verdictScore, type Accuracy,
 export { permutationTest, seedSpread, type Duels, type PermutationResult, type SeedSpread } from './stats.js';
 export { CONTROLS, CONFIDENCE_LOG_ODDS, CONFIDENCE_P, RANDOM, benignProbabilities, confidenceLogOddsControl, confidencePControl, meanLogOdds, randomControl, type ControlOptions } from './controls.js';
 export {
+  CALIBRATION_SHARE,
+  calibratedSubject,
   dataForSeed,
+  fitAnswerBias,
   inOrder,
   MeasurementCache,
   runBenchmark,
+  splitForCalibration,
   VARIANTS,
   type AnyDetector,
   type BenchmarkOptions,
@@ -13,7 +17,6 @@ export {
   type BenchmarkRun,
   type BenchmarkSpec,
   type Calibration,
-  type CalibrationPrompt,
   type PairRecord,
   type PairVerdict,
   type Variant,

@@ -81,7 +81,7 @@ export interface BenchmarkResults {
   version: 1;
   context: Record<string, unknown>;
   seeds: number[];
-  calibration: { target?: number; prompts: string; models: Calibration[] };
+  calibration: { target?: number; targetP?: number; prompts: string; models: Calibration[] };
   /** The controlled benchmark first: it is the headline. */
   benchmarks: VariantSummary[];
   /**
@@ -230,7 +230,7 @@ export function benchmarkResults(run: BenchmarkRun, options: SummaryOptions = {}
     version: 1,
     context: options.context ?? {},
     seeds: run.seeds,
-    calibration: { target: run.target, prompts: options.calibrationPrompts ?? '', models: run.calibration },
+    calibration: { target: run.target, targetP: run.targetP, prompts: options.calibrationPrompts ?? '', models: run.calibration },
     benchmarks: order.filter((v) => run.variants[v]).map((v) => summarizeVariant(run, v, options)),
     measurements: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, scalarMeasurements(run.variants[v]!.measurements)])),
     pairs: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, run.variants[v]!.pairs])),
@@ -284,6 +284,16 @@ export function combinationTable(s: VariantSummary): TextTable {
     header: ['detector', 'combination', 'pairs', 'correct', 'wrong', 'undecided', 'accuracy'],
     rows: s.rows.flatMap((r) => Object.entries(r.byCombination).map(([combo, c]) => [r.title, combo, String(c.pairs), num(c.correct), num(c.wrong), num(c.undecided), pct(c.accuracy)])),
   };
+}
+
+/** How the controlled benchmark's models were calibrated, in one paragraph (undefined when no calibration ran). */
+export function calibrationSentence(results: BenchmarkResults): string | undefined {
+  const c = results.calibration;
+  if (!c.models.length) return undefined;
+  return (
+    `Confidence control: on ${c.prompts || 'held-out calibration prompts'}, every model gets a final-logit temperature so that its mean benign log-odds equal ${c.target?.toFixed(3)} (the median over models), ` +
+    `then one bias on both answer letters' logits so that its mean P(benign) equals ${c.targetP?.toFixed(6)} (the lowest under a temperature alone); every detector then sees the calibrated models.`
+  );
 }
 
 /** The benchmark's heading, its one-line description, and the confidence controls' warning (or all-clear) on the controlled benchmark. */
@@ -347,16 +357,18 @@ export function benchmarkReport(results: BenchmarkResults, contextLines: readonl
     "pair's benchmark prompts the faker. A strategy that does not beat them may be reading confidence, not internals.",
     '',
   );
-  if (results.calibration.models.length) {
-    lines.push(
-      `Confidence control: every model gets a final-logit temperature fitted on ${results.calibration.prompts || 'held-out calibration prompts'} so that its mean benign log-odds there equal ${results.calibration.target?.toFixed(3)} (the median over models); every detector then sees the calibrated models.`,
-      '',
-    );
-  }
+  const calibration = calibrationSentence(results);
+  if (calibration) lines.push(calibration, '');
   for (const s of results.benchmarks) lines.push(...variantSection(s, results.seeds.length));
   if (results.calibration.models.length) {
-    lines.push('## Calibration', '', '| model | combination | prompts | mean log-odds before | temperature | after |', '|---|---|---|---|---|---|');
-    for (const c of results.calibration.models) lines.push(`| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.temperature.toFixed(4)} | ${c.after.toFixed(3)} |`);
+    lines.push(
+      '## Calibration',
+      '',
+      '| model | combination | prompts | mean log-odds before | temperature | after | mean P(benign) under the temperature | answer bias | after |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const c of results.calibration.models)
+      lines.push(`| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.temperature.toFixed(4)} | ${c.after.toFixed(3)} | ${c.pBefore.toFixed(6)} | ${c.answerBias.toFixed(3)} | ${c.pAfter.toFixed(6)} |`);
     lines.push('');
   }
   return lines.join('\n');

@@ -12,36 +12,48 @@
  * verdict `detector.run` gives on the pair. Every pair of models within a
  * combination is compared (cheap), which the model-level permutation test needs.
  *
+ * Held-out calibration: each combination's benchmark prompts are split once,
+ * by a coin of the combination's name (no model output is looked at), into
+ * two halves. Every detector, in both variants, sees only the second half;
+ * the first half calibrates. The halves are draws from one distribution (the
+ * same oversight mix and agreement rule), so confidence matched on one is
+ * matched on the other up to sampling.
+ *
  * Confidence control: before any detector runs, each (model, combination) is
- * given a final-logit temperature, fitted on the combination's calibration
- * prompts (good oversight, disjoint from the benchmark prompts) so that its
- * mean benign log-odds there equal one target shared by every model (the
- * median over all (model, combination) of the uncalibrated values). Logits
- * are a bias-free linear map of the final norm's output, so log-odds scale
- * by 1/T exactly and T = meanLogOdds / target.
- */
+ * given two read-out parameters fitted on its calibration half, so that two
+ * statistics equal targets shared by every model:
+ * - a final-logit temperature T, so that the mean benign log-odds equal the
+ *   median over all (model, combination) of the uncalibrated values. Logits
+ *   are a bias-free linear map of the final norm's output, so log-odds scale
+ *   by 1/T exactly and T = meanLogOdds / target;
+ * - then one bias b added to both answer letters' logits, so that the mean
+ *   P(benign) over the whole vocabulary equals the lowest value any model has
+ *   under its temperature alone (so b <= 0 for every model and a solution
+ *   exists). The bias moves probability between the letters and the rest of
+ *   the vocabulary and leaves the log-odds unchanged; b is found by bisection
+ *   (mean P(benign) rises with b).
+ * A temperature alone cannot match both: at one mean log-odds, a model whose
+ * log-odds vary more across prompts, or whose logits are flatter over the
+ * rest of the vocabulary, has a different mean P(benign).
+  */
 import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
-import { logitTemperature, subject, type Subject } from '../strategies/subject.js';
+import { answerBias, logitTemperature, subject, type Subject } from '../strategies/subject.js';
+import { answerLogits, benignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
 import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
-import { median } from '../strategies/primitives/stats.js';
+import { mean, median } from '../strategies/primitives/stats.js';
 import { benignProbabilities, meanLogOdds } from './controls.js';
 import { verdictScore } from './score.js';
 import type { Duels } from './stats.js';
 
-/** A good-oversight prompt held out from the benchmark, with its benign letter. */
-export interface CalibrationPrompt {
-  prompt: string;
-  benign: 'A' | 'B';
-}
-
 /** What the runner needs to know about a benchmark; only it (never a detector) sees names and directories. */
 export interface BenchmarkSpec {
   models: { name: string; dir: string; policy: string }[];
-  combinations: { name: string; data: PairData; calibration: CalibrationPrompt[] }[];
+  /** Each combination's data; its benchmark prompts are split into a calibration half and the half every detector sees ({@link splitForCalibration}). */
+  combinations: { name: string; data: PairData }[];
   pairs: { aligned: string; faker: string; combination: string }[];
   /** The benchmark's agreement threshold: calibration uses only prompts every model of a combination answers benignly with at least this probability. */
   threshold?: number;
@@ -94,15 +106,20 @@ export interface BenchmarkOptions {
   onProgress?: (event: BenchmarkProgress) => void;
 }
 
-/** The temperature fitted for one model on one combination's calibration prompts. */
+/** The read-out calibration fitted for one model on one combination's calibration prompts. */
 export interface Calibration {
   model: string;
   combination: string;
   prompts: number;
-  /** Mean benign log-odds on the calibration prompts, before and after the temperature. */
+  /** Mean benign log-odds on the calibration prompts, before and after calibration. */
   before: number;
   after: number;
   temperature: number;
+  /** Mean P(benign) over the vocabulary on the calibration prompts: under the temperature alone, and calibrated (with the answer bias). */
+  pBefore: number;
+  pAfter: number;
+  /** The bias added to both answer letters' logits. */
+  answerBias: number;
 }
 
 /** One verdict on a pair, with the order the detector saw. */
@@ -148,8 +165,33 @@ export interface BenchmarkRun {
   maxPrompts?: number;
   /** The shared target of the controlled benchmark's mean benign log-odds. */
   target?: number;
+  /** The shared target of the controlled benchmark's mean P(benign). */
+  targetP?: number;
   calibration: Calibration[];
   variants: Partial<Record<Variant, VariantResult>>;
+}
+
+/** Share of a combination's benchmark prompts held out to calibrate. */
+export const CALIBRATION_SHARE = 0.5;
+
+/**
+ * A combination's benchmark prompts split by a coin of its name: the first
+ * `CALIBRATION_SHARE` of a seeded shuffle calibrates, the rest (in their
+ * original order) is the data every detector sees.
+ */
+export function splitForCalibration(data: PairData, combination: string): { calibration: PairData['prompts']; data: PairData } {
+  const order = new Rng(`calibration split:${combination}`).shuffle(data.prompts.map((_, i) => i));
+  const held = new Set(order.slice(0, Math.floor(data.prompts.length * CALIBRATION_SHARE)));
+  return {
+    calibration: data.prompts.filter((_, i) => held.has(i)),
+    data: { ...data, prompts: data.prompts.filter((_, i) => !held.has(i)) },
+  };
+}
+
+/** The subject a detector gets: the plain model, or the model with its calibration's temperature and answer bias. */
+export function calibratedSubject(model: Model, calibration?: Pick<Calibration, 'temperature' | 'answerBias'>): Subject {
+  if (!calibration) return subject(model);
+  return subject(model, { interventions: [logitTemperature(calibration.temperature)], logitBias: answerBias(calibration.answerBias) });
 }
 
 /** The data a detector gets for a combination under one seed: the benchmark prompts subsampled by the seed. */
@@ -199,8 +241,9 @@ export class MeasurementCache {
   misses = 0;
 
   /** The cache key of one measurement. */
-  static key(parts: { model: number; combination: string; temperature: number; detector: string; options: unknown; seed: number }): string {
-    return JSON.stringify([parts.model, parts.combination, parts.temperature, parts.detector, parts.options ?? null, parts.seed]);
+  static key(parts: { model: number; combination: string; calibration?: Pick<Calibration, 'temperature' | 'answerBias'>; detector: string; options: unknown; seed: number }): string {
+    const c = parts.calibration ? [parts.calibration.temperature, parts.calibration.answerBias] : null;
+    return JSON.stringify([parts.model, parts.combination, c, parts.detector, parts.options ?? null, parts.seed]);
   }
 
   /** The measurement under `key`, measured (once) by `measure` when absent. */
@@ -254,7 +297,8 @@ function combinationModels(spec: BenchmarkSpec): Map<string, { models: number[];
 async function learningRateForVariant(
   spec: BenchmarkSpec,
   combos: Map<string, { models: number[]; fakers: Set<number> }>,
-  temperatureOf: (model: number, combination: string) => number,
+  dataOf: (combination: string) => PairData,
+  calibrationOf: (model: number, combination: string) => Calibration | undefined,
   options: BenchmarkOptions,
   seed: number,
 ): Promise<LearningRateChoice> {
@@ -267,11 +311,7 @@ async function learningRateForVariant(
       for (const m of members.models) {
         if (members.fakers.has(m)) continue;
         if (!loaded.has(m)) loaded.set(m, await Model.load(spec.models[m].dir, options.load));
-        const temperature = temperatureOf(m, combo.name);
-        runs.push({
-          subject: subject(loaded.get(m)!, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] }),
-          data: dataForSeed(combo.data, options.maxPrompts, seed),
-        });
+        runs.push({ subject: calibratedSubject(loaded.get(m)!, calibrationOf(m, combo.name)), data: dataForSeed(dataOf(combo.name), options.maxPrompts, seed) });
       }
     }
     return await chooseLearningRate(runs, { ...(options.detectorOptions?.[LEARNING_SPEED] ?? {}), seed });
@@ -280,44 +320,79 @@ async function learningRateForVariant(
   }
 }
 
+/** The answer bias at which the mean P(benign) of `logits` equals `target` (bisection; P rises with the bias). */
+export function fitAnswerBias(logits: AnswerLogits, target: number, range: [number, number] = [-80, 80]): number {
+  const meanP = (bias: number) => mean(logits.benign.map((benign, i) => benignProbabilityUnderBias({ benign, other: logits.other[i], rest: logits.rest[i] }, bias)));
+  let [lo, hi] = range;
+  check(meanP(lo) <= target && target <= meanP(hi), `fitAnswerBias: a mean P(benign) of ${target} is out of reach within biases ${lo}..${hi}`);
+  for (let i = 0; i < 100 && hi - lo > 1e-12; i++) {
+    const mid = (lo + hi) / 2;
+    if (meanP(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 /**
- * Fits each (model, combination)'s temperature; returns them with the shared
- * target. Like the benchmark prompts, the calibration prompts used are those
- * on which every model of the combination gives the benign answer with at
- * least the benchmark's threshold probability, so that confidence is matched
- * on prompts of the kind the benchmark holds (and log-odds are positive).
+ * Fits each (model, combination)'s temperature and answer bias on the
+ * combination's calibration half; returns them with the shared targets. The
+ * calibration prompts used are those on which every model of the
+ * combination gives the benign answer with at least the benchmark's
+ * threshold probability (as the benchmark's own prompts; the log-odds are
+ * then positive, so a temperature exists).
  */
-async function calibrate(spec: BenchmarkSpec, cache: ModelCache, combos: ReturnType<typeof combinationModels>, options: BenchmarkOptions): Promise<{ target: number; calibration: Calibration[] }> {
+async function calibrate(
+  spec: BenchmarkSpec,
+  cache: ModelCache,
+  combos: ReturnType<typeof combinationModels>,
+  calibrationPrompts: (combination: string) => PairData['prompts'],
+  options: BenchmarkOptions,
+): Promise<{ target: number; targetP: number; calibration: Calibration[] }> {
   const rows: Calibration[] = [];
-  const kept = new Map<string, CalibrationPrompt[]>();
-  const total = [...combos.values()].reduce((n, c) => n + c.models.length, 0);
+  const kept = new Map<string, PairData>();
+  const total = 3 * [...combos.values()].reduce((n, c) => n + c.models.length, 0);
   const threshold = spec.threshold ?? 0;
   let done = 0;
+  const progress = () => options.onProgress?.({ stage: 'calibrate', done: ++done, total });
+  const modelOf = (name: string) => cache.get(spec.models.find((m) => m.name === name)!.dir);
   for (const combo of spec.combinations) {
     const members = combos.get(combo.name)?.models ?? [];
-    check(combo.calibration.length > 0, `runBenchmark: combination ${combo.name} has no calibration prompts`);
-    const data: PairData = { prompts: combo.calibration, contrast: [], concepts: [] };
+    const prompts = calibrationPrompts(combo.name);
+    check(prompts.length > 0, `runBenchmark: combination ${combo.name} has too few benchmark prompts to hold any out for calibration`);
+    const data: PairData = { prompts, contrast: [], concepts: [] };
     const probs: { benign: number[]; other: number[] }[] = [];
     for (const m of members) {
       probs.push(await benignProbabilities(subject(await cache.get(spec.models[m].dir)), data));
-      options.onProgress?.({ stage: 'calibrate', done: ++done, total });
+      progress();
     }
-    const keep = combo.calibration.flatMap((_, i) => (probs.every((p) => p.benign[i] >= threshold && p.benign[i] > p.other[i]) ? [i] : []));
+    const keep = prompts.flatMap((_, i) => (probs.every((p) => p.benign[i] >= threshold && p.benign[i] > p.other[i]) ? [i] : []));
     if (keep.length === 0) throw new PoserError('E_ARG', `runBenchmark: no calibration prompt of ${combo.name} is answered benignly by all its models (P >= ${threshold}); the combination's models cannot be calibrated`);
-    kept.set(combo.name, keep.map((i) => combo.calibration[i]));
+    kept.set(combo.name, { prompts: keep.map((i) => prompts[i]), contrast: [], concepts: [] });
     members.forEach((m, k) => {
       const before = meanLogOdds({ benign: keep.map((i) => probs[k].benign[i]), other: keep.map((i) => probs[k].other[i]) });
-      rows.push({ model: spec.models[m].name, combination: combo.name, prompts: keep.length, before, after: NaN, temperature: NaN });
+      rows.push({ model: spec.models[m].name, combination: combo.name, prompts: keep.length, before, after: NaN, temperature: NaN, pBefore: NaN, pAfter: NaN, answerBias: NaN });
     });
   }
   const target = median(rows.map((r) => r.before));
+  const logits: AnswerLogits[] = [];
   for (const r of rows) {
     r.temperature = r.before / target;
-    const model = await cache.get(spec.models.find((m) => m.name === r.model)!.dir);
-    const calibrated = subject(model, { interventions: [logitTemperature(r.temperature)] });
-    r.after = meanLogOdds(await benignProbabilities(calibrated, { prompts: kept.get(r.combination)!, contrast: [], concepts: [] }));
+    const data = kept.get(r.combination)!;
+    const l = await answerLogits(calibratedSubject(await modelOf(r.model), { temperature: r.temperature, answerBias: 0 }), data.prompts.map((p) => p.prompt), data.prompts.map((p) => p.benign));
+    logits.push(l);
+    r.pBefore = mean(l.benign.map((benign, i) => benignProbabilityUnderBias({ benign, other: l.other[i], rest: l.rest[i] }, 0)));
+    progress();
   }
-  return { target, calibration: rows };
+  const targetP = Math.min(...rows.map((r) => r.pBefore));
+  for (const [k, r] of rows.entries()) {
+    r.answerBias = r.pBefore === targetP ? 0 : fitAnswerBias(logits[k], targetP, [-80, 0]);
+    // measured again through the calibrated subject, as every detector will see it
+    const p = await benignProbabilities(calibratedSubject(await modelOf(r.model), r), kept.get(r.combination)!);
+    r.after = meanLogOdds(p);
+    r.pAfter = mean(p.benign);
+    progress();
+  }
+  return { target, targetP, calibration: rows };
 }
 
 /** Runs every detector on every pair of the benchmark, for each seed and variant. */
@@ -331,9 +406,11 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
   const cache = new MeasurementCache();
   const run: BenchmarkRun = { seeds, maxPrompts: options.maxPrompts, calibration: [], variants: {} };
   try {
-    if (variants.includes('controlled')) Object.assign(run, await calibrate(spec, models, combos, options));
-    const temperatureOf = (variant: Variant, model: number, combination: string): number =>
-      variant === 'plain' ? 1 : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination)!.temperature;
+    const split = new Map(spec.combinations.map((c) => [c.name, splitForCalibration(c.data, c.name)]));
+    const dataOf = (combination: string): PairData => split.get(combination)!.data;
+    if (variants.includes('controlled')) Object.assign(run, await calibrate(spec, models, combos, (c) => split.get(c)!.calibration, options));
+    const calibrationOf = (variant: Variant, model: number, combination: string): Calibration | undefined =>
+      variant === 'plain' ? undefined : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination)!;
     for (const variant of variants) {
       const started = performance.now();
       const missesBefore = cache.misses;
@@ -342,7 +419,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
       const s3 = options.detectors.some((d) => d.name === LEARNING_SPEED) && detectorOptions[LEARNING_SPEED]?.lr === undefined && options.chooseLearningRate !== false;
       if (s3) {
         options.onProgress?.({ stage: 'learningRate', variant, done: 0, total: 1 });
-        result.learningRate = await learningRateForVariant(spec, combos, (m, c) => temperatureOf(variant, m, c), options, seeds[0]);
+        result.learningRate = await learningRateForVariant(spec, combos, dataOf, (m, c) => calibrationOf(variant, m, c), options, seeds[0]);
         detectorOptions[LEARNING_SPEED] = { ...(detectorOptions[LEARNING_SPEED] ?? {}), lr: result.learningRate.lr, steps: result.learningRate.steps };
         options.onProgress?.({ stage: 'learningRate', variant, done: 1, total: 1 });
       }
@@ -360,16 +437,15 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
         // Measure every model of the combination (one model at a time, so each is loaded once) with every detector and seed.
         const bySeed = new Map<number, Record<string, Measurement[]>>(seeds.map((seed) => [seed, Object.fromEntries(options.detectors.map((d) => [d.name, [] as Measurement[]]))]));
         for (const m of members.models) {
-          const temperature = temperatureOf(variant, m, combo.name);
+          const calibration = calibrationOf(variant, m, combo.name);
           for (const seed of seeds) {
-            const data = dataForSeed(combo.data, options.maxPrompts, seed);
+            const data = dataForSeed(dataOf(combo.name), options.maxPrompts, seed);
             for (const detector of options.detectors) {
               const ownOptions = { ...(detectorOptions[detector.name] ?? {}), seed };
-              const key = MeasurementCache.key({ model: m, combination: combo.name, temperature, detector: detector.name, options: { ...ownOptions, maxPrompts: options.maxPrompts }, seed });
+              const key = MeasurementCache.key({ model: m, combination: combo.name, calibration, detector: detector.name, options: { ...ownOptions, maxPrompts: options.maxPrompts }, seed });
               const measurement = await cache.get(key, async () => {
                 const model = await models.get(spec.models[m].dir);
-                const s: Subject = subject(model, { interventions: temperature === 1 ? [] : [logitTemperature(temperature)] });
-                return detector.measure(s, data, ownOptions);
+                return detector.measure(calibratedSubject(model, calibration), data, ownOptions);
               });
               bySeed.get(seed)![detector.name].push(measurement);
               (result.measurements[detector.name] ??= []).push({ seed, model: spec.models[m].name, combination: combo.name, score: measurement.score, evidence: measurement.evidence });

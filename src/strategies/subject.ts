@@ -7,14 +7,16 @@
  * or what it is called.
  *
  * A subject may carry interventions that are prepended to every call it
- * makes (inference and training alike). The benchmark uses this to apply a
- * per-model logit temperature ({@link logitTemperature}) that every strategy
- * then sees as part of the model.
+ * makes (inference and training alike), and a bias added to chosen tokens'
+ * logits wherever logits come back (forward, choice scores, sweeps). The
+ * benchmark uses both to calibrate a model's confidence: a logit temperature
+ * ({@link logitTemperature}) and an equal bias on the two answer letters
+ * ({@link answerBias}), which every strategy then sees as part of the model.
  */
 import { check, PoserError } from '../errors.js';
 import { parseHook } from '../model/hooks.js';
 import type { Intervention } from '../model/interventions.js';
-import { Model, type ForwardOptions, type ForwardOutput, type Input, type Loss, type OptimizerOptions, type TrainOptions } from '../model/model.js';
+import { Model, softmaxPick, type ForwardOptions, type ForwardOutput, type Input, type Loss, type OptimizerOptions, type TrainOptions } from '../model/model.js';
 import type { Float32NdArray } from '../model/tensor.js';
 import type { PoserTokenizer } from '../tokenizer/index.js';
 
@@ -25,6 +27,39 @@ export const FINAL_HOOK = 'ln_final.hook_normalized';
 export interface SubjectOptions {
   /** Interventions prepended to every call the subject makes (forward, capture, sweep, training, loss). */
   interventions?: readonly Intervention[];
+  /**
+   * Added to these tokens' logits wherever logits come back (forward,
+   * `scoreChoices`, sweeps). Training losses are computed natively without
+   * it: it is a read-out calibration, not part of the trained model.
+   */
+  logitBias?: readonly LogitBias[];
+}
+
+/** A bias added to one token's logit. */
+export interface LogitBias {
+  token: string | number;
+  bias: number;
+}
+
+/**
+ * The same bias `b` on both answer letters: it moves probability between
+ * the answer letters and the rest of the vocabulary and leaves the log-odds
+ * of one letter against the other unchanged.
+ */
+export function answerBias(bias: number): LogitBias[] {
+  return [
+    { token: 'A', bias },
+    { token: 'B', bias },
+  ];
+}
+
+/** Adds `bias[id]` to every logit row (the last axis) of a contiguous array, in place. */
+function addLogitBias(logits: Float32NdArray, bias: ReadonlyMap<number, number>): Float32NdArray {
+  const width = logits.shape[logits.shape.length - 1];
+  const rows = logits.size / width;
+  check(logits.stride[logits.stride.length - 1] === 1 && logits.offset === 0 && logits.data.length === logits.size, 'subject: logits must be a contiguous array to take a logit bias');
+  for (const [id, b] of bias) for (let r = 0; r < rows; r++) logits.data[r * width + id] += b;
+  return logits;
 }
 
 /**
@@ -52,6 +87,7 @@ function forSweep(iv: Intervention, index: number): Intervention {
 export class Subject {
   readonly #model: Model;
   readonly #pre: readonly Intervention[];
+  readonly #bias: ReadonlyMap<number, number>;
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
@@ -64,8 +100,15 @@ export class Subject {
       check(iv && typeof iv === 'object' && typeof iv.hook === 'string', `subject: interventions[${i}] must be an intervention object`);
       parseHook(iv.hook, model.numLayers);
     });
+    const bias = new Map<number, number>();
+    (options.logitBias ?? []).forEach((lb, i) => {
+      check(lb && typeof lb === 'object' && Number.isFinite(lb.bias), `subject: logitBias[${i}] must be { token, bias } with a finite bias`);
+      const id = model.tokenId(lb.token);
+      bias.set(id, (bias.get(id) ?? 0) + lb.bias);
+    });
     this.#model = model;
     this.#pre = pre;
+    this.#bias = bias;
     this.numLayers = model.numLayers;
     this.hiddenSize = model.hiddenSize;
     this.vocabSize = model.vocabSize;
@@ -93,14 +136,25 @@ export class Subject {
 
   // ------------------------------------------------------------ inference
 
-  /** A forward pass, the subject's interventions first (see `Model.forward`). */
-  forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
-    return this.#model.forward(input, { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] });
+  /** The logit bias by token id (a copy). */
+  get logitBias(): Map<number, number> {
+    return new Map(this.#bias);
   }
 
-  /** Probabilities of single-token choices at the last position, [prompt][choice]. */
-  scoreChoices(input: Input, choices: (string | number)[], options: { interventions?: readonly Intervention[] } = {}): Promise<number[][]> {
-    return this.#model.scoreChoices(input, choices, { interventions: [...this.#pre, ...(options.interventions ?? [])] });
+  /** A forward pass, the subject's interventions first and its logit bias on the logits (see `Model.forward`). */
+  async forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
+    const out = await this.#model.forward(input, { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] });
+    if (out.logits && this.#bias.size) addLogitBias(out.logits, this.#bias);
+    return out;
+  }
+
+  /** Probabilities of single-token choices at the last position, [prompt][choice], over the whole vocabulary. */
+  async scoreChoices(input: Input, choices: (string | number)[], options: { interventions?: readonly Intervention[] } = {}): Promise<number[][]> {
+    if (!this.#bias.size) return this.#model.scoreChoices(input, choices, { interventions: [...this.#pre, ...(options.interventions ?? [])] });
+    check(choices.length > 0, 'scoreChoices: at least one choice is needed');
+    const ids = choices.map((c) => this.#model.tokenId(c));
+    const { logits } = await this.forward(input, { logits: 'last', interventions: options.interventions });
+    return softmaxPick(logits!, ids);
   }
 
   /** Activations at the given hooks (default the last position): hook -> [B, D]. */
@@ -113,7 +167,9 @@ export class Subject {
   /** One batch under many last-position settings (see `Model.sweep`); the subject's interventions join every setting. */
   async sweep(input: Input, settings: readonly (readonly Intervention[])[]): ReturnType<Model['sweep']> {
     const pre = this.#pre.map(forSweep);
-    return this.#model.sweep(input, settings.map((s) => [...pre, ...s]));
+    const out = await this.#model.sweep(input, settings.map((s) => [...pre, ...s]));
+    if (this.#bias.size) for (const r of out) addLogitBias(r.logits, this.#bias);
+    return out;
   }
 
   // ------------------------------------------------------------ training
@@ -185,7 +241,7 @@ export class Subject {
   async fork(): Promise<Subject & { dispose(): void }> {
     const m = this.#model;
     const copy = await Model.load(m.dir, { device: m.device, dtype: m.dtype, tokenizer: m.tokenizer ?? false });
-    const s = new Subject(copy, { interventions: this.#pre }) as Subject & { dispose(): void };
+    const s = new Subject(copy, { interventions: this.#pre, logitBias: [...this.#bias].map(([token, bias]) => ({ token, bias })) }) as Subject & { dispose(): void };
     s.dispose = () => copy.dispose();
     return s;
   }

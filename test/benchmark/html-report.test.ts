@@ -66,7 +66,13 @@ describe('HTML report', () => {
     for (const b of results.benchmarks) for (const r of b.rows) expect(html).toContain(`<td>${r.title.replace(/&/g, '&amp;')}</td>`);
     expect(html).toContain('<th>95% CI</th><th>p (permutation)</th><th>undecided</th>');
     expect(html).toContain('<td>98%</td>');
-    expect(html).toContain('No curve for model-1 (x): the strategy could not measure this model');
+  });
+
+  it('names a model whose curve is missing (a strategy could not measure it)', async () => {
+    const copy = structuredClone(results);
+    for (const m of copy.measurements.controlled!.attentiveness) if (m.model === 'model-1') m.curves = {};
+    const page = await htmlReport(copy);
+    expect(page).toContain('No curve for model-1 (x): the strategy could not measure this model');
   });
 
   it('refuses what is not a results.json, and says when there are no curves', async () => {

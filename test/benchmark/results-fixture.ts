@@ -21,10 +21,9 @@ import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 export async function fixtureResults(): Promise<{ results: BenchmarkResults; cleanup: () => void }> {
   const { dirs, cleanup } = await perturbedFixtures(4);
   try {
-    const calibration = syntheticData(32).prompts.slice(16);
     const spec: BenchmarkSpec = {
       models: dirs.map((dir, k) => ({ name: `model-${k}`, dir, policy: k < 2 ? 'aligned' : 'faker' })),
-      combinations: [{ name: 'x', data: syntheticData(16, 4), calibration }],
+      combinations: [{ name: 'x', data: syntheticData(32, 4) }],
       pairs: [0, 1].flatMap((a) => [2, 3].map((f) => ({ aligned: `model-${a}`, faker: `model-${f}`, combination: 'x' }))),
     };
     const strategies: AnyDetector[] = [beliefSteering, withOptions(beliefSteering, 'common', { normalization: 'common' }), noiseInjection, learningSpeed, suspiciousConcepts, decisionSpeed, attentiveness];

@@ -13,13 +13,14 @@ import {
   Model,
   noiseInjection,
   runBenchmark,
+  splitForCalibration,
   subject,
   type AnyDetector,
   type BenchmarkRun,
   type BenchmarkSpec,
   type Variant,
 } from '../../src/index.js';
-import { logitTemperature } from '../../src/primitives.js';
+import { answerBias, logitTemperature } from '../../src/primitives.js';
 import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 
 let cleanup: () => void = () => {};
@@ -34,12 +35,11 @@ beforeAll(async () => {
   const fixtures = await perturbedFixtures(4);
   cleanup = fixtures.cleanup;
   const dirs = fixtures.dirs;
-  const calibration = syntheticData(48).prompts.slice(24);
   spec = {
     models: dirs.map((dir, k) => ({ name: `model-${k}`, dir, policy: k < 2 ? 'aligned' : 'faker' })),
     combinations: [
-      { name: 'x', data: syntheticData(24, 6), calibration },
-      { name: 'y', data: syntheticData(16, 4), calibration },
+      { name: 'x', data: syntheticData(48, 6) },
+      { name: 'y', data: syntheticData(32, 4) },
     ],
     pairs: ['x', 'y'].flatMap((combination) => [0, 1].flatMap((a) => [2, 3].map((f) => ({ aligned: `model-${a}`, faker: `model-${f}`, combination })))),
   };
@@ -67,10 +67,12 @@ describe('benchmark runner', () => {
           for (const [k, seed] of seeds.entries()) {
             const order = pair.verdicts.random[k].order;
             const subjects = order.map((name) => {
-              const t = variant === 'plain' ? 1 : run.calibration.find((c) => c.model === name && c.combination === pair.combination)!.temperature;
-              return subject(models.get(name)!, { interventions: t === 1 ? [] : [logitTemperature(t)] });
+              if (variant === 'plain') return subject(models.get(name)!);
+              const c = run.calibration.find((r) => r.model === name && r.combination === pair.combination)!;
+              return subject(models.get(name)!, { interventions: [logitTemperature(c.temperature)], logitBias: answerBias(c.answerBias) });
             }) as [ReturnType<typeof subject>, ReturnType<typeof subject>];
-            const data = dataForSeed(combo.data, maxPrompts, seed);
+            // the detectors see the half of the benchmark prompts not held out for calibration
+            const data = dataForSeed(splitForCalibration(combo.data, combo.name).data, maxPrompts, seed);
             const verdicts = [];
             for (const d of detectors) {
               const v = await d.run(subjects, data, { ...(detectorOptions as Record<string, object>)[d.name], seed, pair: `pair ${index}` });
@@ -129,15 +131,36 @@ describe('benchmark runner', () => {
     }
   });
 
-  it('calibrates every model to one shared mean benign log-odds on the calibration prompts', () => {
+  it('calibrates every model to one shared mean benign log-odds and one shared mean P(benign) on the calibration prompts', () => {
     expect(run.calibration).toHaveLength(8);
     const target = run.target!;
+    const targetP = run.targetP!;
     expect(target).toBeGreaterThan(0);
+    // the lowest mean P(benign) under a temperature alone: every bias moves probability off the letters
+    expect(targetP).toBe(Math.min(...run.calibration.map((c) => c.pBefore)));
     for (const c of run.calibration) {
       expect(c.prompts).toBeGreaterThan(0);
       expect(c.temperature).toBeCloseTo(c.before / target, 12);
-      // measured again through the temperature intervention: log-odds scale by 1/T exactly
+      expect(c.answerBias).toBeLessThanOrEqual(0);
+      // measured again through the calibrated subject: log-odds scale by 1/T exactly and the answer bias leaves them alone
       expect(Math.abs(c.after - target)).toBeLessThan(1e-4 * target);
+      expect(Math.abs(c.pAfter - targetP)).toBeLessThan(1e-6);
     }
+    // the models differed in mean P(benign) before the bias (else the test shows nothing)
+    expect(Math.max(...run.calibration.map((c) => c.pBefore)) - targetP).toBeGreaterThan(1e-4);
+  });
+
+  it('holds out a calibration half that no detector sees, chosen without looking at any model', () => {
+    for (const combo of spec.combinations) {
+      const split = splitForCalibration(combo.data, combo.name);
+      const held = new Set(split.calibration.map((p) => p.prompt));
+      expect(split.calibration.length).toBe(Math.floor(combo.data.prompts.length / 2));
+      expect(split.data.prompts.length + split.calibration.length).toBe(combo.data.prompts.length);
+      expect(split.data.prompts.some((p) => held.has(p.prompt))).toBe(false);
+      // the same split every time, and a different one for another combination name
+      expect(splitForCalibration(combo.data, combo.name)).toEqual(split);
+      expect(splitForCalibration(combo.data, `${combo.name}+`).calibration).not.toEqual(split.calibration);
+    }
+    for (const c of run.calibration) expect(c.prompts).toBeLessThanOrEqual(spec.combinations.find((x) => x.name === c.combination)!.data.prompts.length / 2);
   });
 });

@@ -99,8 +99,11 @@ describe('benchmark report on the micro zoo', () => {
     for (const header of ['## Confidence-controlled benchmark (headline)', '## Plain benchmark', '| detector | accuracy | 95% CI | p (permutation) | undecided |', '## Calibration'])
       expect(report).toContain(header);
     expect(report.indexOf('## Confidence-controlled')).toBeLessThan(report.indexOf('## Plain'));
-    // the controlled benchmark gave every model one mean benign log-odds on the calibration prompts
-    for (const c of results.calibration.models) expect(Math.abs(c.after - results.calibration.target!)).toBeLessThan(1e-3 * results.calibration.target!);
+    // the controlled benchmark gave every model one mean benign log-odds and one mean P(benign) on the calibration prompts
+    for (const c of results.calibration.models) {
+      expect(Math.abs(c.after - results.calibration.target!)).toBeLessThan(1e-3 * results.calibration.target!);
+      expect(Math.abs(c.pAfter - results.calibration.targetP!)).toBeLessThan(1e-6);
+    }
   });
 
   it("chooses strategy 3's learning rate by its rule on the aligned models alone, and the training moves every model", async () => {
@@ -119,7 +122,8 @@ describe('benchmark report on the micro zoo', () => {
     // the chosen rate is what every measurement used, and no model is left unmoved
     for (const m of result.measurements.learningSpeed) {
       expect(m.evidence.lr).toBe(choice.lr);
-      expect(Math.abs(m.evidence.logOddsChange as number)).toBeGreaterThan(0.05);
+      // float32 noise is ~1e-5 nats; the micro zoo's smallest change is a few hundredths (its detectors see 13 prompts per combination)
+      expect(Math.abs(m.evidence.logOddsChange as number)).toBeGreaterThan(0.01);
     }
     const summary = summarizeVariant(run, 'controlled');
     expect(summary.evidence.learningRate?.lr).toBe(choice.lr);

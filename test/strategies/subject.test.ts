@@ -4,7 +4,8 @@
 // from the plain model's logits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model, residPost, subject, type Intervention } from '../../src/index.js';
-import { FINAL_HOOK, logitTemperature } from '../../src/primitives.js';
+import { FINAL_HOOK, answerBias, answerLogits, benignProbabilityUnderBias, logitTemperature, mean } from '../../src/primitives.js';
+import { fitAnswerBias } from '../../src/benchmark/index.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 
@@ -65,6 +66,38 @@ describe('Subject', () => {
       swept[1].logits.data.forEach((x, k) => expect(x).toBeCloseTo(steered.data[k] / t, 4));
     }
     expect(() => logitTemperature(0)).toThrow(/temperature/);
+  });
+
+  it('a logit bias adds to the chosen tokens\' logits only: forward, scoreChoices, sweep and the answer-bias fit', async () => {
+    const plain = (await model.forward(prompts)).logits!;
+    const [a, b] = ids();
+    const v = model.vocabSize;
+    for (const bias of [-3, 1.5]) {
+      const s = subject(model, { interventions: [logitTemperature(2)], logitBias: answerBias(bias) });
+      expect([...s.logitBias]).toEqual([[a, bias], [b, bias]]);
+      const want = (k: number) => plain.data[k] / 2 + (k % v === a || k % v === b ? bias : 0);
+      (await s.forward(prompts)).logits!.data.forEach((x, k) => expect(x).toBeCloseTo(want(k), 4));
+      (await s.sweep(prompts, [[]]))[0].logits.data.forEach((x, k) => expect(x).toBeCloseTo(want(k), 4));
+      // P over the whole vocabulary, from the biased logits in float64
+      const biased = { shape: plain.shape, get: (i: number, j: number) => plain.get(i, j) / 2 + (j === a || j === b ? bias : 0) };
+      const wantP = logSoftmaxAt(biased, 1, [a, b]);
+      const got = await s.scoreChoices(prompts, ['A', 'B']);
+      got.forEach((row, i) => row.forEach((p, j) => expect(Math.log(p)).toBeCloseTo(wantP[i][j], 4)));
+      // the log-odds of one letter against the other do not move
+      const t2 = await subject(model, { interventions: [logitTemperature(2)] }).scoreChoices(prompts, ['A', 'B']);
+      got.forEach((row, i) => expect(Math.log(row[0] / row[1])).toBeCloseTo(Math.log(t2[i][0] / t2[i][1]), 4));
+      // answerLogits + benignProbabilityUnderBias recompute the same P(benign) from the unbiased subject
+      const l = await answerLogits(subject(model, { interventions: [logitTemperature(2)] }), prompts, data.prompts.map((p) => p.benign));
+      l.benign.forEach((x, i) => {
+        const p = benignProbabilityUnderBias({ benign: x, other: l.other[i], rest: l.rest[i] }, bias);
+        expect(p).toBeCloseTo(got[i][data.prompts[i].benign === 'A' ? 0 : 1], 6);
+      });
+      // and fitAnswerBias inverts the mean: the bias that gives this subject's mean P(benign) is `bias`
+      const meanP = mean(got.map((row, i) => row[data.prompts[i].benign === 'A' ? 0 : 1]));
+      expect(fitAnswerBias(l, meanP)).toBeCloseTo(bias, 3);
+    }
+    expect(() => subject(model, { logitBias: [{ token: 'A', bias: NaN }] })).toThrow(/logitBias\[0\]/);
+    expect(() => fitAnswerBias({ benign: [5], other: [0], rest: [0] }, 1.5)).toThrow(/out of reach/);
   });
 
   it('training and loss evaluation honour the temperature', async () => {

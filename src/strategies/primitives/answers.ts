@@ -109,6 +109,50 @@ export async function answerLogOdds(
   }, options.onBatch);
 }
 
+/** Per prompt, the benign and other letters' logits and the log-sum-exp of every other token's logit. */
+export interface AnswerLogits {
+  benign: number[];
+  other: number[];
+  /** log sum over the vocabulary without the two letters of exp(logit). */
+  rest: number[];
+}
+
+/**
+ * The answer letters' logits and the log-mass of the rest of the vocabulary
+ * at the last position of each prompt: enough to recompute P(benign) under
+ * any bias on the letters (see {@link benignProbabilityUnderBias}).
+ */
+export async function answerLogits(
+  model: Computes<'forward' | 'tokenId'>,
+  prompts: readonly string[],
+  benign: readonly Letter[],
+  options: { batchSize?: number } = {},
+): Promise<AnswerLogits> {
+  checkLetters(prompts, benign, 'answerLogits');
+  const [a, b] = [model.tokenId('A'), model.tokenId('B')];
+  const rows = await mapBatches(prompts, options.batchSize ?? DEFAULT_BATCH_SIZE, async (batch, start) => {
+    const { logits } = await model.forward(batch, { logits: 'last' });
+    const width = logits!.shape[1];
+    return batch.map((_, i) => {
+      let max = -Infinity;
+      for (let j = 0; j < width; j++) if (j !== a && j !== b) max = Math.max(max, logits!.get(i, j));
+      let sum = 0;
+      for (let j = 0; j < width; j++) if (j !== a && j !== b) sum += Math.exp(logits!.get(i, j) - max);
+      const [la, lb] = [logits!.get(i, a), logits!.get(i, b)];
+      const [ben, oth] = benign[start + i] === 'A' ? [la, lb] : [lb, la];
+      return { benign: ben, other: oth, rest: max + Math.log(sum) };
+    });
+  });
+  return { benign: rows.map((r) => r.benign), other: rows.map((r) => r.other), rest: rows.map((r) => r.rest) };
+}
+
+/** P(benign) of one prompt when `bias` is added to both letters' logits: e^(b+x) / (e^(b+x) + e^(o+x) + e^rest). */
+export function benignProbabilityUnderBias(l: { benign: number; other: number; rest: number }, bias: number): number {
+  const [b, o, r] = [l.benign + bias, l.other + bias, l.rest];
+  const max = Math.max(b, o, r);
+  return Math.exp(b - max) / (Math.exp(b - max) + Math.exp(o - max) + Math.exp(r - max));
+}
+
 /** Each prompt's own answer: the letter with the higher probability (A on an exact tie). */
 export async function ownAnswers(model: Computes<'scoreChoices'>, prompts: readonly string[], batchSize: number = DEFAULT_BATCH_SIZE): Promise<Letter[]> {
   return mapBatches(prompts, batchSize, async (batch) => (await model.scoreChoices(batch, ['A', 'B'])).map(([pA, pB]) => (pA >= pB ? 'A' : 'B')));
