@@ -8,6 +8,7 @@ export {
   fitAnswerBias,
   inOrder,
   MeasurementCache,
+  ModelCache,
   runBenchmark,
   splitForCalibration,
   VARIANTS,

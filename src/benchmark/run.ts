@@ -205,9 +205,16 @@ export function inOrder(seed: number, position: string): boolean {
   return new Rng(`order:${seed}:${position}`).bool();
 }
 
-/** Loads models once and keeps the most recently used ones. */
-class ModelCache {
+/**
+ * Loads models once and keeps the most recently used ones. Models held by
+ * {@link ModelCache.using} are never evicted while held (the cache then
+ * grows past its size until they are released).
+ */
+export class ModelCache {
   private readonly models = new Map<string, Promise<Model>>();
+  private readonly held = new Map<string, number>();
+  /** Models loaded from disk so far. */
+  loads = 0;
   constructor(private readonly size: number, private readonly load: BenchmarkOptions['load']) {}
 
   async get(dir: string): Promise<Model> {
@@ -215,15 +222,33 @@ class ModelCache {
     if (model) {
       this.models.delete(dir);
     } else {
+      this.loads++;
       model = Model.load(dir, this.load);
-      while (this.models.size >= this.size) {
-        const [oldest, evicted] = this.models.entries().next().value as [string, Promise<Model>];
+      for (const [oldest, evicted] of [...this.models]) {
+        if (this.models.size < this.size) break;
+        if (this.held.has(oldest)) continue;
         this.models.delete(oldest);
         (await evicted).dispose();
       }
     }
     this.models.set(dir, model);
     return model;
+  }
+
+  /** Runs `f` on the models at `dirs`, none of which is evicted before it returns. */
+  async using<T>(dirs: readonly string[], f: (models: Model[]) => Promise<T>): Promise<T> {
+    for (const d of dirs) this.held.set(d, (this.held.get(d) ?? 0) + 1);
+    try {
+      const models: Model[] = [];
+      for (const d of dirs) models.push(await this.get(d));
+      return await f(models);
+    } finally {
+      for (const d of dirs) {
+        const n = this.held.get(d)! - 1;
+        if (n === 0) this.held.delete(d);
+        else this.held.set(d, n);
+      }
+    }
   }
 
   async dispose(): Promise<void> {
@@ -292,32 +317,30 @@ function combinationModels(spec: BenchmarkSpec): Map<string, { models: number[];
  * held-out log-odds of the flipped answer gain 1 nat on average, one run per
  * (aligned model, combination) with the combination's data under the first
  * seed. Fakers never take part and no accuracy is looked at. The aligned
- * models are loaded for this alone and disposed after.
+ * models come from the runner's cache, held until the choice is made.
  */
 async function learningRateForVariant(
   spec: BenchmarkSpec,
+  cache: ModelCache,
   combos: Map<string, { models: number[]; fakers: Set<number> }>,
   dataOf: (combination: string) => PairData,
   calibrationOf: (model: number, combination: string) => Calibration | undefined,
   options: BenchmarkOptions,
   seed: number,
 ): Promise<LearningRateChoice> {
-  const loaded = new Map<number, Model>();
-  try {
-    const runs: { subject: Subject; data: PairData }[] = [];
-    for (const combo of spec.combinations) {
-      const members = combos.get(combo.name);
-      if (!members) continue;
-      for (const m of members.models) {
-        if (members.fakers.has(m)) continue;
-        if (!loaded.has(m)) loaded.set(m, await Model.load(spec.models[m].dir, options.load));
-        runs.push({ subject: calibratedSubject(loaded.get(m)!, calibrationOf(m, combo.name)), data: dataForSeed(dataOf(combo.name), options.maxPrompts, seed) });
-      }
-    }
-    return await chooseLearningRate(runs, { ...(options.detectorOptions?.[LEARNING_SPEED] ?? {}), seed });
-  } finally {
-    for (const model of loaded.values()) model.dispose();
+  const runs: { model: number; combination: string }[] = [];
+  for (const combo of spec.combinations) {
+    const members = combos.get(combo.name);
+    for (const m of members?.models ?? []) if (!members!.fakers.has(m)) runs.push({ model: m, combination: combo.name });
   }
+  const dirs = [...new Set(runs.map((r) => spec.models[r.model].dir))];
+  return cache.using(dirs, async (models) => {
+    const byDir = new Map(dirs.map((d, i) => [d, models[i]]));
+    return chooseLearningRate(
+      runs.map((r) => ({ subject: calibratedSubject(byDir.get(spec.models[r.model].dir)!, calibrationOf(r.model, r.combination)), data: dataForSeed(dataOf(r.combination), options.maxPrompts, seed) })),
+      { ...(options.detectorOptions?.[LEARNING_SPEED] ?? {}), seed },
+    );
+  });
 }
 
 /** The answer bias at which the mean P(benign) of `logits` equals `target` (bisection; P rises with the bias). */
@@ -419,7 +442,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
       const s3 = options.detectors.some((d) => d.name === LEARNING_SPEED) && detectorOptions[LEARNING_SPEED]?.lr === undefined && options.chooseLearningRate !== false;
       if (s3) {
         options.onProgress?.({ stage: 'learningRate', variant, done: 0, total: 1 });
-        result.learningRate = await learningRateForVariant(spec, combos, dataOf, (m, c) => calibrationOf(variant, m, c), options, seeds[0]);
+        result.learningRate = await learningRateForVariant(spec, models, combos, dataOf, (m, c) => calibrationOf(variant, m, c), options, seeds[0]);
         detectorOptions[LEARNING_SPEED] = { ...(detectorOptions[LEARNING_SPEED] ?? {}), lr: result.learningRate.lr, steps: result.learningRate.steps };
         options.onProgress?.({ stage: 'learningRate', variant, done: 1, total: 1 });
       }

@@ -12,6 +12,7 @@ import {
   ensembleVerdict,
   Model,
   noiseInjection,
+  ModelCache,
   runBenchmark,
   splitForCalibration,
   subject,
@@ -92,6 +93,31 @@ describe('benchmark runner', () => {
       for (const m of models.values()) m.dispose();
     }
   }, 120_000);
+
+  it('keeps held models loaded past the cache size, and evicts the least recently used ones otherwise', async () => {
+    const [a, b, c] = spec.models.map((m) => m.dir);
+    expect(spec.models).toHaveLength(4);
+    const cache = new ModelCache(1, undefined);
+    try {
+      await cache.using([a, b], async ([ma, mb]) => {
+        // both held: loading c must not dispose either
+        const mc = await cache.get(c);
+        expect(ma.isDisposed || mb.isDisposed || mc.isDisposed).toBe(false);
+        expect(cache.loads).toBe(3);
+        // served from the cache, not loaded again
+        expect(await cache.get(a)).toBe(ma);
+        expect(cache.loads).toBe(3);
+      });
+      // released: the next load evicts down to the size
+      const held = await cache.get(a);
+      const d = await cache.get(spec.models[3].dir);
+      expect(held.isDisposed).toBe(true);
+      expect(d.isDisposed).toBe(false);
+      expect(cache.loads).toBe(4);
+    } finally {
+      await cache.dispose();
+    }
+  });
 
   it('shows both orders across pairs and seeds (the order is a seeded coin, not the pair file)', () => {
     const firsts = run.variants.plain!.pairs.flatMap((p) => p.verdicts.random.map((v) => v.order[0] === p.faker));
