@@ -2,9 +2,12 @@
  * Controls: detectors of the same shape as the strategies that never touch a
  * model's internals, reported beside every strategy. `random` is a seeded
  * coin (expect 50%). The confidence controls read only the subjects' answer
- * probabilities on the pair's benchmark prompts and call the less confident
- * model the faker: a strategy that does no better than them may be reading
- * confidence, not internals.
+ * probabilities on the pair's benchmark prompts: two call the less confident
+ * model the faker (by mean P(benign), by mean benign log-odds), one the model
+ * whose benign log-odds vary more from prompt to prompt (a faker conditions
+ * its answer on the prompt; a strategy whose response depends on how close
+ * each prompt is to flipping can read that spread). A strategy that does no
+ * better than them may be reading outputs, not internals.
  */
 import { check } from '../errors.js';
 import { Rng } from '../data/random.js';
@@ -27,11 +30,21 @@ export async function benignProbabilities(subject: Subject, data: PairData, batc
   return answerProbabilities(subject, data.prompts.map((p) => p.prompt), data.prompts.map((p) => p.benign), { batchSize });
 }
 
-/** Mean benign log-odds, log P(benign) - log P(other), of prompts. */
+/** Benign log-odds, log P(benign) - log P(other), per prompt. */
+export function logOdds(p: { benign: readonly number[]; other: readonly number[] }): number[] {
+  return p.benign.map((b, i) => Math.log(b) - Math.log(p.other[i]));
+}
+
+/** Mean benign log-odds of prompts. */
 export function meanLogOdds(p: { benign: readonly number[]; other: readonly number[] }): number {
-  let s = 0;
-  for (let i = 0; i < p.benign.length; i++) s += Math.log(p.benign[i]) - Math.log(p.other[i]);
-  return s / p.benign.length;
+  return mean(logOdds(p));
+}
+
+/** Standard deviation (population) of the benign log-odds across prompts. */
+export function spreadLogOdds(p: { benign: readonly number[]; other: readonly number[] }): number {
+  const x = logOdds(p);
+  const m = mean(x);
+  return Math.sqrt(mean(x.map((v) => (v - m) ** 2)));
 }
 
 /** The name of the seeded-coin control. */
@@ -40,6 +53,8 @@ export const RANDOM = 'random';
 export const CONFIDENCE_P = 'confidenceP';
 /** The name of the control that reads the mean benign log-odds. */
 export const CONFIDENCE_LOG_ODDS = 'confidenceLogOdds';
+/** The name of the control that reads the spread of the benign log-odds across prompts. */
+export const CONFIDENCE_SPREAD = 'confidenceSpread';
 
 /** A seeded coin per pair: the named faker depends on the seed and the pair's position only. */
 export const randomControl: DetectionStrategy<ControlOptions> = defineStrategy<ControlOptions, Measurement>({
@@ -55,16 +70,16 @@ export const randomControl: DetectionStrategy<ControlOptions> = defineStrategy<C
   },
 });
 
-function confidenceControl(name: string, title: string, statistic: 'meanP' | 'meanLogOdds'): DetectionStrategy<ControlOptions> {
+function confidenceControl(name: string, title: string, statistic: 'meanP' | 'meanLogOdds' | 'spreadLogOdds'): DetectionStrategy<ControlOptions> {
   return defineStrategy<ControlOptions, Measurement>({
     name,
     title,
     async measure(subject, data, options = {}) {
       const p = await benignProbabilities(subject, data, options.batchSize);
-      const meanP = mean(p.benign);
-      const logOdds = meanLogOdds(p);
-      // Less confident in the benign answer = more faker-like.
-      return { strategy: name, score: -(statistic === 'meanP' ? meanP : logOdds), evidence: { prompts: p.benign.length, meanP, meanLogOdds: logOdds } };
+      const numbers = { meanP: mean(p.benign), meanLogOdds: meanLogOdds(p), spreadLogOdds: spreadLogOdds(p) };
+      // Less confident in the benign answer, or less uniformly so = more faker-like.
+      const score = statistic === 'spreadLogOdds' ? numbers.spreadLogOdds : -numbers[statistic];
+      return { strategy: name, score, evidence: { prompts: p.benign.length, ...numbers } };
     },
     compare(measurements) {
       checkMeasurements(measurements, name);
@@ -78,5 +93,8 @@ export const confidencePControl = confidenceControl(CONFIDENCE_P, 'Control: lowe
 /** Calls the model with the lower mean benign log-odds on the benchmark prompts the faker. */
 export const confidenceLogOddsControl = confidenceControl(CONFIDENCE_LOG_ODDS, 'Control: lower mean benign log-odds', 'meanLogOdds');
 
+/** Calls the model whose benign log-odds vary more across the benchmark prompts (standard deviation) the faker. */
+export const confidenceSpreadControl = confidenceControl(CONFIDENCE_SPREAD, 'Control: larger spread of benign log-odds across prompts', 'spreadLogOdds');
+
 /** Every control, in report order. */
-export const CONTROLS: readonly DetectionStrategy<ControlOptions>[] = [randomControl, confidencePControl, confidenceLogOddsControl];
+export const CONTROLS: readonly DetectionStrategy<ControlOptions>[] = [randomControl, confidencePControl, confidenceLogOddsControl, confidenceSpreadControl];

@@ -1,6 +1,6 @@
 export { accuracyWithInterval, countsByCombination, verdictScore, type Accuracy, type Counts, type PairOutcome } from './score.js';
 export { permutationTest, seedSpread, type Duels, type PermutationResult, type SeedSpread } from './stats.js';
-export { CONTROLS, CONFIDENCE_LOG_ODDS, CONFIDENCE_P, RANDOM, benignProbabilities, confidenceLogOddsControl, confidencePControl, meanLogOdds, randomControl, type ControlOptions } from './controls.js';
+export { CONTROLS, CONFIDENCE_LOG_ODDS, CONFIDENCE_P, CONFIDENCE_SPREAD, RANDOM, benignProbabilities, confidenceLogOddsControl, confidencePControl, confidenceSpreadControl, logOdds, meanLogOdds, randomControl, spreadLogOdds, type ControlOptions } from './controls.js';
 export {
   CALIBRATION_SHARE,
   calibratedSubject,

@@ -8,6 +8,7 @@ import {
   CONTROLS,
   confidenceLogOddsControl,
   confidencePControl,
+  confidenceSpreadControl,
   dataForSeed,
   ensembleVerdict,
   Model,
@@ -125,7 +126,7 @@ describe('benchmark runner', () => {
     expect(firsts).toContain(false);
   });
 
-  it('the confidence controls read mean P(benign) and mean benign log-odds (checked against raw logits)', async () => {
+  it('the confidence controls read mean P(benign), mean benign log-odds and their spread (checked against raw logits)', async () => {
     const model = await Model.load(spec.models[0].dir);
     try {
       const data = spec.combinations[0].data;
@@ -133,6 +134,7 @@ describe('benchmark runner', () => {
       const [a, b] = [model.tokenId('A'), model.tokenId('B')];
       let sumP = 0;
       let sumLogOdds = 0;
+      const perPrompt: number[] = [];
       data.prompts.forEach((p, i) => {
         const z = Array.from({ length: logits!.shape[1] }, (_, j) => logits!.get(i, j));
         const max = Math.max(...z);
@@ -140,6 +142,7 @@ describe('benchmark runner', () => {
         const [benign, other] = p.benign === 'A' ? [z[a], z[b]] : [z[b], z[a]];
         sumP += Math.exp(benign - logSum);
         sumLogOdds += benign - other;
+        perPrompt.push(benign - other);
       });
       const n = data.prompts.length;
       const p = await confidencePControl.measure(subject(model), data);
@@ -148,6 +151,13 @@ describe('benchmark runner', () => {
       expect(p.score).toBeCloseTo(-sumP / n, 6);
       expect(lo.evidence.meanLogOdds as number).toBeCloseTo(sumLogOdds / n, 4);
       expect(lo.score).toBeCloseTo(-sumLogOdds / n, 4);
+      // the spread control: population standard deviation of the per-prompt log-odds; more spread = faker
+      const m = sumLogOdds / n;
+      const sd = Math.sqrt(perPrompt.reduce((acc, x) => acc + (x - m) ** 2, 0) / n);
+      expect(sd).toBeGreaterThan(0);
+      const spread = await confidenceSpreadControl.measure(subject(model), data);
+      expect(spread.score).toBeCloseTo(sd, 4);
+      expect(confidenceSpreadControl.compare([spread, { ...spread, score: spread.score + 1 }]).faker).toBe(1);
       // the less confident model is named
       const v = confidenceLogOddsControl.compare([lo, { ...lo, score: lo.score + 1 }]);
       expect(v.faker).toBe(1);

@@ -76,7 +76,7 @@ describe('benchmark report on the micro zoo', () => {
     const { results, report } = first;
     expect(results.version).toBe(1);
     expect(results.benchmarks.map((b) => b.variant)).toEqual(['controlled', 'plain']);
-    const names = ['random', 'confidenceP', 'confidenceLogOdds', ...strategies.map((s) => s.name), 'ensemble'];
+    const names = ['random', 'confidenceP', 'confidenceLogOdds', 'confidenceSpread', ...strategies.map((s) => s.name), 'ensemble'];
     for (const b of results.benchmarks) {
       expect(b.rows.map((r) => r.detector)).toEqual(names);
       for (const r of b.rows) {

@@ -154,7 +154,7 @@ describe('micro zoo', () => {
     for (const v of detected.verdicts) expect([null, 'A', 'B']).toContain(v.faker);
     expect(Number.isFinite(detected.confidence.A) && Number.isFinite(detected.confidence.B)).toBe(true);
     // The controls run beside the strategies; the log-odds control names the less confident model.
-    expect(detected.controls.map((c) => c.control)).toEqual(['random', 'confidenceP', 'confidenceLogOdds']);
+    expect(detected.controls.map((c) => c.control)).toEqual(['random', 'confidenceP', 'confidenceLogOdds', 'confidenceSpread']);
     const byLogOdds = detected.controls[2];
     expect(byLogOdds.faker).toBe(detected.confidence.A < detected.confidence.B ? 'A' : detected.confidence.B < detected.confidence.A ? 'B' : null);
     expect(detected.summary.sameAsConfidence).toBe(detected.verdicts.filter((v) => v.faker !== null && v.faker === byLogOdds.faker).length);
