@@ -217,6 +217,7 @@ export class ModelCache {
   loads = 0;
   constructor(private readonly size: number, private readonly load: BenchmarkOptions['load']) {}
 
+  /** The model at `dir`, loaded once; loading a new one evicts the least recently used models that are not held. */
   async get(dir: string): Promise<Model> {
     let model = this.models.get(dir);
     if (model) {
@@ -251,6 +252,7 @@ export class ModelCache {
     }
   }
 
+  /** Disposes every cached model. */
   async dispose(): Promise<void> {
     for (const m of this.models.values()) (await m).dispose();
     this.models.clear();
