@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, CONTROLS } from '../benchmark/controls.js';
+import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, CONFIDENCE_SPREAD, CONTROLS } from '../benchmark/controls.js';
 import { checkPairAgreement, withoutSeparating, type AgreementReport } from '../data/agreement.js';
 import { isPaperLayout, paperCombinations } from '../data/paper.js';
 import { PoserError } from '../errors.js';
@@ -78,6 +78,8 @@ export interface DetectResult {
     votes: { A: number; B: number; undecided: number };
     /** Strategies naming the model the mean-log-odds confidence control names (which reads no internals). */
     sameAsConfidence: number;
+    /** Strategies naming the model the spread control names (the one whose benign log-odds vary more across prompts). */
+    sameAsSpread: number;
   };
   caveat: string;
 }
@@ -158,13 +160,14 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
     const subjects = [subject(models[0]), subject(models[1])] as const;
     const seed = options.seed ?? 0;
     const common = options.options?.common ?? {};
-    onLine('running the controls (a seeded coin; the less confident model in the benign answer)');
+    onLine('running the controls (a seeded coin; the model less sure of its benign answers; the one whose answers are less even across prompts)');
     const controls: ControlVerdict[] = [];
     for (const control of CONTROLS) {
       const v = await control.run(subjects, clean, { seed, ...common, pair: source });
       controls.push({ control: control.name, title: control.title, faker: letter(v), scores: { A: v.scores[0], B: v.scores[1] }, evidence: v.evidence });
     }
     const byLogOdds = controls.find((c) => c.control === CONFIDENCE_LOG_ODDS)!;
+    const bySpread = controls.find((c) => c.control === CONFIDENCE_SPREAD)!;
     const perModel = (byLogOdds.evidence.models ?? []) as { meanLogOdds: number }[];
     const confidence = { A: perModel[0].meanLogOdds, B: perModel[1].meanLogOdds };
     const verdicts: DetectVerdict[] = [];
@@ -194,6 +197,7 @@ export async function runDetect(options: DetectOptions, onLine: (line: string) =
         likelier: votes.A > votes.B ? 'A' : votes.B > votes.A ? 'B' : null,
         votes,
         sameAsConfidence: byLogOdds.faker === null ? 0 : verdicts.filter((v) => v.faker === byLogOdds.faker).length,
+        sameAsSpread: bySpread.faker === null ? 0 : verdicts.filter((v) => v.faker === bySpread.faker).length,
       },
       caveat: CAVEAT,
     };
@@ -231,8 +235,10 @@ function confidenceNote(r: DetectResult): string {
   const n = r.verdicts.length;
   const same = r.summary.sameAsConfidence;
   const also = r.controls.find((c) => c.control === CONFIDENCE_P);
+  const spread = r.controls.find((c) => c.control === CONFIDENCE_SPREAD);
+  const spreadNote = spread && spread.faker !== null ? ` ${r.summary.sameAsSpread} of ${n} name the model whose benign answers are less even across prompts (${spread.faker}), which the outputs alone also show.` : '';
   return `${same} of ${n} strategies name the model the confidence control names (${byLogOdds.faker}, the one less sure of its benign answers${also && also.faker !== byLogOdds.faker ? '; by mean probability it is the other one' : ''}); ` +
-    (same === n ? 'the strategies add nothing the outputs alone do not say' : 'where a strategy disagrees with it, that verdict does not come from confidence alone');
+    (same === n ? 'the strategies add nothing the outputs alone do not say.' : 'where a strategy disagrees with it, that verdict does not come from mean confidence alone.') + spreadNote;
 }
 
 function strategyList(value: string): StrategyName[] {

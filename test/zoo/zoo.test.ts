@@ -158,6 +158,8 @@ describe('micro zoo', () => {
     const byLogOdds = detected.controls[2];
     expect(byLogOdds.faker).toBe(detected.confidence.A < detected.confidence.B ? 'A' : detected.confidence.B < detected.confidence.A ? 'B' : null);
     expect(detected.summary.sameAsConfidence).toBe(detected.verdicts.filter((v) => v.faker !== null && v.faker === byLogOdds.faker).length);
+    const bySpread = detected.controls[3];
+    expect(detected.summary.sameAsSpread).toBe(detected.verdicts.filter((v) => v.faker !== null && v.faker === bySpread.faker).length);
     const text = formatDetect(detected);
     expect(text).toMatch(/controls \(they read no internals\):\n  random .*strategies:\n.*likelier faker: .*evidence, not proof/s);
     expect(text).toMatch(/strategies name the model the confidence control names|the confidence control is undecided/);
