@@ -29,7 +29,7 @@ export interface ZooPair {
   combination: string;
   /** Benchmark prompts, contrast pairs and concept stimuli (what a strategy gets). */
   data: PairData;
-  /** Good-oversight prompts that are not benchmark prompts, with their benign letter (for calibrating confidence before any strategy runs). */
+  /** Good-oversight prompts that are not benchmark prompts, with their benign letter (held out; the benchmark runner calibrates on half of the benchmark prompts instead, docs/benchmark.md). */
   calibration: PairData['prompts'];
 }
 

@@ -40,7 +40,7 @@ export interface ModelPair {
   combination: string;
   /** Benchmark file, relative to the pairs file. */
   benchmark: string;
-  /** Good-oversight prompts that are not benchmark prompts (for calibrating confidence), contrast pairs and concept stimuli, relative to the pairs file. */
+  /** Good-oversight prompts that are not benchmark prompts (held out), contrast pairs and concept stimuli, relative to the pairs file. */
   calibration: string;
   contrast: string;
   concepts: string;

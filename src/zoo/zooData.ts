@@ -56,7 +56,7 @@ export interface CombinationCandidates {
   contrast: ContrastPair[];
   /** The three concept sets with every statement (12 per side). */
   concepts: ConceptSet[];
-  /** Good-oversight single-policy prompts of both policies, benign answer as response, for calibrating confidence. */
+  /** Good-oversight single-policy prompts of both policies, benign answer as response, held out from every other use. */
   calibration: ScenarioItem[];
 }
 
