@@ -13,7 +13,7 @@ import { check } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { answerProbabilities, type AnswerProbabilities } from '../strategies/primitives/answers.js';
 import { DEFAULT_BATCH_SIZE } from '../strategies/primitives/batching.js';
-import { mean } from '../strategies/primitives/stats.js';
+import { mean, std } from '../strategies/primitives/stats.js';
 import type { Subject } from '../strategies/subject.js';
 import type { CommonOptions, DetectionStrategy, Measurement, PairData } from '../strategies/types.js';
 import { checkMeasurements, decide, defineStrategy } from '../strategies/verdict.js';
@@ -42,9 +42,7 @@ export function meanLogOdds(p: { benign: readonly number[]; other: readonly numb
 
 /** Standard deviation (population) of the benign log-odds across prompts. */
 export function spreadLogOdds(p: { benign: readonly number[]; other: readonly number[] }): number {
-  const x = logOdds(p);
-  const m = mean(x);
-  return Math.sqrt(mean(x.map((v) => (v - m) ** 2)));
+  return std(logOdds(p));
 }
 
 /** The name of the seeded-coin control. */
@@ -76,7 +74,8 @@ function confidenceControl(name: string, title: string, statistic: 'meanP' | 'me
     title,
     async measure(subject, data, options = {}) {
       const p = await benignProbabilities(subject, data, options.batchSize);
-      const numbers = { meanP: mean(p.benign), meanLogOdds: meanLogOdds(p), spreadLogOdds: spreadLogOdds(p) };
+      const x = logOdds(p);
+      const numbers = { meanP: mean(p.benign), meanLogOdds: mean(x), spreadLogOdds: std(x) };
       // Less confident in the benign answer, or less uniformly so = more faker-like.
       const score = statistic === 'spreadLogOdds' ? numbers.spreadLogOdds : -numbers[statistic];
       return { strategy: name, score, evidence: { prompts: p.benign.length, ...numbers } };

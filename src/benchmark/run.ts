@@ -40,7 +40,7 @@ import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
 import { answerBias, logitTemperature, subject, type Subject } from '../strategies/subject.js';
-import { answerLogits, benignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
+import { answerLogits, meanBenignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
 import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
@@ -347,7 +347,7 @@ async function learningRateForVariant(
 
 /** The answer bias at which the mean P(benign) of `logits` equals `target` (bisection; P rises with the bias). */
 export function fitAnswerBias(logits: AnswerLogits, target: number, range: [number, number] = [-80, 80]): number {
-  const meanP = (bias: number) => mean(logits.benign.map((benign, i) => benignProbabilityUnderBias({ benign, other: logits.other[i], rest: logits.rest[i] }, bias)));
+  const meanP = (bias: number) => meanBenignProbabilityUnderBias(logits, bias);
   let [lo, hi] = range;
   check(meanP(lo) <= target && target <= meanP(hi), `fitAnswerBias: a mean P(benign) of ${target} is out of reach within biases ${lo}..${hi}`);
   for (let i = 0; i < 100 && hi - lo > 1e-12; i++) {
@@ -405,7 +405,7 @@ async function calibrate(
     const data = kept.get(r.combination)!;
     const l = await answerLogits(calibratedSubject(await modelOf(r.model), { temperature: r.temperature, answerBias: 0 }), data.prompts.map((p) => p.prompt), data.prompts.map((p) => p.benign));
     logits.push(l);
-    r.pBefore = mean(l.benign.map((benign, i) => benignProbabilityUnderBias({ benign, other: l.other[i], rest: l.rest[i] }, 0)));
+    r.pBefore = meanBenignProbabilityUnderBias(l, 0);
     progress();
   }
   const targetP = Math.min(...rows.map((r) => r.pBefore));
