@@ -18,6 +18,7 @@ export {
   type BenchmarkRun,
   type BenchmarkSpec,
   type Calibration,
+  type CalibrationTarget,
   type PairRecord,
   type PairVerdict,
   type Variant,

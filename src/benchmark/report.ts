@@ -5,7 +5,7 @@
  * written as Markdown and as `results.json` for other renderers.
  */
 import { CONFIDENCE_LOG_ODDS, CONFIDENCE_P, CONFIDENCE_SPREAD, RANDOM } from './controls.js';
-import type { BenchmarkRun, Calibration, PairRecord, Variant, VariantResult } from './run.js';
+import type { BenchmarkRun, Calibration, CalibrationTarget, PairRecord, Variant, VariantResult } from './run.js';
 import { accuracyWithInterval, countsByCombination, type Accuracy, type Counts, type PairOutcome } from './score.js';
 import { permutationTest, seedSpread, type PermutationResult, type SeedSpread } from './stats.js';
 import { PoserError } from '../errors.js';
@@ -81,7 +81,8 @@ export interface BenchmarkResults {
   version: 1;
   context: Record<string, unknown>;
   seeds: number[];
-  calibration: { target?: number; targetP?: number; prompts: string; models: Calibration[] };
+  /** The controlled benchmark's read-out calibration: the shared targets and every (model, combination)'s fit, per seed. */
+  calibration: { targets: CalibrationTarget[]; prompts: string; models: Calibration[] };
   /** The controlled benchmark first: it is the headline. */
   benchmarks: VariantSummary[];
   /**
@@ -230,7 +231,7 @@ export function benchmarkResults(run: BenchmarkRun, options: SummaryOptions = {}
     version: 1,
     context: options.context ?? {},
     seeds: run.seeds,
-    calibration: { target: run.target, targetP: run.targetP, prompts: options.calibrationPrompts ?? '', models: run.calibration },
+    calibration: { targets: run.targets, prompts: options.calibrationPrompts ?? '', models: run.calibration },
     benchmarks: order.filter((v) => run.variants[v]).map((v) => summarizeVariant(run, v, options)),
     measurements: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, scalarMeasurements(run.variants[v]!.measurements)])),
     pairs: Object.fromEntries(order.filter((v) => run.variants[v]).map((v) => [v, run.variants[v]!.pairs])),
@@ -290,9 +291,11 @@ export function combinationTable(s: VariantSummary): TextTable {
 export function calibrationSentence(results: BenchmarkResults): string | undefined {
   const c = results.calibration;
   if (!c.models.length) return undefined;
+  const avg = (f: (t: CalibrationTarget) => number) => mean(c.targets.map(f));
   return (
-    `Confidence control: on ${c.prompts || 'held-out calibration prompts'}, every model gets a final-logit temperature so that its mean benign log-odds equal ${c.target?.toFixed(3)} (the median over models), ` +
-    `then one bias on both answer letters' logits so that its mean P(benign) equals ${c.targetP?.toFixed(6)} (the lowest under a temperature alone); every detector then sees the calibrated models.`
+    `Confidence control: for each seed, on ${c.prompts || 'held-out calibration prompts'}, every model gets a map of its answer letters' log-odds fitted by quantile matching, ` +
+    `so that its benign log-odds have the shared target distribution (the mean of every model's quantile function; mean ${avg((t) => t.meanLogOdds).toFixed(3)}, standard deviation ${avg((t) => t.spreadLogOdds).toFixed(3)}, averaged over seeds), ` +
+    `then one bias on both answer letters' logits so that its mean P(benign) equals the lowest any model has under its map alone (${avg((t) => t.meanP).toFixed(6)} on average); every detector then sees the calibrated models.`
   );
 }
 
@@ -362,14 +365,17 @@ export function benchmarkReport(results: BenchmarkResults, contextLines: readonl
   if (calibration) lines.push(calibration, '');
   for (const s of results.benchmarks) lines.push(...variantSection(s, results.seeds.length));
   if (results.calibration.models.length) {
+    const first = results.calibration.models[0].seed;
     lines.push(
-      '## Calibration',
+      `## Calibration (seed ${first}; results.json holds every seed's)`,
       '',
-      '| model | combination | prompts | mean log-odds before | temperature | after | mean P(benign) under the temperature | answer bias | after |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| model | combination | prompts | mean log-odds before | after | sd of log-odds before | after | mean P(benign) under the map | answer bias | after |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     );
-    for (const c of results.calibration.models)
-      lines.push(`| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.temperature.toFixed(4)} | ${c.after.toFixed(3)} | ${c.pBefore.toFixed(6)} | ${c.answerBias.toFixed(3)} | ${c.pAfter.toFixed(6)} |`);
+    for (const c of results.calibration.models.filter((r) => r.seed === first))
+      lines.push(
+        `| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.after.toFixed(3)} | ${c.spreadBefore.toFixed(3)} | ${c.spreadAfter.toFixed(3)} | ${c.pBefore.toFixed(6)} | ${c.answerBias.toFixed(3)} | ${c.pAfter.toFixed(6)} |`,
+      );
     lines.push('');
   }
   return lines.join('\n');

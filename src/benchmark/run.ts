@@ -12,40 +12,44 @@
  * verdict `detector.run` gives on the pair. Every pair of models within a
  * combination is compared (cheap), which the model-level permutation test needs.
  *
- * Held-out calibration: each combination's benchmark prompts are split once,
- * by a coin of the combination's name (no model output is looked at), into
- * two halves. Every detector, in both variants, sees only the second half;
- * the first half calibrates. The halves are draws from one distribution (the
- * same oversight mix and agreement rule), so confidence matched on one is
- * matched on the other up to sampling.
+ * Held-out calibration: for each seed, each combination's benchmark prompts
+ * are split by a coin of the combination's name and the seed (no model
+ * output is looked at) into two halves. Every detector, in both variants,
+ * sees only the second half; the first half calibrates. The halves are draws
+ * from one distribution (the same oversight mix and agreement rule), so
+ * confidence matched on one is matched on the other up to sampling; a new
+ * split per seed averages that sampling out over the seeds.
  *
- * Confidence control: before any detector runs, each (model, combination) is
- * given two read-out parameters fitted on its calibration half, so that two
+ * Confidence control: before any detector runs, each (model, combination,
+ * seed) gets a read-out fitted on its calibration half, so that its output
  * statistics equal targets shared by every model:
- * - a final-logit temperature T, so that the mean benign log-odds equal the
- *   median over all (model, combination) of the uncalibrated values. Logits
- *   are a bias-free linear map of the final norm's output, so log-odds scale
- *   by 1/T exactly and T = meanLogOdds / target;
+ * - a map of the answer letters' log-odds (odd, monotone, piecewise linear;
+ *   src/strategies/answerMap.ts) that sends the model's distribution of
+ *   benign log-odds onto the shared target distribution, the mean of every
+ *   model's quantile function (quantile matching). The mean, the spread
+ *   across prompts and the tails then match, not the mean alone;
  * - then one bias b added to both answer letters' logits, so that the mean
- *   P(benign) over the whole vocabulary equals the lowest value any model has
- *   under its temperature alone (so b <= 0 for every model and a solution
+ *   P(benign) over the whole vocabulary equals the lowest value any model
+ *   has under its map alone (so b <= 0 for every model and a solution
  *   exists). The bias moves probability between the letters and the rest of
  *   the vocabulary and leaves the log-odds unchanged; b is found by bisection
  *   (mean P(benign) rises with b).
- * A temperature alone cannot match both: at one mean log-odds, a model whose
- * log-odds vary more across prompts, or whose logits are flatter over the
- * rest of the vocabulary, has a different mean P(benign).
-  */
+ * One temperature per model (the previous design) matched the mean log-odds
+ * only: fakers, whose answers depend on the prompt, kept a larger spread of
+ * log-odds across prompts than every aligned model, and a control reading
+ * that spread named the faker in every pair.
+ */
 import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
-import { answerBias, logitTemperature, subject, type Subject } from '../strategies/subject.js';
-import { answerLogits, meanBenignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
+import { answerBias, subject, type Subject } from '../strategies/subject.js';
+import { fitAnswerMap, mapAnswerLogits, quantileOfSorted, type AnswerLogOddsMap } from '../strategies/answerMap.js';
+import { answerLogits, benignProbabilityUnderBias, meanBenignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
 import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
-import { mean, median } from '../strategies/primitives/stats.js';
-import { benignProbabilities, meanLogOdds } from './controls.js';
+import { mean, std } from '../strategies/primitives/stats.js';
+import { benignProbabilities, logOdds } from './controls.js';
 import { verdictScore } from './score.js';
 import type { Duels } from './stats.js';
 
@@ -106,20 +110,35 @@ export interface BenchmarkOptions {
   onProgress?: (event: BenchmarkProgress) => void;
 }
 
-/** The read-out calibration fitted for one model on one combination's calibration prompts. */
+/** The read-out calibration fitted for one model on one combination's calibration prompts under one seed. */
 export interface Calibration {
   model: string;
   combination: string;
+  seed: number;
   prompts: number;
   /** Mean benign log-odds on the calibration prompts, before and after calibration. */
   before: number;
   after: number;
-  temperature: number;
-  /** Mean P(benign) over the vocabulary on the calibration prompts: under the temperature alone, and calibrated (with the answer bias). */
+  /** Standard deviation of the benign log-odds across the calibration prompts, before and after. */
+  spreadBefore: number;
+  spreadAfter: number;
+  /** The map of the answer letters' log-odds (quantile matching onto the shared target). */
+  map: AnswerLogOddsMap;
+  /** Mean P(benign) over the vocabulary on the calibration prompts: under the map alone, and calibrated (with the answer bias). */
   pBefore: number;
   pAfter: number;
   /** The bias added to both answer letters' logits. */
   answerBias: number;
+}
+
+/** The shared targets of one seed's calibration. */
+export interface CalibrationTarget {
+  seed: number;
+  /** Mean and standard deviation of the target distribution of benign log-odds (the mean of every model's quantile function). */
+  meanLogOdds: number;
+  spreadLogOdds: number;
+  /** The mean P(benign) every model is biased to (the lowest under the map alone). */
+  meanP: number;
 }
 
 /** One verdict on a pair, with the order the detector saw. */
@@ -163,10 +182,8 @@ export interface VariantResult {
 export interface BenchmarkRun {
   seeds: number[];
   maxPrompts?: number;
-  /** The shared target of the controlled benchmark's mean benign log-odds. */
-  target?: number;
-  /** The shared target of the controlled benchmark's mean P(benign). */
-  targetP?: number;
+  /** The controlled benchmark's shared targets, per seed. */
+  targets: CalibrationTarget[];
   calibration: Calibration[];
   variants: Partial<Record<Variant, VariantResult>>;
 }
@@ -175,12 +192,12 @@ export interface BenchmarkRun {
 export const CALIBRATION_SHARE = 0.5;
 
 /**
- * A combination's benchmark prompts split by a coin of its name: the first
- * `CALIBRATION_SHARE` of a seeded shuffle calibrates, the rest (in their
- * original order) is the data every detector sees.
+ * A combination's benchmark prompts split by a coin of its name and the
+ * seed: the first `CALIBRATION_SHARE` of a seeded shuffle calibrates, the
+ * rest (in their original order) is the data every detector sees.
  */
-export function splitForCalibration(data: PairData, combination: string): { calibration: PairData['prompts']; data: PairData } {
-  const order = new Rng(`calibration split:${combination}`).shuffle(data.prompts.map((_, i) => i));
+export function splitForCalibration(data: PairData, combination: string, seed: number): { calibration: PairData['prompts']; data: PairData } {
+  const order = new Rng(`calibration split:${combination}:${seed}`).shuffle(data.prompts.map((_, i) => i));
   const held = new Set(order.slice(0, Math.floor(data.prompts.length * CALIBRATION_SHARE)));
   return {
     calibration: data.prompts.filter((_, i) => held.has(i)),
@@ -188,10 +205,10 @@ export function splitForCalibration(data: PairData, combination: string): { cali
   };
 }
 
-/** The subject a detector gets: the plain model, or the model with its calibration's temperature and answer bias. */
-export function calibratedSubject(model: Model, calibration?: Pick<Calibration, 'temperature' | 'answerBias'>): Subject {
+/** The subject a detector gets: the plain model, or the model with its calibration's log-odds map and answer bias. */
+export function calibratedSubject(model: Model, calibration?: Pick<Calibration, 'map' | 'answerBias'>): Subject {
   if (!calibration) return subject(model);
-  return subject(model, { interventions: [logitTemperature(calibration.temperature)], logitBias: answerBias(calibration.answerBias) });
+  return subject(model, { answerMap: calibration.map, logitBias: answerBias(calibration.answerBias) });
 }
 
 /** The data a detector gets for a combination under one seed: the benchmark prompts subsampled by the seed. */
@@ -267,10 +284,9 @@ export class MeasurementCache {
   private readonly entries = new Map<string, Promise<Measurement>>();
   misses = 0;
 
-  /** The cache key of one measurement. */
-  static key(parts: { model: number; combination: string; calibration?: Pick<Calibration, 'temperature' | 'answerBias'>; detector: string; options: unknown; seed: number }): string {
-    const c = parts.calibration ? [parts.calibration.temperature, parts.calibration.answerBias] : null;
-    return JSON.stringify([parts.model, parts.combination, c, parts.detector, parts.options ?? null, parts.seed]);
+  /** The cache key of one measurement (within one run, a calibration is fixed by the model, combination and seed). */
+  static key(parts: { model: number; combination: string; calibrated: boolean; detector: string; options: unknown; seed: number }): string {
+    return JSON.stringify([parts.model, parts.combination, parts.calibrated, parts.detector, parts.options ?? null, parts.seed]);
   }
 
   /** The measurement under `key`, measured (once) by `measure` when absent. */
@@ -325,8 +341,8 @@ async function learningRateForVariant(
   spec: BenchmarkSpec,
   cache: ModelCache,
   combos: Map<string, { models: number[]; fakers: Set<number> }>,
-  dataOf: (combination: string) => PairData,
-  calibrationOf: (model: number, combination: string) => Calibration | undefined,
+  dataOf: (combination: string, seed: number) => PairData,
+  calibrationOf: (model: number, combination: string, seed: number) => Calibration | undefined,
   options: BenchmarkOptions,
   seed: number,
 ): Promise<LearningRateChoice> {
@@ -339,7 +355,7 @@ async function learningRateForVariant(
   return cache.using(dirs, async (models) => {
     const byDir = new Map(dirs.map((d, i) => [d, models[i]]));
     return chooseLearningRate(
-      runs.map((r) => ({ subject: calibratedSubject(byDir.get(spec.models[r.model].dir)!, calibrationOf(r.model, r.combination)), data: dataForSeed(dataOf(r.combination), options.maxPrompts, seed) })),
+      runs.map((r) => ({ subject: calibratedSubject(byDir.get(spec.models[r.model].dir)!, calibrationOf(r.model, r.combination, seed)), data: dataForSeed(dataOf(r.combination, seed), options.maxPrompts, seed) })),
       { ...(options.detectorOptions?.[LEARNING_SPEED] ?? {}), seed },
     );
   });
@@ -358,13 +374,32 @@ export function fitAnswerBias(logits: AnswerLogits, target: number, range: [numb
   return (lo + hi) / 2;
 }
 
+/** The prompts (indices) on which every model answers benignly with at least `threshold` probability and more than the other letter. */
+function agreedPrompts(logits: readonly AnswerLogits[], threshold: number): number[] {
+  const n = logits[0]?.benign.length ?? 0;
+  const agreed: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const ok = logits.every((l) => {
+      const pBenign = benignProbabilityUnderBias({ benign: l.benign[i], other: l.other[i], rest: l.rest[i] }, 0);
+      return pBenign >= threshold && l.benign[i] > l.other[i];
+    });
+    if (ok) agreed.push(i);
+  }
+  return agreed;
+}
+
+function pick(l: AnswerLogits, idx: readonly number[]): AnswerLogits {
+  return { benign: idx.map((i) => l.benign[i]), other: idx.map((i) => l.other[i]), rest: idx.map((i) => l.rest[i]) };
+}
+
 /**
- * Fits each (model, combination)'s temperature and answer bias on the
- * combination's calibration half; returns them with the shared targets. The
- * calibration prompts used are those on which every model of the
+ * Fits each (model, combination)'s read-out for one seed on the
+ * combination's calibration half: its log-odds map, then its answer bias.
+ * The calibration prompts used are those on which every model of the
  * combination gives the benign answer with at least the benchmark's
- * threshold probability (as the benchmark's own prompts; the log-odds are
- * then positive, so a temperature exists).
+ * threshold probability (as the benchmark's own prompts; their log-odds are
+ * then positive). Everything is fitted from one pass's answer logits, then
+ * measured again through the calibrated subject, as every detector sees it.
  */
 async function calibrate(
   spec: BenchmarkSpec,
@@ -372,52 +407,53 @@ async function calibrate(
   combos: ReturnType<typeof combinationModels>,
   calibrationPrompts: (combination: string) => PairData['prompts'],
   options: BenchmarkOptions,
-): Promise<{ target: number; targetP: number; calibration: Calibration[] }> {
-  const rows: Calibration[] = [];
-  const kept = new Map<string, PairData>();
-  const total = 3 * [...combos.values()].reduce((n, c) => n + c.models.length, 0);
+  seed: number,
+): Promise<{ target: CalibrationTarget; calibration: Calibration[] }> {
   const threshold = spec.threshold ?? 0;
+  const fits: { row: Calibration; logits: AnswerLogits; prompts: PairData }[] = [];
+  const total = 2 * [...combos.values()].reduce((n, c) => n + c.models.length, 0);
   let done = 0;
   const progress = () => options.onProgress?.({ stage: 'calibrate', done: ++done, total });
-  const modelOf = (name: string) => cache.get(spec.models.find((m) => m.name === name)!.dir);
   for (const combo of spec.combinations) {
     const members = combos.get(combo.name)?.models ?? [];
     const prompts = calibrationPrompts(combo.name);
     check(prompts.length > 0, `runBenchmark: combination ${combo.name} has too few benchmark prompts to hold any out for calibration`);
-    const data: PairData = { prompts, contrast: [], concepts: [] };
-    const probs: { benign: number[]; other: number[] }[] = [];
+    const logits: AnswerLogits[] = [];
     for (const m of members) {
-      probs.push(await benignProbabilities(subject(await cache.get(spec.models[m].dir)), data));
+      logits.push(await answerLogits(subject(await cache.get(spec.models[m].dir)), prompts.map((p) => p.prompt), prompts.map((p) => p.benign)));
       progress();
     }
-    const keep = prompts.flatMap((_, i) => (probs.every((p) => p.benign[i] >= threshold && p.benign[i] > p.other[i]) ? [i] : []));
+    const keep = agreedPrompts(logits, threshold);
     if (keep.length === 0) throw new PoserError('E_ARG', `runBenchmark: no calibration prompt of ${combo.name} is answered benignly by all its models (P >= ${threshold}); the combination's models cannot be calibrated`);
-    kept.set(combo.name, { prompts: keep.map((i) => prompts[i]), contrast: [], concepts: [] });
+    const data: PairData = { prompts: keep.map((i) => prompts[i]), contrast: [], concepts: [] };
     members.forEach((m, k) => {
-      const before = meanLogOdds({ benign: keep.map((i) => probs[k].benign[i]), other: keep.map((i) => probs[k].other[i]) });
-      rows.push({ model: spec.models[m].name, combination: combo.name, prompts: keep.length, before, after: NaN, temperature: NaN, pBefore: NaN, pAfter: NaN, answerBias: NaN });
+      const l = pick(logits[k], keep);
+      const x = l.benign.map((b, i) => b - l.other[i]);
+      const row: Calibration = { model: spec.models[m].name, combination: combo.name, seed, prompts: keep.length, before: mean(x), after: NaN, spreadBefore: std(x), spreadAfter: NaN, map: { x: [], y: [] }, pBefore: NaN, pAfter: NaN, answerBias: NaN };
+      fits.push({ row, logits: l, prompts: data });
     });
   }
-  const target = median(rows.map((r) => r.before));
-  const logits: AnswerLogits[] = [];
-  for (const r of rows) {
-    r.temperature = r.before / target;
-    const data = kept.get(r.combination)!;
-    const l = await answerLogits(calibratedSubject(await modelOf(r.model), { temperature: r.temperature, answerBias: 0 }), data.prompts.map((p) => p.prompt), data.prompts.map((p) => p.benign));
-    logits.push(l);
-    r.pBefore = meanBenignProbabilityUnderBias(l, 0);
+  const all = fits.map((f) => f.logits.benign.map((b, i) => b - f.logits.other[i]));
+  const mapped: AnswerLogits[] = [];
+  for (const [k, f] of fits.entries()) {
+    f.row.map = fitAnswerMap(all[k], all);
+    mapped.push(mapAnswerLogits(f.logits, f.row.map));
+    f.row.pBefore = meanBenignProbabilityUnderBias(mapped[k], 0);
+  }
+  const meanP = Math.min(...fits.map((f) => f.row.pBefore));
+  for (const [k, { row, prompts }] of fits.entries()) {
+    row.answerBias = row.pBefore === meanP ? 0 : fitAnswerBias(mapped[k], meanP, [-80, 0]);
+    const p = await benignProbabilities(calibratedSubject(await cache.get(spec.models.find((m) => m.name === row.model)!.dir), row), prompts);
+    const x = logOdds(p);
+    row.after = mean(x);
+    row.spreadAfter = std(x);
+    row.pAfter = mean(p.benign);
     progress();
   }
-  const targetP = Math.min(...rows.map((r) => r.pBefore));
-  for (const [k, r] of rows.entries()) {
-    r.answerBias = r.pBefore === targetP ? 0 : fitAnswerBias(logits[k], targetP, [-80, 0]);
-    // measured again through the calibrated subject, as every detector will see it
-    const p = await benignProbabilities(calibratedSubject(await modelOf(r.model), r), kept.get(r.combination)!);
-    r.after = meanLogOdds(p);
-    r.pAfter = mean(p.benign);
-    progress();
-  }
-  return { target, targetP, calibration: rows };
+  // the target distribution, sampled finely from the mean quantile function
+  const sorted = all.map((x) => [...x].sort((p, q) => p - q));
+  const grid = Array.from({ length: 1000 }, (_, i) => mean(sorted.map((s) => quantileOfSorted(s, (i + 0.5) / 1000))));
+  return { target: { seed, meanLogOdds: mean(grid), spreadLogOdds: std(grid), meanP }, calibration: fits.map((f) => f.row) };
 }
 
 /** Runs every detector on every pair of the benchmark, for each seed and variant. */
@@ -429,13 +465,18 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
   const combos = combinationModels(spec);
   const models = new ModelCache(options.cacheSize ?? 4, options.load);
   const cache = new MeasurementCache();
-  const run: BenchmarkRun = { seeds, maxPrompts: options.maxPrompts, calibration: [], variants: {} };
+  const run: BenchmarkRun = { seeds, maxPrompts: options.maxPrompts, targets: [], calibration: [], variants: {} };
   try {
-    const split = new Map(spec.combinations.map((c) => [c.name, splitForCalibration(c.data, c.name)]));
-    const dataOf = (combination: string): PairData => split.get(combination)!.data;
-    if (variants.includes('controlled')) Object.assign(run, await calibrate(spec, models, combos, (c) => split.get(c)!.calibration, options));
-    const calibrationOf = (variant: Variant, model: number, combination: string): Calibration | undefined =>
-      variant === 'plain' ? undefined : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination)!;
+    const splits = new Map(seeds.map((seed) => [seed, new Map(spec.combinations.map((c) => [c.name, splitForCalibration(c.data, c.name, seed)]))]));
+    const dataOf = (combination: string, seed: number): PairData => splits.get(seed)!.get(combination)!.data;
+    if (variants.includes('controlled'))
+      for (const seed of seeds) {
+        const fitted = await calibrate(spec, models, combos, (c) => splits.get(seed)!.get(c)!.calibration, options, seed);
+        run.targets.push(fitted.target);
+        run.calibration.push(...fitted.calibration);
+      }
+    const calibrationOf = (variant: Variant, model: number, combination: string, seed: number): Calibration | undefined =>
+      variant === 'plain' ? undefined : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination && r.seed === seed)!;
     for (const variant of variants) {
       const started = performance.now();
       const missesBefore = cache.misses;
@@ -444,7 +485,7 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
       const s3 = options.detectors.some((d) => d.name === LEARNING_SPEED) && detectorOptions[LEARNING_SPEED]?.lr === undefined && options.chooseLearningRate !== false;
       if (s3) {
         options.onProgress?.({ stage: 'learningRate', variant, done: 0, total: 1 });
-        result.learningRate = await learningRateForVariant(spec, models, combos, dataOf, (m, c) => calibrationOf(variant, m, c), options, seeds[0]);
+        result.learningRate = await learningRateForVariant(spec, models, combos, dataOf, (m, c, seed) => calibrationOf(variant, m, c, seed), options, seeds[0]);
         detectorOptions[LEARNING_SPEED] = { ...(detectorOptions[LEARNING_SPEED] ?? {}), lr: result.learningRate.lr, steps: result.learningRate.steps };
         options.onProgress?.({ stage: 'learningRate', variant, done: 1, total: 1 });
       }
@@ -462,12 +503,12 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
         // Measure every model of the combination (one model at a time, so each is loaded once) with every detector and seed.
         const bySeed = new Map<number, Record<string, Measurement[]>>(seeds.map((seed) => [seed, Object.fromEntries(options.detectors.map((d) => [d.name, [] as Measurement[]]))]));
         for (const m of members.models) {
-          const calibration = calibrationOf(variant, m, combo.name);
           for (const seed of seeds) {
-            const data = dataForSeed(dataOf(combo.name), options.maxPrompts, seed);
+            const calibration = calibrationOf(variant, m, combo.name, seed);
+            const data = dataForSeed(dataOf(combo.name, seed), options.maxPrompts, seed);
             for (const detector of options.detectors) {
               const ownOptions = { ...(detectorOptions[detector.name] ?? {}), seed };
-              const key = MeasurementCache.key({ model: m, combination: combo.name, calibration, detector: detector.name, options: { ...ownOptions, maxPrompts: options.maxPrompts }, seed });
+              const key = MeasurementCache.key({ model: m, combination: combo.name, calibrated: calibration !== undefined, detector: detector.name, options: { ...ownOptions, maxPrompts: options.maxPrompts }, seed });
               const measurement = await cache.get(key, async () => {
                 const model = await models.get(spec.models[m].dir);
                 return detector.measure(calibratedSubject(model, calibration), data, ownOptions);

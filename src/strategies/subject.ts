@@ -7,11 +7,13 @@
  * or what it is called.
  *
  * A subject may carry interventions that are prepended to every call it
- * makes (inference and training alike), and a bias added to chosen tokens'
- * logits wherever logits come back (forward, choice scores, sweeps). The
- * benchmark uses both to calibrate a model's confidence: a logit temperature
- * ({@link logitTemperature}) and an equal bias on the two answer letters
- * ({@link answerBias}), which every strategy then sees as part of the model.
+ * makes (inference and training alike), and a read-out applied wherever
+ * logits come back (forward, choice scores, sweeps): a map of the answer
+ * letters' log-odds ({@link AnswerLogOddsMap}), then a bias added to chosen
+ * tokens' logits. The benchmark calibrates a model's confidence with the
+ * read-out: a log-odds map fitted by quantile matching and an equal bias on
+ * the two answer letters ({@link answerBias}), which every strategy then
+ * sees as part of the model.
  */
 import { check, PoserError } from '../errors.js';
 import { parseHook } from '../model/hooks.js';
@@ -19,6 +21,7 @@ import type { Intervention } from '../model/interventions.js';
 import { Model, softmaxPick, type ForwardOptions, type ForwardOutput, type Input, type Loss, type OptimizerOptions, type TrainOptions } from '../model/model.js';
 import type { Float32NdArray } from '../model/tensor.js';
 import type { PoserTokenizer } from '../tokenizer/index.js';
+import { applyAnswerMap, checkAnswerMap, type AnswerLogOddsMap } from './answerMap.js';
 
 /** The final-norm hook: its output times the unembedding is the logits. */
 export const FINAL_HOOK = 'ln_final.hook_normalized';
@@ -33,6 +36,12 @@ export interface SubjectOptions {
    * it: it is a read-out calibration, not part of the trained model.
    */
   logitBias?: readonly LogitBias[];
+  /**
+   * A map of the log-odds of answer letter A against B, applied to the
+   * logits wherever they come back, before the logit bias (the letters keep
+   * their joint mass). Like the bias, a read-out: training losses do not see it.
+   */
+  answerMap?: AnswerLogOddsMap;
 }
 
 /** A bias added to one token's logit. */
@@ -88,6 +97,7 @@ export class Subject {
   readonly #model: Model;
   readonly #pre: readonly Intervention[];
   readonly #bias: ReadonlyMap<number, number>;
+  readonly #map: { map: AnswerLogOddsMap; a: number; b: number } | undefined;
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
@@ -106,9 +116,11 @@ export class Subject {
       const id = model.tokenId(lb.token);
       bias.set(id, (bias.get(id) ?? 0) + lb.bias);
     });
+    if (options.answerMap) checkAnswerMap(options.answerMap, 'subject: answerMap');
     this.#model = model;
     this.#pre = pre;
     this.#bias = bias;
+    this.#map = options.answerMap && { map: { x: [...options.answerMap.x], y: [...options.answerMap.y] }, a: model.tokenId('A'), b: model.tokenId('B') };
     this.numLayers = model.numLayers;
     this.hiddenSize = model.hiddenSize;
     this.vocabSize = model.vocabSize;
@@ -141,16 +153,26 @@ export class Subject {
     return new Map(this.#bias);
   }
 
-  /** A forward pass, the subject's interventions first and its logit bias on the logits (see `Model.forward`). */
+  /** The answer map, when the subject has one (a copy). */
+  get answerMap(): AnswerLogOddsMap | undefined {
+    return this.#map && { x: [...this.#map.map.x], y: [...this.#map.map.y] };
+  }
+
+  #readOut(logits: Float32NdArray): void {
+    if (this.#map) applyAnswerMap(logits, this.#map.a, this.#map.b, this.#map.map);
+    if (this.#bias.size) addLogitBias(logits, this.#bias);
+  }
+
+  /** A forward pass, the subject's interventions first and its read-out (answer map, logit bias) on the logits (see `Model.forward`). */
   async forward(input: Input, options: ForwardOptions = {}): Promise<ForwardOutput> {
     const out = await this.#model.forward(input, { ...options, interventions: [...this.#pre, ...(options.interventions ?? [])] });
-    if (out.logits && this.#bias.size) addLogitBias(out.logits, this.#bias);
+    if (out.logits) this.#readOut(out.logits);
     return out;
   }
 
   /** Probabilities of single-token choices at the last position, [prompt][choice], over the whole vocabulary. */
   async scoreChoices(input: Input, choices: (string | number)[], options: { interventions?: readonly Intervention[] } = {}): Promise<number[][]> {
-    if (!this.#bias.size) return this.#model.scoreChoices(input, choices, { interventions: [...this.#pre, ...(options.interventions ?? [])] });
+    if (!this.#bias.size && !this.#map) return this.#model.scoreChoices(input, choices, { interventions: [...this.#pre, ...(options.interventions ?? [])] });
     check(choices.length > 0, 'scoreChoices: at least one choice is needed');
     const ids = choices.map((c) => this.#model.tokenId(c));
     const { logits } = await this.forward(input, { logits: 'last', interventions: options.interventions });
@@ -168,7 +190,7 @@ export class Subject {
   async sweep(input: Input, settings: readonly (readonly Intervention[])[]): ReturnType<Model['sweep']> {
     const pre = this.#pre.map(forSweep);
     const out = await this.#model.sweep(input, settings.map((s) => [...pre, ...s]));
-    if (this.#bias.size) for (const r of out) addLogitBias(r.logits, this.#bias);
+    for (const r of out) this.#readOut(r.logits);
     return out;
   }
 
@@ -241,7 +263,7 @@ export class Subject {
   async fork(): Promise<Subject & { dispose(): void }> {
     const m = this.#model;
     const copy = await Model.load(m.dir, { device: m.device, dtype: m.dtype, tokenizer: m.tokenizer ?? false });
-    const s = new Subject(copy, { interventions: this.#pre, logitBias: [...this.#bias].map(([token, bias]) => ({ token, bias })) }) as Subject & { dispose(): void };
+    const s = new Subject(copy, { interventions: this.#pre, logitBias: [...this.#bias].map(([token, bias]) => ({ token, bias })), answerMap: this.answerMap }) as Subject & { dispose(): void };
     s.dispose = () => copy.dispose();
     return s;
   }

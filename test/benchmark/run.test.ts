@@ -22,7 +22,8 @@ import {
   type BenchmarkSpec,
   type Variant,
 } from '../../src/index.js';
-import { answerBias, logitTemperature } from '../../src/primitives.js';
+import { answerBias } from '../../src/primitives.js';
+import { mean, std } from '../../src/strategies/primitives/stats.js';
 import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 
 let cleanup: () => void = () => {};
@@ -70,11 +71,11 @@ describe('benchmark runner', () => {
             const order = pair.verdicts.random[k].order;
             const subjects = order.map((name) => {
               if (variant === 'plain') return subject(models.get(name)!);
-              const c = run.calibration.find((r) => r.model === name && r.combination === pair.combination)!;
-              return subject(models.get(name)!, { interventions: [logitTemperature(c.temperature)], logitBias: answerBias(c.answerBias) });
+              const c = run.calibration.find((r) => r.model === name && r.combination === pair.combination && r.seed === seed)!;
+              return subject(models.get(name)!, { answerMap: c.map, logitBias: answerBias(c.answerBias) });
             }) as [ReturnType<typeof subject>, ReturnType<typeof subject>];
-            // the detectors see the half of the benchmark prompts not held out for calibration
-            const data = dataForSeed(splitForCalibration(combo.data, combo.name).data, maxPrompts, seed);
+            // the detectors see the half of the benchmark prompts not held out for calibration under this seed
+            const data = dataForSeed(splitForCalibration(combo.data, combo.name, seed).data, maxPrompts, seed);
             const verdicts = [];
             for (const d of detectors) {
               const v = await d.run(subjects, data, { ...(detectorOptions as Record<string, object>)[d.name], seed, pair: `pair ${index}` });
@@ -167,35 +168,43 @@ describe('benchmark runner', () => {
     }
   });
 
-  it('calibrates every model to one shared mean benign log-odds and one shared mean P(benign) on the calibration prompts', () => {
-    expect(run.calibration).toHaveLength(8);
-    const target = run.target!;
-    const targetP = run.targetP!;
-    expect(target).toBeGreaterThan(0);
-    // the lowest mean P(benign) under a temperature alone: every bias moves probability off the letters
-    expect(targetP).toBe(Math.min(...run.calibration.map((c) => c.pBefore)));
-    for (const c of run.calibration) {
-      expect(c.prompts).toBeGreaterThan(0);
-      expect(c.temperature).toBeCloseTo(c.before / target, 12);
-      expect(c.answerBias).toBeLessThanOrEqual(0);
-      // measured again through the calibrated subject: log-odds scale by 1/T exactly and the answer bias leaves them alone
-      expect(Math.abs(c.after - target)).toBeLessThan(1e-4 * target);
-      expect(Math.abs(c.pAfter - targetP)).toBeLessThan(1e-6);
+  it('calibrates every model, per seed, to one shared distribution of benign log-odds and one shared mean P(benign)', () => {
+    expect(run.calibration).toHaveLength(8 * seeds.length);
+    expect(run.targets.map((t) => t.seed)).toEqual(seeds);
+    for (const target of run.targets) {
+      const rows = run.calibration.filter((c) => c.seed === target.seed);
+      // the lowest mean P(benign) under the map alone: every bias moves probability off the letters
+      expect(target.meanP).toBe(Math.min(...rows.map((c) => c.pBefore)));
+      for (const c of rows) {
+        expect(c.prompts).toBeGreaterThan(0);
+        expect(c.answerBias).toBeLessThanOrEqual(0);
+        // measured again through the calibrated subject: the sorted log-odds are the map's targets, so the mean and the spread are theirs
+        expect(Math.abs(c.after - mean(c.map.y))).toBeLessThan(1e-4 * Math.abs(c.after));
+        expect(Math.abs(c.spreadAfter - std(c.map.y))).toBeLessThan(1e-3 * c.spreadAfter + 1e-5);
+        expect(Math.abs(c.pAfter - target.meanP)).toBeLessThan(1e-6);
+        // the models of a combination share the calibration prompts, so they share the target quantiles
+        const first = rows.find((r) => r.combination === c.combination)!;
+        expect(c.map.y.length).toBe(first.map.y.length);
+        c.map.y.forEach((y, i) => expect(y).toBeCloseTo(first.map.y[i], 9));
+      }
+      // the models differed in spread and in mean P(benign) before calibration (else the test shows nothing)
+      const spreads = rows.map((c) => c.spreadBefore);
+      expect(Math.max(...spreads) - Math.min(...spreads)).toBeGreaterThan(0.05 * mean(spreads));
+      expect(Math.max(...rows.map((c) => c.pBefore)) - target.meanP).toBeGreaterThan(1e-4);
     }
-    // the models differed in mean P(benign) before the bias (else the test shows nothing)
-    expect(Math.max(...run.calibration.map((c) => c.pBefore)) - targetP).toBeGreaterThan(1e-4);
   });
 
   it('holds out a calibration half that no detector sees, chosen without looking at any model', () => {
     for (const combo of spec.combinations) {
-      const split = splitForCalibration(combo.data, combo.name);
+      const split = splitForCalibration(combo.data, combo.name, 0);
       const held = new Set(split.calibration.map((p) => p.prompt));
       expect(split.calibration.length).toBe(Math.floor(combo.data.prompts.length / 2));
       expect(split.data.prompts.length + split.calibration.length).toBe(combo.data.prompts.length);
       expect(split.data.prompts.some((p) => held.has(p.prompt))).toBe(false);
-      // the same split every time, and a different one for another combination name
-      expect(splitForCalibration(combo.data, combo.name)).toEqual(split);
-      expect(splitForCalibration(combo.data, `${combo.name}+`).calibration).not.toEqual(split.calibration);
+      // the same split every time, and a different one for another combination name or seed
+      expect(splitForCalibration(combo.data, combo.name, 0)).toEqual(split);
+      expect(splitForCalibration(combo.data, `${combo.name}+`, 0).calibration).not.toEqual(split.calibration);
+      expect(splitForCalibration(combo.data, combo.name, 1).calibration).not.toEqual(split.calibration);
     }
     for (const c of run.calibration) expect(c.prompts).toBeLessThanOrEqual(spec.combinations.find((x) => x.name === c.combination)!.data.prompts.length / 2);
   });

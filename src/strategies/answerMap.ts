@@ -1,0 +1,123 @@
+/**
+ * A read-out map of the answer letters' log-odds: a monotone, odd,
+ * piecewise-linear function f applied to logit(A) - logit(B) at every
+ * logits row, keeping the letters' joint mass (their log-sum-exp) and every
+ * other logit unchanged. The benchmark fits one per (model, combination) so
+ * that the distribution of benign log-odds over held-out prompts matches a
+ * shared target: a temperature matches one mean, quantile matching matches
+ * the whole distribution (its spread and its tails too).
+ *
+ * f is odd, so it treats the two letters alike and needs no knowledge of
+ * which one is benign: f(A - B) = -f(B - A). It is given by knots
+ * 0 < x_1 < ... < x_n and values 0 < y_1 <= ... <= y_n: linear between
+ * (0, 0) and the knots, and beyond x_n the line through the origin and
+ * (x_n, y_n), so a log-odds past the knots is scaled like a temperature.
+ */
+import { check } from '../errors.js';
+import type { Float32NdArray } from '../model/tensor.js';
+import type { AnswerLogits } from './primitives/answers.js';
+import { mean } from './primitives/stats.js';
+
+/** Knots of an odd monotone map of log-odds: x strictly ascending and > 0, y non-decreasing and > 0. */
+export interface AnswerLogOddsMap {
+  x: number[];
+  y: number[];
+}
+
+/** Throws unless `map` is a valid {@link AnswerLogOddsMap}. */
+export function checkAnswerMap(map: AnswerLogOddsMap, what = 'answerMap'): void {
+  check(map && Array.isArray(map.x) && Array.isArray(map.y), `${what}: expected { x: number[], y: number[] }`);
+  check(map.x.length > 0 && map.x.length === map.y.length, `${what}: ${map.x.length} knots for ${map.y.length} values (need as many, at least one)`);
+  map.x.forEach((x, i) => {
+    check(Number.isFinite(x) && x > 0 && (i === 0 || x > map.x[i - 1]), `${what}: x must be finite, > 0 and strictly ascending (x[${i}] = ${x})`);
+    const y = map.y[i];
+    check(Number.isFinite(y) && y > 0 && (i === 0 || y >= map.y[i - 1]), `${what}: y must be finite, > 0 and non-decreasing (y[${i}] = ${y})`);
+  });
+}
+
+/** f(d): the mapped log-odds. */
+export function mapLogOdds(map: AnswerLogOddsMap, d: number): number {
+  const a = Math.abs(d);
+  const { x, y } = map;
+  const n = x.length;
+  let v: number;
+  if (a >= x[n - 1]) v = (a * y[n - 1]) / x[n - 1];
+  else if (a <= x[0]) v = (a * y[0]) / x[0];
+  else {
+    let lo = 0;
+    let hi = n - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (x[mid] <= a) lo = mid;
+      else hi = mid;
+    }
+    v = y[lo] + ((a - x[lo]) / (x[hi] - x[lo])) * (y[hi] - y[lo]);
+  }
+  return d < 0 ? -v : v;
+}
+
+/** log(1 + e^z), without overflow. */
+function softplus(z: number): number {
+  return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
+}
+
+/** Two letters' logits with their log-odds mapped and their log-sum-exp kept. */
+function mapPair(map: AnswerLogOddsMap, la: number, lb: number): [number, number] {
+  const mass = Math.max(la, lb) + softplus(-Math.abs(la - lb));
+  const d = mapLogOdds(map, la - lb);
+  return [mass - softplus(-d), mass - softplus(d)];
+}
+
+/** Maps the log-odds of token `a` against token `b` in every logits row (the last axis) of a contiguous array, in place. */
+export function applyAnswerMap(logits: Float32NdArray, a: number, b: number, map: AnswerLogOddsMap): Float32NdArray {
+  const width = logits.shape[logits.shape.length - 1];
+  check(logits.stride[logits.stride.length - 1] === 1 && logits.offset === 0 && logits.data.length === logits.size, 'answerMap: logits must be a contiguous array');
+  const data = logits.data;
+  for (let r = 0; r < logits.size / width; r++) [data[r * width + a], data[r * width + b]] = mapPair(map, data[r * width + a], data[r * width + b]);
+  return logits;
+}
+
+/** Answer logits as a subject with `map` would give them (the map is odd, so which letter is benign does not matter). */
+export function mapAnswerLogits(logits: AnswerLogits, map: AnswerLogOddsMap): AnswerLogits {
+  const pairs = logits.benign.map((b, i) => mapPair(map, b, logits.other[i]));
+  return { benign: pairs.map((p) => p[0]), other: pairs.map((p) => p[1]), rest: [...logits.rest] };
+}
+
+/** The empirical quantile of ascending `sorted` at u in [0, 1] (linear between order statistics at (i + 0.5) / n, clamped at the ends). */
+export function quantileOfSorted(sorted: readonly number[], u: number): number {
+  const n = sorted.length;
+  check(n > 0, 'quantile: no values');
+  const pos = u * n - 0.5;
+  if (pos <= 0) return sorted[0];
+  if (pos >= n - 1) return sorted[n - 1];
+  const i = Math.floor(pos);
+  return sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]);
+}
+
+/**
+ * The map that sends the distribution of `own` (positive log-odds) onto the
+ * shared target: the mean of the quantile functions of `all` (every model's
+ * values, `own` among them; the Wasserstein barycentre). Each of `own`'s
+ * values goes to the target's quantile at its own rank, so on `own` the
+ * mapped values have the target's quantiles.
+ */
+export function fitAnswerMap(own: readonly number[], all: readonly (readonly number[])[]): AnswerLogOddsMap {
+  check(own.length > 0 && all.length > 0, 'fitAnswerMap: no log-odds to fit');
+  for (const v of [own, ...all]) for (const d of v) check(Number.isFinite(d) && d > 0, `fitAnswerMap: log-odds must be finite and > 0, got ${d}`);
+  const sortedAll = all.map((v) => [...v].sort((p, q) => p - q));
+  const sorted = [...own].sort((p, q) => p - q);
+  const n = sorted.length;
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < n; ) {
+    // tied values share one knot at their mean target
+    let j = i;
+    while (j + 1 < n && sorted[j + 1] === sorted[i]) j++;
+    const targets: number[] = [];
+    for (let k = i; k <= j; k++) targets.push(mean(sortedAll.map((s) => quantileOfSorted(s, (k + 0.5) / n))));
+    x.push(sorted[i]);
+    y.push(Math.max(mean(targets), y.length ? y[y.length - 1] : 0));
+    i = j + 1;
+  }
+  return { x, y };
+}
