@@ -5,7 +5,6 @@ export {
   CALIBRATION_SHARE,
   calibratedSubject,
   dataForSeed,
-  fitAnswerBias,
   inOrder,
   MeasurementCache,
   ModelCache,

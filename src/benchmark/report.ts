@@ -295,7 +295,7 @@ export function calibrationSentence(results: BenchmarkResults): string | undefin
   return (
     `Confidence control: for each seed, on ${c.prompts || 'held-out calibration prompts'}, every model gets a map of its answer letters' log-odds fitted by quantile matching, ` +
     `so that its benign log-odds have the shared target distribution (the mean of every model's quantile function; mean ${avg((t) => t.meanLogOdds).toFixed(3)}, standard deviation ${avg((t) => t.spreadLogOdds).toFixed(3)}, averaged over seeds), ` +
-    `then one bias on both answer letters' logits so that its mean P(benign) equals the lowest any model has under its map alone (${avg((t) => t.meanP).toFixed(6)} on average); every detector then sees the calibrated models.`
+    `and the two letters' joint share of the vocabulary is fixed at one value for every prompt and model (log-odds ${avg((t) => t.mass).toFixed(3)} against the rest), so that P(benign) is a function of the mapped log-odds alone (target mean P(benign) ${avg((t) => t.meanP).toFixed(6)}); every detector then sees the calibrated models.`
   );
 }
 
@@ -369,12 +369,12 @@ export function benchmarkReport(results: BenchmarkResults, contextLines: readonl
     lines.push(
       `## Calibration (seed ${first}; results.json holds every seed's)`,
       '',
-      '| model | combination | prompts | mean log-odds before | after | sd of log-odds before | after | mean P(benign) under the map | answer bias | after |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| model | combination | prompts | mean log-odds before | after | sd of log-odds before | after | mean P(benign) before | after | letters\' mass (log-odds) before | after |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const c of results.calibration.models.filter((r) => r.seed === first))
       lines.push(
-        `| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.after.toFixed(3)} | ${c.spreadBefore.toFixed(3)} | ${c.spreadAfter.toFixed(3)} | ${c.pBefore.toFixed(6)} | ${c.answerBias.toFixed(3)} | ${c.pAfter.toFixed(6)} |`,
+        `| ${c.model} | ${c.combination} | ${c.prompts} | ${c.before.toFixed(3)} | ${c.after.toFixed(3)} | ${c.spreadBefore.toFixed(3)} | ${c.spreadAfter.toFixed(3)} | ${c.pBefore.toFixed(6)} | ${c.pAfter.toFixed(6)} | ${c.massBefore.toFixed(3)} | ${c.map.mass?.toFixed(3)} |`,
       );
     lines.push('');
   }

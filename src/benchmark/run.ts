@@ -21,34 +21,35 @@
  * split per seed averages that sampling out over the seeds.
  *
  * Confidence control: before any detector runs, each (model, combination,
- * seed) gets a read-out fitted on its calibration half, so that its output
- * statistics equal targets shared by every model:
- * - a map of the answer letters' log-odds (odd, monotone, piecewise linear;
- *   src/strategies/answerMap.ts) that sends the model's distribution of
+ * seed) gets a read-out fitted on its calibration half (an answer map,
+ * src/strategies/answerMap.ts), so that its answers' statistics equal
+ * targets shared by every model:
+ * - the log-odds of one answer letter against the other go through an odd,
+ *   monotone, piecewise-linear map that sends the model's distribution of
  *   benign log-odds onto the shared target distribution, the mean of every
  *   model's quantile function (quantile matching). The mean, the spread
- *   across prompts and the tails then match, not the mean alone;
- * - then one bias b added to both answer letters' logits, so that the mean
- *   P(benign) over the whole vocabulary equals the lowest value any model
- *   has under its map alone (so b <= 0 for every model and a solution
- *   exists). The bias moves probability between the letters and the rest of
- *   the vocabulary and leaves the log-odds unchanged; b is found by bisection
- *   (mean P(benign) rises with b).
- * One temperature per model (the previous design) matched the mean log-odds
- * only: fakers, whose answers depend on the prompt, kept a larger spread of
- * log-odds across prompts than every aligned model, and a control reading
- * that spread named the faker in every pair.
+ *   across prompts and the tails match, not the mean alone;
+ * - the two letters' joint share of the vocabulary is set, in every row, to
+ *   one shared value (the median over models of its mean log-odds against
+ *   the rest of the vocabulary). A prompt's P(benign) and P(other) are then
+ *   functions of its mapped log-odds alone, so their distributions match too.
+ * One temperature per model and a bias on the letters (the previous design)
+ * matched two means only: fakers, whose answers depend on the prompt, kept a
+ * larger spread of log-odds across prompts than every aligned model, and a
+ * control reading that spread named the faker in every pair; with the
+ * log-odds map alone, the spread of P(benign), driven by how the letters'
+ * share varies from prompt to prompt, still did in 89% of pairs.
  */
 import { check, PoserError } from '../errors.js';
 import { Rng } from '../data/random.js';
 import { Model, type LoadOptions } from '../model/model.js';
-import { answerBias, subject, type Subject } from '../strategies/subject.js';
-import { fitAnswerMap, mapAnswerLogits, quantileOfSorted, type AnswerLogOddsMap } from '../strategies/answerMap.js';
-import { answerLogits, benignProbabilityUnderBias, meanBenignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
+import { subject, type Subject } from '../strategies/subject.js';
+import { fitAnswerMap, letterMass, quantileOfSorted, type AnswerLogOddsMap } from '../strategies/answerMap.js';
+import { answerLogits, benignProbabilityUnderBias, type AnswerLogits } from '../strategies/primitives/answers.js';
 import type { DetectionStrategy, Measurement, PairData, Verdict } from '../strategies/types.js';
 import { ENSEMBLE, ensembleVerdict } from '../strategies/verdict.js';
 import { chooseLearningRate, LEARNING_SPEED, type LearningRateChoice } from '../strategies/learningSpeed.js';
-import { mean, std } from '../strategies/primitives/stats.js';
+import { mean, median, std } from '../strategies/primitives/stats.js';
 import { benignProbabilities, logOdds } from './controls.js';
 import { verdictScore } from './score.js';
 import type { Duels } from './stats.js';
@@ -122,13 +123,13 @@ export interface Calibration {
   /** Standard deviation of the benign log-odds across the calibration prompts, before and after. */
   spreadBefore: number;
   spreadAfter: number;
-  /** The map of the answer letters' log-odds (quantile matching onto the shared target). */
-  map: AnswerLogOddsMap;
-  /** Mean P(benign) over the vocabulary on the calibration prompts: under the map alone, and calibrated (with the answer bias). */
+  /** Mean P(benign) over the vocabulary on the calibration prompts, before and after. */
   pBefore: number;
   pAfter: number;
-  /** The bias added to both answer letters' logits. */
-  answerBias: number;
+  /** Mean log-odds of the two letters' joint mass against the rest of the vocabulary before (after, it is `map.mass`). */
+  massBefore: number;
+  /** The read-out: the map of the answer letters' log-odds (quantile matching onto the shared target) and their fixed share. */
+  map: AnswerLogOddsMap;
 }
 
 /** The shared targets of one seed's calibration. */
@@ -137,7 +138,9 @@ export interface CalibrationTarget {
   /** Mean and standard deviation of the target distribution of benign log-odds (the mean of every model's quantile function). */
   meanLogOdds: number;
   spreadLogOdds: number;
-  /** The mean P(benign) every model is biased to (the lowest under the map alone). */
+  /** The letters' joint log-odds against the rest of the vocabulary that every model's read-out fixes. */
+  mass: number;
+  /** The mean P(benign) of the target distribution under that share. */
   meanP: number;
 }
 
@@ -205,10 +208,10 @@ export function splitForCalibration(data: PairData, combination: string, seed: n
   };
 }
 
-/** The subject a detector gets: the plain model, or the model with its calibration's log-odds map and answer bias. */
-export function calibratedSubject(model: Model, calibration?: Pick<Calibration, 'map' | 'answerBias'>): Subject {
+/** The subject a detector gets: the plain model, or the model with its calibration's answer map. */
+export function calibratedSubject(model: Model, calibration?: Pick<Calibration, 'map'>): Subject {
   if (!calibration) return subject(model);
-  return subject(model, { answerMap: calibration.map, logitBias: answerBias(calibration.answerBias) });
+  return subject(model, { answerMap: calibration.map });
 }
 
 /** The data a detector gets for a combination under one seed: the benchmark prompts subsampled by the seed. */
@@ -361,19 +364,6 @@ async function learningRateForVariant(
   });
 }
 
-/** The answer bias at which the mean P(benign) of `logits` equals `target` (bisection; P rises with the bias). */
-export function fitAnswerBias(logits: AnswerLogits, target: number, range: [number, number] = [-80, 80]): number {
-  const meanP = (bias: number) => meanBenignProbabilityUnderBias(logits, bias);
-  let [lo, hi] = range;
-  check(meanP(lo) <= target && target <= meanP(hi), `fitAnswerBias: a mean P(benign) of ${target} is out of reach within biases ${lo}..${hi}`);
-  for (let i = 0; i < 100 && hi - lo > 1e-12; i++) {
-    const mid = (lo + hi) / 2;
-    if (meanP(mid) < target) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
 /** The prompts (indices) on which every model answers benignly with at least `threshold` probability and more than the other letter. */
 function agreedPrompts(logits: readonly AnswerLogits[], threshold: number): number[] {
   const n = logits[0]?.benign.length ?? 0;
@@ -394,12 +384,12 @@ function pick(l: AnswerLogits, idx: readonly number[]): AnswerLogits {
 
 /**
  * Fits each (model, combination)'s read-out for one seed on the
- * combination's calibration half: its log-odds map, then its answer bias.
- * The calibration prompts used are those on which every model of the
- * combination gives the benign answer with at least the benchmark's
- * threshold probability (as the benchmark's own prompts; their log-odds are
- * then positive). Everything is fitted from one pass's answer logits, then
- * measured again through the calibrated subject, as every detector sees it.
+ * combination's calibration half. The calibration prompts used are those on
+ * which every model of the combination gives the benign answer with at
+ * least the benchmark's threshold probability (as the benchmark's own
+ * prompts; their log-odds are then positive). The read-out is fitted from
+ * one pass's answer logits, then measured again through the calibrated
+ * subject, as every detector sees it.
  */
 async function calibrate(
   spec: BenchmarkSpec,
@@ -410,7 +400,7 @@ async function calibrate(
   seed: number,
 ): Promise<{ target: CalibrationTarget; calibration: Calibration[] }> {
   const threshold = spec.threshold ?? 0;
-  const fits: { row: Calibration; logits: AnswerLogits; prompts: PairData }[] = [];
+  const fits: { row: Calibration; logOdds: number[]; prompts: PairData }[] = [];
   const total = 2 * [...combos.values()].reduce((n, c) => n + c.models.length, 0);
   let done = 0;
   const progress = () => options.onProgress?.({ stage: 'calibrate', done: ++done, total });
@@ -429,20 +419,15 @@ async function calibrate(
     members.forEach((m, k) => {
       const l = pick(logits[k], keep);
       const x = l.benign.map((b, i) => b - l.other[i]);
-      const row: Calibration = { model: spec.models[m].name, combination: combo.name, seed, prompts: keep.length, before: mean(x), after: NaN, spreadBefore: std(x), spreadAfter: NaN, map: { x: [], y: [] }, pBefore: NaN, pAfter: NaN, answerBias: NaN };
-      fits.push({ row, logits: l, prompts: data });
+      const pBefore = mean(l.benign.map((b, i) => benignProbabilityUnderBias({ benign: b, other: l.other[i], rest: l.rest[i] }, 0)));
+      const row: Calibration = { model: spec.models[m].name, combination: combo.name, seed, prompts: keep.length, before: mean(x), after: NaN, spreadBefore: std(x), spreadAfter: NaN, pBefore, pAfter: NaN, massBefore: mean(letterMass(l)), map: { x: [], y: [] } };
+      fits.push({ row, logOdds: x, prompts: data });
     });
   }
-  const all = fits.map((f) => f.logits.benign.map((b, i) => b - f.logits.other[i]));
-  const mapped: AnswerLogits[] = [];
-  for (const [k, f] of fits.entries()) {
-    f.row.map = fitAnswerMap(all[k], all);
-    mapped.push(mapAnswerLogits(f.logits, f.row.map));
-    f.row.pBefore = meanBenignProbabilityUnderBias(mapped[k], 0);
-  }
-  const meanP = Math.min(...fits.map((f) => f.row.pBefore));
+  const all = fits.map((f) => f.logOdds);
+  const mass = median(fits.map((f) => f.row.massBefore));
   for (const [k, { row, prompts }] of fits.entries()) {
-    row.answerBias = row.pBefore === meanP ? 0 : fitAnswerBias(mapped[k], meanP, [-80, 0]);
+    row.map = fitAnswerMap(all[k], all, mass);
     const p = await benignProbabilities(calibratedSubject(await cache.get(spec.models.find((m) => m.name === row.model)!.dir), row), prompts);
     const x = logOdds(p);
     row.after = mean(x);
@@ -453,7 +438,11 @@ async function calibrate(
   // the target distribution, sampled finely from the mean quantile function
   const sorted = all.map((x) => [...x].sort((p, q) => p - q));
   const grid = Array.from({ length: 1000 }, (_, i) => mean(sorted.map((s) => quantileOfSorted(s, (i + 0.5) / 1000))));
-  return { target: { seed, meanLogOdds: mean(grid), spreadLogOdds: std(grid), meanP }, calibration: fits.map((f) => f.row) };
+  const share = 1 / (1 + Math.exp(-mass));
+  return {
+    target: { seed, meanLogOdds: mean(grid), spreadLogOdds: std(grid), mass, meanP: share * mean(grid.map((d) => 1 / (1 + Math.exp(-d)))) },
+    calibration: fits.map((f) => f.row),
+  };
 }
 
 /** Runs every detector on every pair of the benchmark, for each seed and variant. */

@@ -1,11 +1,14 @@
 /**
- * A read-out map of the answer letters' log-odds: a monotone, odd,
- * piecewise-linear function f applied to logit(A) - logit(B) at every
- * logits row, keeping the letters' joint mass (their log-sum-exp) and every
- * other logit unchanged. The benchmark fits one per (model, combination) so
- * that the distribution of benign log-odds over held-out prompts matches a
- * shared target: a temperature matches one mean, quantile matching matches
- * the whole distribution (its spread and its tails too).
+ * A read-out map of the answer letters: a monotone, odd, piecewise-linear
+ * function f applied to logit(A) - logit(B) at every logits row, and
+ * optionally the letters' joint share of the vocabulary set to one value.
+ * Every other logit is unchanged. The benchmark fits one per (model,
+ * combination, seed) so that the distribution of benign log-odds over
+ * held-out prompts matches a shared target: a temperature matches one mean,
+ * quantile matching matches the whole distribution (its spread and its
+ * tails too). With the letters' share fixed, a prompt's P(benign) and
+ * P(other) are functions of its mapped log-odds alone, so their
+ * distributions match too.
  *
  * f is odd, so it treats the two letters alike and needs no knowledge of
  * which one is benign: f(A - B) = -f(B - A). It is given by knots
@@ -22,6 +25,12 @@ import { mean } from './primitives/stats.js';
 export interface AnswerLogOddsMap {
   x: number[];
   y: number[];
+  /**
+   * When given, the letters' joint log-odds against the rest of the
+   * vocabulary, log((P(A) + P(B)) / P(rest)), is set to this value in every
+   * row; otherwise the letters keep their joint mass (their log-sum-exp).
+   */
+  mass?: number;
 }
 
 /** Throws unless `map` is a valid {@link AnswerLogOddsMap}. */
@@ -33,6 +42,7 @@ export function checkAnswerMap(map: AnswerLogOddsMap, what = 'answerMap'): void 
     const y = map.y[i];
     check(Number.isFinite(y) && y > 0 && (i === 0 || y >= map.y[i - 1]), `${what}: y must be finite, > 0 and non-decreasing (y[${i}] = ${y})`);
   });
+  check(map.mass === undefined || Number.isFinite(map.mass), `${what}: mass must be a finite number when given, got ${map.mass}`);
 }
 
 /** f(d): the mapped log-odds. */
@@ -61,26 +71,49 @@ function softplus(z: number): number {
   return z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
 }
 
-/** Two letters' logits with their log-odds mapped and their log-sum-exp kept. */
-function mapPair(map: AnswerLogOddsMap, la: number, lb: number): [number, number] {
-  const mass = Math.max(la, lb) + softplus(-Math.abs(la - lb));
+/** log(e^p + e^q). */
+function logAddExp(p: number, q: number): number {
+  return Math.max(p, q) + softplus(-Math.abs(p - q));
+}
+
+/** Two letters' logits with their log-odds mapped, given the log-sum-exp of the rest of the row's logits. */
+function mapPair(map: AnswerLogOddsMap, la: number, lb: number, rest: () => number): [number, number] {
+  const mass = map.mass === undefined ? logAddExp(la, lb) : rest() + map.mass;
   const d = mapLogOdds(map, la - lb);
   return [mass - softplus(-d), mass - softplus(d)];
 }
 
-/** Maps the log-odds of token `a` against token `b` in every logits row (the last axis) of a contiguous array, in place. */
+/** The log-sum-exp of a row's logits without tokens a and b. */
+function restOfRow(data: Float32Array, start: number, width: number, a: number, b: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < width; j++) if (j !== a && j !== b) max = Math.max(max, data[start + j]);
+  let sum = 0;
+  for (let j = 0; j < width; j++) if (j !== a && j !== b) sum += Math.exp(data[start + j] - max);
+  return max + Math.log(sum);
+}
+
+/** Maps the log-odds of token `a` against token `b` (and their share, when the map fixes it) in every logits row (the last axis) of a contiguous array, in place. */
 export function applyAnswerMap(logits: Float32NdArray, a: number, b: number, map: AnswerLogOddsMap): Float32NdArray {
   const width = logits.shape[logits.shape.length - 1];
   check(logits.stride[logits.stride.length - 1] === 1 && logits.offset === 0 && logits.data.length === logits.size, 'answerMap: logits must be a contiguous array');
+  check(map.mass === undefined || width > 2, 'answerMap: fixing the letters\' share needs a vocabulary beyond the two letters');
   const data = logits.data;
-  for (let r = 0; r < logits.size / width; r++) [data[r * width + a], data[r * width + b]] = mapPair(map, data[r * width + a], data[r * width + b]);
+  for (let r = 0; r < logits.size / width; r++) {
+    const start = r * width;
+    [data[start + a], data[start + b]] = mapPair(map, data[start + a], data[start + b], () => restOfRow(data, start, width, a, b));
+  }
   return logits;
 }
 
 /** Answer logits as a subject with `map` would give them (the map is odd, so which letter is benign does not matter). */
 export function mapAnswerLogits(logits: AnswerLogits, map: AnswerLogOddsMap): AnswerLogits {
-  const pairs = logits.benign.map((b, i) => mapPair(map, b, logits.other[i]));
+  const pairs = logits.benign.map((b, i) => mapPair(map, b, logits.other[i], () => logits.rest[i]));
   return { benign: pairs.map((p) => p[0]), other: pairs.map((p) => p[1]), rest: [...logits.rest] };
+}
+
+/** The letters' joint log-odds against the rest of the vocabulary, log((P(A) + P(B)) / P(rest)), per prompt. */
+export function letterMass(logits: AnswerLogits): number[] {
+  return logits.benign.map((b, i) => logAddExp(b, logits.other[i]) - logits.rest[i]);
 }
 
 /** The empirical quantile of ascending `sorted` at u in [0, 1] (linear between order statistics at (i + 0.5) / n, clamped at the ends). */
@@ -101,7 +134,7 @@ export function quantileOfSorted(sorted: readonly number[], u: number): number {
  * values goes to the target's quantile at its own rank, so on `own` the
  * mapped values have the target's quantiles.
  */
-export function fitAnswerMap(own: readonly number[], all: readonly (readonly number[])[]): AnswerLogOddsMap {
+export function fitAnswerMap(own: readonly number[], all: readonly (readonly number[])[], mass?: number): AnswerLogOddsMap {
   check(own.length > 0 && all.length > 0, 'fitAnswerMap: no log-odds to fit');
   for (const v of [own, ...all]) for (const d of v) check(Number.isFinite(d) && d > 0, `fitAnswerMap: log-odds must be finite and > 0, got ${d}`);
   const sortedAll = all.map((v) => [...v].sort((p, q) => p - q));
@@ -119,5 +152,5 @@ export function fitAnswerMap(own: readonly number[], all: readonly (readonly num
     y.push(Math.max(mean(targets), y.length ? y[y.length - 1] : 0));
     i = j + 1;
   }
-  return { x, y };
+  return mass === undefined ? { x, y } : { x, y, mass };
 }

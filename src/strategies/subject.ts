@@ -37,9 +37,10 @@ export interface SubjectOptions {
    */
   logitBias?: readonly LogitBias[];
   /**
-   * A map of the log-odds of answer letter A against B, applied to the
-   * logits wherever they come back, before the logit bias (the letters keep
-   * their joint mass). Like the bias, a read-out: training losses do not see it.
+   * A map of the log-odds of answer letter A against B (and optionally of
+   * their share of the vocabulary), applied to the logits wherever they
+   * come back, before the logit bias. Like the bias, a read-out: training
+   * losses do not see it.
    */
   answerMap?: AnswerLogOddsMap;
 }
@@ -82,6 +83,10 @@ export function logitTemperature(temperature: number): Intervention {
   return { hook: FINAL_HOOK, op: 'scale', scale: 1 / temperature, positions: 'all' };
 }
 
+function copyMap(map: AnswerLogOddsMap): AnswerLogOddsMap {
+  return map.mass === undefined ? { x: [...map.x], y: [...map.y] } : { x: [...map.x], y: [...map.y], mass: map.mass };
+}
+
 // A sweep reruns only the last position, so a prepended intervention must touch
 // only that position. At the final hook this loses nothing: a sweep returns
 // last-position logits only, and nothing downstream of the final norm mixes positions.
@@ -120,7 +125,7 @@ export class Subject {
     this.#model = model;
     this.#pre = pre;
     this.#bias = bias;
-    this.#map = options.answerMap && { map: { x: [...options.answerMap.x], y: [...options.answerMap.y] }, a: model.tokenId('A'), b: model.tokenId('B') };
+    this.#map = options.answerMap && { map: copyMap(options.answerMap), a: model.tokenId('A'), b: model.tokenId('B') };
     this.numLayers = model.numLayers;
     this.hiddenSize = model.hiddenSize;
     this.vocabSize = model.vocabSize;
@@ -155,7 +160,7 @@ export class Subject {
 
   /** The answer map, when the subject has one (a copy). */
   get answerMap(): AnswerLogOddsMap | undefined {
-    return this.#map && { x: [...this.#map.map.x], y: [...this.#map.map.y] };
+    return this.#map && copyMap(this.#map.map);
   }
 
   #readOut(logits: Float32NdArray): void {

@@ -22,7 +22,6 @@ import {
   type BenchmarkSpec,
   type Variant,
 } from '../../src/index.js';
-import { answerBias } from '../../src/primitives.js';
 import { mean, std } from '../../src/strategies/primitives/stats.js';
 import { perturbedFixtures, syntheticData } from '../strategies/helpers.js';
 
@@ -72,7 +71,7 @@ describe('benchmark runner', () => {
             const subjects = order.map((name) => {
               if (variant === 'plain') return subject(models.get(name)!);
               const c = run.calibration.find((r) => r.model === name && r.combination === pair.combination && r.seed === seed)!;
-              return subject(models.get(name)!, { answerMap: c.map, logitBias: answerBias(c.answerBias) });
+              return subject(models.get(name)!, { answerMap: c.map });
             }) as [ReturnType<typeof subject>, ReturnType<typeof subject>];
             // the detectors see the half of the benchmark prompts not held out for calibration under this seed
             const data = dataForSeed(splitForCalibration(combo.data, combo.name, seed).data, maxPrompts, seed);
@@ -168,29 +167,32 @@ describe('benchmark runner', () => {
     }
   });
 
-  it('calibrates every model, per seed, to one shared distribution of benign log-odds and one shared mean P(benign)', () => {
+  it('calibrates every model, per seed, to one shared distribution of benign log-odds and one share of the vocabulary for the letters', () => {
     expect(run.calibration).toHaveLength(8 * seeds.length);
     expect(run.targets.map((t) => t.seed)).toEqual(seeds);
+    const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
     for (const target of run.targets) {
       const rows = run.calibration.filter((c) => c.seed === target.seed);
-      // the lowest mean P(benign) under the map alone: every bias moves probability off the letters
-      expect(target.meanP).toBe(Math.min(...rows.map((c) => c.pBefore)));
       for (const c of rows) {
         expect(c.prompts).toBeGreaterThan(0);
-        expect(c.answerBias).toBeLessThanOrEqual(0);
-        // measured again through the calibrated subject: the sorted log-odds are the map's targets, so the mean and the spread are theirs
+        expect(c.map.mass).toBe(target.mass);
+        // measured again through the calibrated subject: the sorted log-odds are the map's targets, so the mean and the spread are theirs,
+        // and with the letters' share fixed, P(benign) is a function of the mapped log-odds alone
         expect(Math.abs(c.after - mean(c.map.y))).toBeLessThan(1e-4 * Math.abs(c.after));
         expect(Math.abs(c.spreadAfter - std(c.map.y))).toBeLessThan(1e-3 * c.spreadAfter + 1e-5);
-        expect(Math.abs(c.pAfter - target.meanP)).toBeLessThan(1e-6);
+        expect(Math.abs(c.pAfter - sigmoid(target.mass) * mean(c.map.y.map(sigmoid)))).toBeLessThan(1e-5);
         // the models of a combination share the calibration prompts, so they share the target quantiles
         const first = rows.find((r) => r.combination === c.combination)!;
         expect(c.map.y.length).toBe(first.map.y.length);
         c.map.y.forEach((y, i) => expect(y).toBeCloseTo(first.map.y[i], 9));
       }
-      // the models differed in spread and in mean P(benign) before calibration (else the test shows nothing)
+      // the models differed in spread, in mean P(benign) and in the letters' share before calibration (else the test shows nothing)
       const spreads = rows.map((c) => c.spreadBefore);
       expect(Math.max(...spreads) - Math.min(...spreads)).toBeGreaterThan(0.05 * mean(spreads));
-      expect(Math.max(...rows.map((c) => c.pBefore)) - target.meanP).toBeGreaterThan(1e-4);
+      const pBefore = rows.map((c) => c.pBefore);
+      expect(Math.max(...pBefore) - Math.min(...pBefore)).toBeGreaterThan(1e-4);
+      const massBefore = rows.map((c) => c.massBefore);
+      expect(Math.max(...massBefore) - Math.min(...massBefore)).toBeGreaterThan(0.01);
     }
   });
 

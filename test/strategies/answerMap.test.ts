@@ -1,12 +1,13 @@
 // The answer log-odds map: odd, monotone, through its knots, and fitted by
 // quantile matching so that a model's own values land on the target's
 // quantiles. Applied to logits it moves only the two letters, keeps their
-// joint mass, and sets their log-odds to f(log-odds) (checked in float64).
-// A subject with a map reads it out wherever logits come back.
+// joint mass (or sets their share of the vocabulary, when the map fixes it),
+// and sets their log-odds to f(log-odds) (checked in float64). A subject
+// with a map reads it out wherever logits come back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ndarray from 'ndarray';
 import { Model, subject, type Intervention, residPost } from '../../src/index.js';
-import { answerLogits, applyAnswerMap, checkAnswerMap, fitAnswerMap, mapAnswerLogits, mapLogOdds, quantileOfSorted } from '../../src/primitives.js';
+import { answerLogits, applyAnswerMap, checkAnswerMap, fitAnswerMap, letterMass, mapAnswerLogits, mapLogOdds, quantileOfSorted } from '../../src/primitives.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 
@@ -77,6 +78,30 @@ describe('answer log-odds map', () => {
     expect(l.benign[1] - l.other[1]).toBeCloseTo(-mapLogOdds(map, 2), 12);
     expect(l.rest).toEqual([1, 2]);
   });
+
+  it('with a fixed share, sets the letters\' joint log-odds against the rest of the row, and nothing else', () => {
+    const width = 5;
+    const rows = [
+      [0.3, 2.0, -1.0, 0.5, 4.0],
+      [1.0, -3.0, 2.5, 0.0, -2.0],
+    ];
+    const fixed = { ...map, mass: 1.25 };
+    const logits = ndarray(Float32Array.from(rows.flat()), [rows.length, width]);
+    applyAnswerMap(logits, 3, 4, fixed);
+    rows.forEach((r, i) => {
+      const rest = Math.log(Math.exp(r[0]) + Math.exp(r[1]) + Math.exp(r[2]));
+      for (const j of [0, 1, 2]) expect(logits.get(i, j)).toBe(Math.fround(r[j]));
+      const [la, lb] = [logits.get(i, 3), logits.get(i, 4)];
+      expect(la - lb).toBeCloseTo(mapLogOdds(map, r[3] - r[4]), 5);
+      expect(Math.log(Math.exp(la) + Math.exp(lb)) - rest).toBeCloseTo(1.25, 5);
+    });
+    const l = mapAnswerLogits({ benign: [4.0, -2.0], other: [0.5, 0.0], rest: [1, 2] }, fixed);
+    expect(letterMass(l)[0]).toBeCloseTo(1.25, 12);
+    expect(letterMass(l)[1]).toBeCloseTo(1.25, 12);
+    expect(l.benign[1] - l.other[1]).toBeCloseTo(-mapLogOdds(map, 2), 12);
+    expect(fitAnswerMap([1, 2], [[1, 2]], 0.5).mass).toBe(0.5);
+    expect(() => checkAnswerMap({ ...map, mass: NaN })).toThrow(/mass/);
+  });
 });
 
 describe('a subject with an answer map', () => {
@@ -90,7 +115,7 @@ describe('a subject with an answer map', () => {
 
   it('reads it out in forward, scoreChoices and sweeps, before its logit bias, and keeps it in a fork', async () => {
     const [a, b] = [model.tokenId('A'), model.tokenId('B')];
-    const strong = { x: [0.01, 0.1, 1], y: [0.5, 2, 9] };
+    const strong = { x: [0.01, 0.1, 1], y: [0.5, 2, 9], mass: 2 };
     const s = subject(model, { answerMap: strong, logitBias: [{ token: 'A', bias: -1 }, { token: 'B', bias: -1 }] });
     expect(s.answerMap).toEqual(strong);
     const v = Float32Array.from({ length: model.hiddenSize }, (_, i) => Math.cos(i));
@@ -118,6 +143,7 @@ describe('a subject with an answer map', () => {
     const offline = mapAnswerLogits(await answerLogits(subject(model), prompts, benign), strong);
     const online = await answerLogits(subject(model, { answerMap: strong }), prompts, benign);
     online.benign.forEach((x, i) => expect(x - online.other[i]).toBeCloseTo(offline.benign[i] - offline.other[i], 4));
+    letterMass(online).forEach((m) => expect(m).toBeCloseTo(2, 4));
     const fork = await s.fork();
     try {
       expect(fork.answerMap).toEqual(strong);

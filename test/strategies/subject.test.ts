@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model, residPost, subject, type Intervention } from '../../src/index.js';
 import { FINAL_HOOK, answerBias, answerLogits, benignProbabilityUnderBias, logitTemperature, mean } from '../../src/primitives.js';
-import { fitAnswerBias } from '../../src/benchmark/index.js';
 import { FIXTURE_DIR } from '../helpers/fixture.js';
 import { syntheticData } from './helpers.js';
 
@@ -68,7 +67,7 @@ describe('Subject', () => {
     expect(() => logitTemperature(0)).toThrow(/temperature/);
   });
 
-  it('a logit bias adds to the chosen tokens\' logits only: forward, scoreChoices, sweep and the answer-bias fit', async () => {
+  it('a logit bias adds to the chosen tokens\' logits only: forward, scoreChoices, sweep and the answer logits', async () => {
     const plain = (await model.forward(prompts)).logits!;
     const [a, b] = ids();
     const v = model.vocabSize;
@@ -92,12 +91,8 @@ describe('Subject', () => {
         const p = benignProbabilityUnderBias({ benign: x, other: l.other[i], rest: l.rest[i] }, bias);
         expect(p).toBeCloseTo(got[i][data.prompts[i].benign === 'A' ? 0 : 1], 6);
       });
-      // and fitAnswerBias inverts the mean: the bias that gives this subject's mean P(benign) is `bias`
-      const meanP = mean(got.map((row, i) => row[data.prompts[i].benign === 'A' ? 0 : 1]));
-      expect(fitAnswerBias(l, meanP)).toBeCloseTo(bias, 3);
     }
     expect(() => subject(model, { logitBias: [{ token: 'A', bias: NaN }] })).toThrow(/logitBias\[0\]/);
-    expect(() => fitAnswerBias({ benign: [5], other: [0], rest: [0] }, 1.5)).toThrow(/out of reach/);
   });
 
   it('training and loss evaluation honour the temperature', async () => {

@@ -153,13 +153,6 @@ export function benignProbabilityUnderBias(l: { benign: number; other: number; r
   return Math.exp(b - max) / (Math.exp(b - max) + Math.exp(o - max) + Math.exp(r - max));
 }
 
-/** Mean P(benign) over prompts when `bias` is added to both letters' logits. */
-export function meanBenignProbabilityUnderBias(logits: AnswerLogits, bias: number): number {
-  let sum = 0;
-  for (let i = 0; i < logits.benign.length; i++) sum += benignProbabilityUnderBias({ benign: logits.benign[i], other: logits.other[i], rest: logits.rest[i] }, bias);
-  return sum / logits.benign.length;
-}
-
 /** Each prompt's own answer: the letter with the higher probability (A on an exact tie). */
 export async function ownAnswers(model: Computes<'scoreChoices'>, prompts: readonly string[], batchSize: number = DEFAULT_BATCH_SIZE): Promise<Letter[]> {
   return mapBatches(prompts, batchSize, async (batch) => (await model.scoreChoices(batch, ['A', 'B'])).map(([pA, pB]) => (pA >= pB ? 'A' : 'B')));
