@@ -5,7 +5,7 @@
  * excluded (a model missed its targets) are not among them.
  *
  * The runner calibrates on a held-out half of each combination's benchmark
- * prompts (`splitForCalibration`): the same oversight mix as the prompts the
+ * prompts, a new half per seed (`splitForCalibration`): the same oversight mix as the prompts the
  * detectors see. The zoo's calibration/ files (good oversight only) are not
  * used by the benchmark: matching confidence on good-oversight prompts alone
  * left a gap on the benchmark's good and neutral ones.
@@ -15,7 +15,7 @@ import type { BenchmarkSpec } from './run.js';
 
 /** The calibration prompts' provenance, in words (for the report). */
 export const CALIBRATION_PROMPTS =
-  "a held-out half of each combination's benchmark prompts (split by a coin of the combination's name before any model runs; no detector sees them), kept where every model of the combination agrees as on the benchmark";
+  "a held-out half of each combination's benchmark prompts (split by a coin of the combination's name and the seed before any model runs; no detector sees them under that seed), kept where every model of the combination agrees as on the benchmark";
 
 /** The benchmark of the zoo at `dir`: the one place the benchmark reads a zoo's pairs. */
 export function zooBenchmarkSpec(dir: string): BenchmarkSpec {
