@@ -396,14 +396,11 @@ async function calibrate(
   cache: ModelCache,
   combos: ReturnType<typeof combinationModels>,
   calibrationPrompts: (combination: string) => PairData['prompts'],
-  options: BenchmarkOptions,
   seed: number,
+  progress: () => void,
 ): Promise<{ target: CalibrationTarget; calibration: Calibration[] }> {
   const threshold = spec.threshold ?? 0;
   const fits: { row: Calibration; logOdds: number[]; prompts: PairData }[] = [];
-  const total = 2 * [...combos.values()].reduce((n, c) => n + c.models.length, 0);
-  let done = 0;
-  const progress = () => options.onProgress?.({ stage: 'calibrate', done: ++done, total });
   for (const combo of spec.combinations) {
     const members = combos.get(combo.name)?.models ?? [];
     const prompts = calibrationPrompts(combo.name);
@@ -458,12 +455,17 @@ export async function runBenchmark(spec: BenchmarkSpec, options: BenchmarkOption
   try {
     const splits = new Map(seeds.map((seed) => [seed, new Map(spec.combinations.map((c) => [c.name, splitForCalibration(c.data, c.name, seed)]))]));
     const dataOf = (combination: string, seed: number): PairData => splits.get(seed)!.get(combination)!.data;
-    if (variants.includes('controlled'))
+    if (variants.includes('controlled')) {
+      // two passes per (model, combination) and seed
+      const total = 2 * [...combos.values()].reduce((n, c) => n + c.models.length, 0) * seeds.length;
+      let done = 0;
+      const progress = () => options.onProgress?.({ stage: 'calibrate', done: ++done, total });
       for (const seed of seeds) {
-        const fitted = await calibrate(spec, models, combos, (c) => splits.get(seed)!.get(c)!.calibration, options, seed);
+        const fitted = await calibrate(spec, models, combos, (c) => splits.get(seed)!.get(c)!.calibration, seed, progress);
         run.targets.push(fitted.target);
         run.calibration.push(...fitted.calibration);
       }
+    }
     const calibrationOf = (variant: Variant, model: number, combination: string, seed: number): Calibration | undefined =>
       variant === 'plain' ? undefined : run.calibration.find((r) => r.model === spec.models[model].name && r.combination === combination && r.seed === seed)!;
     for (const variant of variants) {
