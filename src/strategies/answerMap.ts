@@ -18,7 +18,7 @@
  */
 import { check } from '../errors.js';
 import type { Float32NdArray } from '../model/tensor.js';
-import type { AnswerLogits } from './primitives/answers.js';
+import { logSumExpExcept, type AnswerLogits } from './primitives/answers.js';
 import { mean } from './primitives/stats.js';
 
 /** Knots of an odd monotone map of log-odds: x strictly ascending and > 0, y non-decreasing and > 0. */
@@ -83,15 +83,6 @@ function mapPair(map: AnswerLogOddsMap, la: number, lb: number, rest: () => numb
   return [mass - softplus(-d), mass - softplus(d)];
 }
 
-/** The log-sum-exp of a row's logits without tokens a and b. */
-function restOfRow(data: Float32Array, start: number, width: number, a: number, b: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < width; j++) if (j !== a && j !== b) max = Math.max(max, data[start + j]);
-  let sum = 0;
-  for (let j = 0; j < width; j++) if (j !== a && j !== b) sum += Math.exp(data[start + j] - max);
-  return max + Math.log(sum);
-}
-
 /** Maps the log-odds of token `a` against token `b` (and their share, when the map fixes it) in every logits row (the last axis) of a contiguous array, in place. */
 export function applyAnswerMap(logits: Float32NdArray, a: number, b: number, map: AnswerLogOddsMap): Float32NdArray {
   const width = logits.shape[logits.shape.length - 1];
@@ -100,7 +91,7 @@ export function applyAnswerMap(logits: Float32NdArray, a: number, b: number, map
   const data = logits.data;
   for (let r = 0; r < logits.size / width; r++) {
     const start = r * width;
-    [data[start + a], data[start + b]] = mapPair(map, data[start + a], data[start + b], () => restOfRow(data, start, width, a, b));
+    [data[start + a], data[start + b]] = mapPair(map, data[start + a], data[start + b], () => logSumExpExcept(width, a, b, (j) => data[start + j]));
   }
   return logits;
 }

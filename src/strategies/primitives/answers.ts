@@ -109,6 +109,15 @@ export async function answerLogOdds(
   }, options.onBatch);
 }
 
+/** The log-sum-exp of a row's `width` logits (read by `at`) without tokens a and b. */
+export function logSumExpExcept(width: number, a: number, b: number, at: (j: number) => number): number {
+  let max = -Infinity;
+  for (let j = 0; j < width; j++) if (j !== a && j !== b) max = Math.max(max, at(j));
+  let sum = 0;
+  for (let j = 0; j < width; j++) if (j !== a && j !== b) sum += Math.exp(at(j) - max);
+  return max + Math.log(sum);
+}
+
 /** Per prompt, the benign and other letters' logits and the log-sum-exp of every other token's logit. */
 export interface AnswerLogits {
   benign: number[];
@@ -134,13 +143,9 @@ export async function answerLogits(
     const { logits } = await model.forward(batch, { logits: 'last' });
     const width = logits!.shape[1];
     return batch.map((_, i) => {
-      let max = -Infinity;
-      for (let j = 0; j < width; j++) if (j !== a && j !== b) max = Math.max(max, logits!.get(i, j));
-      let sum = 0;
-      for (let j = 0; j < width; j++) if (j !== a && j !== b) sum += Math.exp(logits!.get(i, j) - max);
       const [la, lb] = [logits!.get(i, a), logits!.get(i, b)];
       const [ben, oth] = benign[start + i] === 'A' ? [la, lb] : [lb, la];
-      return { benign: ben, other: oth, rest: max + Math.log(sum) };
+      return { benign: ben, other: oth, rest: logSumExpExcept(width, a, b, (j) => logits!.get(i, j)) };
     });
   });
   return { benign: rows.map((r) => r.benign), other: rows.map((r) => r.other), rest: rows.map((r) => r.rest) };
