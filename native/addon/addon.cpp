@@ -5,8 +5,10 @@
 #include <torch/torch.h>
 
 #include <cstdlib>
+#include <string>
 #include <thread>
 
+#include "allocator.h"
 #include "gguf_wrap.h"
 #include "model_wrap.h"
 #include "path_swap_wrap.h"
@@ -15,6 +17,9 @@
 
 namespace poser_addon {
 namespace {
+
+// Whether keep_freed_memory() took effect at load (POSER_KEEP_FREED_MEMORY=0 skips it).
+bool freed_memory_kept = false;
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw make_error(info.Env(), "E_ARG", "threads must be a number");
@@ -38,6 +43,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   out.Set("cxx11Abi", _GLIBCXX_USE_CXX11_ABI == 1);
 #endif
   out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("keepsFreedMemory", freed_memory_kept);
   return out;
 }
 
@@ -53,6 +59,8 @@ Napi::Object InitPoser(Napi::Env env, Napi::Object exports) {
   const char* requested = std::getenv("POSER_NUM_THREADS");
   const int threads = requested ? std::atoi(requested) : static_cast<int>(std::thread::hardware_concurrency());
   if (threads > 0) set_job_threads(threads, false);
+  const char* keep = std::getenv("POSER_KEEP_FREED_MEMORY");
+  if (!(keep && std::string(keep) == "0")) freed_memory_kept = poser::keep_freed_memory();
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
   exports.Set("readGguf", Napi::Function::New(env, ReadGguf, "readGguf"));

@@ -84,7 +84,15 @@ export interface NativeBinding {
   exchangePaths(a: string, b: string): void;
   lockPath(path: string): number;
   unlockPath(fd: number, path: string): void;
-  buildInfo(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; cxx11Abi?: boolean; parallelInfo: string };
+  buildInfo(): {
+    torchVersion: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    cxx11Abi?: boolean;
+    parallelInfo: string;
+    /** Whether freed memory stays in the process (glibc only; POSER_KEEP_FREED_MEMORY=0 turns it off). */
+    keepsFreedMemory: boolean;
+  };
   fitLogistic(
     x: Float32Array | Float64Array,
     n: number,
