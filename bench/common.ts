@@ -10,6 +10,7 @@ import { parameterCount, type LlamaConfig, type LlamaSizes } from '../src/model/
 import { zooModelConfig } from '../src/zoo/init.js';
 import { DEFAULT_RECIPE } from '../src/zoo/recipe.js';
 import { median } from '../src/strategies/primitives/stats.js';
+import { loadedBlas } from '../src/native/blas.js';
 
 export { median };
 
@@ -203,10 +204,9 @@ export function table(header: string[], rows: (string | number)[][]): string {
 }
 
 /** The BLAS behind libblas.so.3, as the alternatives system reports it. */
+/** The BLAS file this process mapped (call after the addon loaded). */
 export function blasInUse(): string {
-  const q = spawnSync('update-alternatives', ['--query', 'libblas.so.3-x86_64-linux-gnu'], { encoding: 'utf8' });
-  const value = q.stdout?.match(/^Value:\s*(.+)$/m)?.[1];
-  return value ?? 'unknown (update-alternatives has no libblas.so.3 entry)';
+  return loadedBlas() ?? 'unknown (no /proc/self/maps)';
 }
 
 export function fmt(x: number, digits = 1): string {

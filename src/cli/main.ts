@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { PoserError } from '../errors.js';
 import { buildInfo, packageRoot } from '../native/binding.js';
-import { openblasCoretype } from '../native/blas.js';
+import { loadedBlas, openblasCoretype } from '../native/blas.js';
 import { registerBenchmarkCommands } from './benchmark.js';
 import { registerDataCommands } from './data.js';
 import { registerDetectCommand } from './detect.js';
@@ -26,6 +26,7 @@ program
     console.log(`libtorch ${info.torchVersion}; CUDA ${info.cudaAvailable ? `available (${info.cudaDeviceCount} devices)` : 'not available'}; C++11 ABI ${info.cxx11Abi ? 'on' : 'off'}`);
     const blas = openblasCoretype();
     console.log(`OpenBLAS kernels: ${blas.coretype ?? 'detected by OpenBLAS'} (${blas.source === 'user' ? 'OPENBLAS_CORETYPE from the environment' : blas.source === 'auto' ? 'chosen from the CPU flags; set OPENBLAS_CORETYPE to override' : 'no choice made'})`);
+    console.log(`BLAS loaded: ${loadedBlas() ?? 'unknown (no /proc/self/maps)'}; freed memory kept in the process: ${info.keepsFreedMemory ? 'yes' : 'no'}`);
     console.log(info.parallelInfo.trim());
   });
 

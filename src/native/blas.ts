@@ -59,3 +59,21 @@ export function selectOpenblasCoretype(env: NodeJS.ProcessEnv = process.env): Co
 export function openblasCoretype(): CoretypeChoice {
   return choice ?? { source: 'none' };
 }
+
+/**
+ * The BLAS library this process has mapped (read from /proc/self/maps after the
+ * addon loaded), or undefined where that cannot be read. Names the real file:
+ * libblas.so.3 is an alternatives link that may point at any of several builds.
+ */
+export function loadedBlas(maps?: string): string | undefined {
+  let text = maps;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/maps', 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+  const paths = text.split('\n').map((line) => line.slice(line.indexOf('/'))).filter((p) => p.startsWith('/'));
+  return paths.find((p) => /lib(open)?blas[^/]*\.so/.test(p.slice(p.lastIndexOf('/') + 1)));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuFlags, decideOpenblasCoretype, openblasCoretypeFor } from '../../src/native/blas.js';
+import { cpuFlags, decideOpenblasCoretype, loadedBlas, openblasCoretypeFor } from '../../src/native/blas.js';
 
 describe('OpenBLAS kernel selection', () => {
   it('maps CPU features to a kernel family', () => {
@@ -22,5 +22,17 @@ describe('OpenBLAS kernel selection', () => {
     expect(decideOpenblasCoretype({ OPENBLAS_CORETYPE: 'Prescott' }, flags)).toEqual({ coretype: 'Prescott', source: 'user' });
     expect(decideOpenblasCoretype({}, flags)).toEqual({ coretype: 'Haswell', source: 'auto' });
     expect(decideOpenblasCoretype({ POSER_OPENBLAS_AUTO: '0' }, flags)).toEqual({ source: 'none' });
+  });
+});
+
+describe('loaded BLAS', () => {
+  it('names the mapped BLAS file, not the alternatives link', () => {
+    const maps = [
+      '7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/x86_64-linux-gnu/libtorch_cpu.so.1.13',
+      '7f02-7f03 r-xp 00000000 08:01 2 /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3',
+      '7f04-7f05 rw-p 00000000 00:00 0 ',
+    ].join('\n');
+    expect(loadedBlas(maps)).toBe('/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3');
+    expect(loadedBlas('7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/libc.so.6')).toBeUndefined();
   });
 });
