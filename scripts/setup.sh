@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what poser-torch needs on Debian/Ubuntu (libtorch with the pthread
+# Installs what poser-torch needs on Debian/Ubuntu (libtorch with the OpenMP
 # OpenBLAS, compilers, GoogleTest), then its npm dependencies, which builds the
 # native addon with cmake-js. Safe to run again: installed packages are left
 # alone and the build is incremental.
@@ -15,11 +15,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
 
 section "System packages"
 t=$SECONDS
-# libtorch-dev: libtorch 1.13 (CPU) with headers and CMake config; libopenblas0-pthread:
-# its BLAS/LAPACK; nlohmann-json3-dev: the core's JSON header; libgtest-dev: the C++
+# libtorch-dev: libtorch 1.13 (CPU) with headers and CMake config; libopenblas0-openmp:
+# its BLAS/LAPACK, on the same OpenMP threads as libtorch; nlohmann-json3-dev: the core's JSON header; libgtest-dev: the C++
 # tests; cmake, g++: both builds; make, python3: node-gyp; ninja-build: faster CMake builds;
 # chromium, fonts-liberation: the HTML report's browser test (test/benchmark/html-report.test.ts).
-packages=(libtorch-dev libopenblas0-pthread nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build chromium fonts-liberation)
+packages=(libtorch-dev libopenblas0-openmp nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build chromium fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then missing+=("$p"); fi
@@ -32,11 +32,14 @@ else
   echo "all installed: ${packages[*]}"
 fi
 
-# libtorch links the generic libblas.so.3/liblapack.so.3; select the pthread OpenBLAS
-# explicitly (reference BLAS, BLIS or the OpenMP OpenBLAS may be installed as well).
+# libtorch links the generic libblas.so.3/liblapack.so.3; select the OpenMP OpenBLAS
+# explicitly (reference BLAS, BLIS or the pthread OpenBLAS, Debian's default, may be
+# installed as well). The pthread build keeps a second pool of threads beside libtorch's
+# OpenMP pool; on two cores the two pools' spin-waiting took a third of a benchmark
+# run's CPU time in the kernel (sched_yield), and more on a busy machine.
 multiarch="$(gcc -print-multiarch)"
 for lib in libblas.so.3 liblapack.so.3; do
-  "${SUDO[@]}" update-alternatives --quiet --set "$lib-$multiarch" "/usr/lib/$multiarch/openblas-pthread/$lib"
+  "${SUDO[@]}" update-alternatives --quiet --set "$lib-$multiarch" "/usr/lib/$multiarch/openblas-openmp/$lib"
   echo "$lib -> $(readlink -f "/usr/lib/$multiarch/$lib")"
 done
 

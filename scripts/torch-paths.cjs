@@ -174,7 +174,7 @@ function locate() {
   fail(
     `poser-torch: libtorch was not found. Tried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n` +
       'Fix it with one of:\n' +
-      '  sudo apt-get install -y libtorch-dev libopenblas0-pthread   # Debian/Ubuntu, CPU\n' +
+      '  sudo apt-get install -y libtorch-dev libopenblas0-openmp   # Debian/Ubuntu, CPU\n' +
       '  pip install torch                                            # then rebuild: npm rebuild poser-torch\n' +
       '  export LIBTORCH=/path/to/libtorch                            # an unpacked libtorch archive\n',
   );
