@@ -16,9 +16,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
 section "System packages"
 t=$SECONDS
 # libtorch-dev: libtorch 1.13 (CPU) with headers and CMake config; libopenblas0-openmp:
-# its BLAS/LAPACK, on the same OpenMP threads as libtorch; nlohmann-json3-dev: the core's JSON header; libgtest-dev: the C++
-# tests; cmake, g++: both builds; make, python3: node-gyp; ninja-build: faster CMake builds;
-# chromium, fonts-liberation: the HTML report's browser test (test/benchmark/html-report.test.ts).
+# its BLAS/LAPACK, on the same OpenMP threads as libtorch; nlohmann-json3-dev: the core's
+# JSON header; libgtest-dev: the C++ tests; cmake, g++: both builds; make, python3:
+# node-gyp; ninja-build: faster CMake builds; chromium, fonts-liberation: the HTML
+# report's browser test (test/benchmark/html-report.test.ts).
 packages=(libtorch-dev libopenblas0-openmp nlohmann-json3-dev libgtest-dev cmake g++ make python3 ninja-build chromium fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
@@ -35,8 +36,9 @@ fi
 # libtorch links the generic libblas.so.3/liblapack.so.3; select the OpenMP OpenBLAS
 # explicitly (reference BLAS, BLIS or the pthread OpenBLAS, Debian's default, may be
 # installed as well). The pthread build keeps a second pool of threads beside libtorch's
-# OpenMP pool; on two cores the two pools' spin-waiting took a third of a benchmark
-# run's CPU time in the kernel (sched_yield), and more on a busy machine.
+# OpenMP pool, and on two cores the pools spin against each other (sched_yield): with it,
+# 44% of a benchmark run's CPU time was system time; with the OpenMP build (and the
+# addon keeping freed memory), 24%.
 multiarch="$(gcc -print-multiarch)"
 for lib in libblas.so.3 liblapack.so.3; do
   "${SUDO[@]}" update-alternatives --quiet --set "$lib-$multiarch" "/usr/lib/$multiarch/openblas-openmp/$lib"
