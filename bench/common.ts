@@ -203,7 +203,6 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-/** The BLAS behind libblas.so.3, as the alternatives system reports it. */
 /** The BLAS file this process mapped (call after the addon loaded). */
 export function blasInUse(): string {
   return loadedBlas() ?? 'unknown (no /proc/self/maps)';
