@@ -33,14 +33,16 @@ else
   echo "all installed: ${packages[*]}"
 fi
 
-# libtorch links the generic libblas.so.3/liblapack.so.3; select the OpenMP OpenBLAS
+# libtorch links the generic libblas.so.3/liblapack.so.3, which are thin wrappers over
+# libopenblas.so.0, and libopenblas.so.0 itself: all three alternatives must name the
+# same build, or the wrappers forward to the other one. Select the OpenMP OpenBLAS
 # explicitly (reference BLAS, BLIS or the pthread OpenBLAS, Debian's default, may be
 # installed as well). The pthread build keeps a second pool of threads beside libtorch's
 # OpenMP pool, and on two cores the pools spin against each other (sched_yield): with it,
 # 44% of a benchmark run's CPU time was system time; with the OpenMP build (and the
 # addon keeping freed memory), 24%.
 multiarch="$(gcc -print-multiarch)"
-for lib in libblas.so.3 liblapack.so.3; do
+for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
   "${SUDO[@]}" update-alternatives --quiet --set "$lib-$multiarch" "/usr/lib/$multiarch/openblas-openmp/$lib"
   echo "$lib -> $(readlink -f "/usr/lib/$multiarch/$lib")"
 done

@@ -15,16 +15,19 @@ export function openblasCoretypeFor(flags: ReadonlySet<string>): string | undefi
   return undefined;
 }
 
+/** A /proc file's text, or undefined where there is no such file (not Linux). */
+function readProcFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The CPU flags of the first processor in /proc/cpuinfo (empty where there is none). */
 export function cpuFlags(cpuinfo?: string): Set<string> {
-  let text = cpuinfo;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/cpuinfo', 'utf8');
-    } catch {
-      return new Set();
-    }
-  }
+  const text = cpuinfo ?? readProcFile('/proc/cpuinfo');
+  if (text === undefined) return new Set();
   const line = /^flags\s*:(.*)$/m.exec(text);
   return new Set(line ? line[1].trim().split(/\s+/) : []);
 }
@@ -63,17 +66,14 @@ export function openblasCoretype(): CoretypeChoice {
 /**
  * The BLAS library this process has mapped (read from /proc/self/maps after the
  * addon loaded), or undefined where that cannot be read. Names the real file:
- * libblas.so.3 is an alternatives link that may point at any of several builds.
+ * libblas.so.3 is an alternatives link that may point at any of several builds,
+ * and on Debian a wrapper over libopenblas.so.0, whose own link may differ.
  */
 export function loadedBlas(maps?: string): string | undefined {
-  let text = maps;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/maps', 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-  const paths = text.split('\n').map((line) => line.slice(line.indexOf('/'))).filter((p) => p.startsWith('/'));
-  return paths.find((p) => /lib(open)?blas[^/]*\.so/.test(p.slice(p.lastIndexOf('/') + 1)));
+  const text = maps ?? readProcFile('/proc/self/maps');
+  if (text === undefined) return undefined;
+  const files = text.split('\n').map((line) => line.slice(line.indexOf('/'))).filter((p) => p.startsWith('/'));
+  const named = (pattern: RegExp) => files.find((p) => pattern.test(p.slice(p.lastIndexOf('/') + 1)));
+  // Debian's libblas.so.3 wraps libopenblas.so.0, which may come from another build: the engine wins.
+  return named(/^libopenblas[^/]*\.so/) ?? named(/^libblas[^/]*\.so/);
 }

@@ -33,6 +33,9 @@ describe('loaded BLAS', () => {
       '7f04-7f05 rw-p 00000000 00:00 0 ',
     ].join('\n');
     expect(loadedBlas(maps)).toBe('/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3');
+    // A wrapper forwarding to another build's engine: the engine is named.
+    const engine = '7f06-7f07 r-xp 00000000 08:01 3 /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so';
+    expect(loadedBlas(`${maps}\n${engine}`)).toBe('/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so');
     expect(loadedBlas('7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/libc.so.6')).toBeUndefined();
   });
 });
