@@ -118,14 +118,30 @@ export function quantileOfSorted(sorted: readonly number[], u: number): number {
   return sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]);
 }
 
+/** Share of the knots at each end whose secant gives the slope a map keeps past its knots ({@link fitAnswerMap}). */
+export const TAIL_SHARE = 0.1;
+/** How far past its outermost knot a map keeps that slope, in widths of the {@link TAIL_SHARE} knots. */
+export const TAIL_REACH = 2;
+
 /**
  * The map that sends the distribution of `own` (positive log-odds) onto the
  * shared target: the mean of the quantile functions of `all` (every model's
  * values, `own` among them; the Wasserstein barycentre). Each of `own`'s
  * values goes to the target's quantile at its own rank, so on `own` the
  * mapped values have the target's quantiles.
+ *
+ * A fresh prompt can fall past `own`'s extremes (about 1 in n+1 at each
+ * end). There the map keeps the slope of its outermost tenth of knots
+ * ({@link TAIL_SHARE}) for twice that tenth's width ({@link TAIL_REACH}),
+ * through one extra knot at each end, and only then runs on the line
+ * through the origin. The line alone scaled a model's tail by its overall
+ * ratio y/x instead of its tail's own: a heavy-tailed model (a faker, whose
+ * lowest values lie far below its median) had fresh low values pushed
+ * further down and a light-tailed one had them pulled up, so held-out
+ * statistics still told the two apart (docs/benchmark.md). `tails: false`
+ * leaves that line alone (bench/calibration.ts compares the two).
  */
-export function fitAnswerMap(own: readonly number[], all: readonly (readonly number[])[], mass?: number): AnswerLogOddsMap {
+export function fitAnswerMap(own: readonly number[], all: readonly (readonly number[])[], mass?: number, options: { tails?: boolean } = {}): AnswerLogOddsMap {
   check(own.length > 0 && all.length > 0, 'fitAnswerMap: no log-odds to fit');
   for (const v of [own, ...all]) for (const d of v) check(Number.isFinite(d) && d > 0, `fitAnswerMap: log-odds must be finite and > 0, got ${d}`);
   const sortedAll = all.map((v) => [...v].sort((p, q) => p - q));
@@ -143,5 +159,22 @@ export function fitAnswerMap(own: readonly number[], all: readonly (readonly num
     y.push(Math.max(mean(targets), y.length ? y[y.length - 1] : 0));
     i = j + 1;
   }
+  if (options.tails ?? true) addTailKnots(x, y);
   return mass === undefined ? { x, y } : { x, y, mass };
+}
+
+/** Adds the knot past each end of fitted knots that keeps the slope of the outermost {@link TAIL_SHARE} of them (none with a single knot). */
+function addTailKnots(x: number[], y: number[]): void {
+  const m = x.length;
+  if (m < 2) return;
+  const k = Math.min(m - 1, Math.max(1, Math.round(TAIL_SHARE * m)));
+  const low = (y[k] - y[0]) / (x[k] - x[0]);
+  // the lower knot stays at least halfway from the origin, so the map stays positive and monotone
+  const down = Math.min(TAIL_REACH * (x[k] - x[0]), x[0] / 2, low > 0 ? y[0] / (2 * low) : Infinity);
+  const high = (y[m - 1] - y[m - 1 - k]) / (x[m - 1] - x[m - 1 - k]);
+  const up = TAIL_REACH * (x[m - 1] - x[m - 1 - k]);
+  x.push(x[m - 1] + up);
+  y.push(y[m - 1] + high * up);
+  x.unshift(x[0] - down);
+  y.unshift(y[0] - low * down);
 }

@@ -49,12 +49,34 @@ describe('answer log-odds map', () => {
     // alone, a model is its own target: the map is the identity on its values
     const self = fitAnswerMap(own, [own]);
     own.forEach((x) => expect(mapLogOdds(self, x)).toBeCloseTo(x, 12));
-    // tied values share one knot
-    expect(fitAnswerMap([1, 1, 2], [[1, 1, 2]]).x).toEqual([1, 2]);
+    // tied values share one knot (between the two tail knots)
+    expect(fitAnswerMap([1, 1, 2], [[1, 1, 2]]).x.slice(1, -1)).toEqual([1, 2]);
     // the quantile is linear between order statistics at (i + 0.5) / n and clamped at the ends
     expect(quantileOfSorted([0, 10], 0.5)).toBe(5);
     expect(quantileOfSorted([0, 10], 0.1)).toBe(0);
     expect(quantileOfSorted([0, 10], 0.9)).toBe(10);
+  });
+
+  it('past its knots keeps the slope of its outermost tenth for twice that width, then runs to the origin', () => {
+    // own: 20 values, 10..11.9 with a heavy lower tail at 4; target: another model at 20..21.9
+    const own = [4, ...Array.from({ length: 19 }, (_, i) => 10.1 + i * 0.1)];
+    const other = Array.from({ length: 20 }, (_, i) => 20 + i * 0.1);
+    const m = fitAnswerMap(own, [own, other]);
+    expect(m.x.length).toBe(22);
+    const sorted = [...own].sort((a, b) => a - b);
+    const at = (i: number) => mapLogOdds(m, sorted[i]);
+    // the outermost tenth is 2 knots: slope between knots 0 and 2, kept for twice that width (6.2 nats, capped at half the way to the origin: 2)
+    const low = (at(2) - at(0)) / (sorted[2] - sorted[0]);
+    expect(m.x[0]).toBeCloseTo(2, 12);
+    expect(mapLogOdds(m, 3)).toBeCloseTo(at(0) - low * 1, 12);
+    expect(mapLogOdds(m, 1)).toBeCloseTo((m.y[0] * 1) / 2, 12); // below the tail knot: the line to the origin
+    const high = (at(19) - at(17)) / (sorted[19] - sorted[17]);
+    expect(m.x[m.x.length - 1]).toBeCloseTo(11.9 + 0.4, 12);
+    expect(mapLogOdds(m, 12.1)).toBeCloseTo(at(19) + high * 0.2, 12);
+    expect(mapLogOdds(m, 20)).toBeCloseTo((m.y[m.y.length - 1] * 20) / m.x[m.x.length - 1], 12);
+    // the through-origin line alone would send 3 to at(0) * 3 / 4: much further down than the tail's own slope does
+    expect(mapLogOdds(m, 3)).toBeGreaterThan((at(0) * 3) / 4 + 1);
+    expect(() => checkAnswerMap(m)).not.toThrow();
   });
 
   it('moves only the two letters, keeps their joint mass and maps their log-odds', () => {
