@@ -41,6 +41,22 @@ describe('scoring', () => {
     expect(spread.high - spread.low).toBeLessThan(clustered.high - clustered.low);
   });
 
+  it('with per-seed scores the interval resamples seeds too; with one seed it is the models-only interval', () => {
+    // every pair right under seeds 0 and 2, wrong under 1 and 3: no model explains the errors, the seeds do
+    const bySeed = pairs(() => 0.5).map((o) => ({ ...o, undecided: 0, seedScores: [1, 0, 1, 0] }));
+    const fixedSeeds = accuracyWithInterval(bySeed.map(({ seedScores: _, ...o }) => o), { seed: 2 });
+    expect(fixedSeeds).toMatchObject({ accuracy: 0.5, low: 0.5, high: 0.5 });
+    const resampled = accuracyWithInterval(bySeed, { seed: 2 });
+    expect(resampled.accuracy).toBe(0.5);
+    expect(resampled.low).toBeLessThanOrEqual(0.25);
+    expect(resampled.high).toBeGreaterThanOrEqual(0.75);
+    const clustered = pairs((_, f) => (f !== 0 ? 1 : 0));
+    expect(accuracyWithInterval(clustered.map((o) => ({ ...o, seedScores: [o.score] })), { seed: 1 })).toEqual(accuracyWithInterval(clustered, { seed: 1 }));
+    // outcomes without the same number of seed scores fall back to the models-only interval
+    const mixed = bySeed.map((o, i) => (i === 0 ? { ...o, seedScores: [1, 0] } : o));
+    expect(accuracyWithInterval(mixed, { seed: 2 })).toMatchObject({ low: 0.5, high: 0.5 });
+  });
+
   it('per-combination rows are counts that add up', () => {
     const o = pairs((a, f) => ((a * f) % 4 === 1 ? 0 : (a + f) % 5 === 0 ? 0.5 : 1));
     const c = countsByCombination(o);
