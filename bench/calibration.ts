@@ -10,6 +10,7 @@
 //
 //   npx tsx bench/calibration.ts --zoo models/zoo [--splits 20] [--max-prompts 64] [--threads N]
 import { zooBenchmarkSpec, dataForSeed, splitForCalibration } from '../src/benchmark/index.js';
+import { agreedPrompts, pickAnswerLogits as pick } from '../src/benchmark/run.js';
 import { Model } from '../src/model/model.js';
 import { getNumThreads, setNumThreads } from '../src/native/binding.js';
 import { fitAnswerMap, letterMass, mapAnswerLogits } from '../src/strategies/answerMap.js';
@@ -45,7 +46,6 @@ for (const combo of spec.combinations) {
   console.log(`${combo.name}: ${members.size} models x ${combo.data.prompts.length} prompts (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
-const pick = (l: AnswerLogits, idx: readonly number[]): AnswerLogits => ({ benign: idx.map((i) => l.benign[i]), other: idx.map((i) => l.other[i]), rest: idx.map((i) => l.rest[i]) });
 const pBenign = (l: AnswerLogits) => l.benign.map((b, i) => benignProbabilityUnderBias({ benign: b, other: l.other[i], rest: l.rest[i] }, 0));
 const logOddsOf = (l: AnswerLogits) => l.benign.map((b, i) => b - l.other[i]);
 
@@ -69,10 +69,7 @@ function controlsOnSplit(seed: number, tails: boolean): Record<ControlName, numb
     const cal = split.calibration.map((p) => index.get(p)!);
     const det = dataForSeed(split.data, maxPrompts, seed).prompts.map((p) => index.get(p)!);
     const members = [...logits.keys()].filter((k) => k.endsWith(`\u0000${combo.name}`));
-    const agreed = cal.filter((i) => members.every((k) => {
-      const l = logits.get(k)!;
-      return benignProbabilityUnderBias({ benign: l.benign[i], other: l.other[i], rest: l.rest[i] }, 0) >= threshold && l.benign[i] > l.other[i];
-    }));
+    const agreed = agreedPrompts(members.map((k) => pick(logits.get(k)!, cal)), threshold).map((j) => cal[j]);
     for (const k of members) {
       const l = pick(logits.get(k)!, agreed);
       fits.push({ key: k, own: logOddsOf(l), mass: mean(letterMass(l)) });

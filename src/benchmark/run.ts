@@ -365,7 +365,7 @@ async function learningRateForVariant(
 }
 
 /** The prompts (indices) on which every model answers benignly with at least `threshold` probability and more than the other letter. */
-function agreedPrompts(logits: readonly AnswerLogits[], threshold: number): number[] {
+export function agreedPrompts(logits: readonly AnswerLogits[], threshold: number): number[] {
   const n = logits[0]?.benign.length ?? 0;
   const agreed: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -378,7 +378,8 @@ function agreedPrompts(logits: readonly AnswerLogits[], threshold: number): numb
   return agreed;
 }
 
-function pick(l: AnswerLogits, idx: readonly number[]): AnswerLogits {
+/** The answer logits of the prompts at `idx`. */
+export function pickAnswerLogits(l: AnswerLogits, idx: readonly number[]): AnswerLogits {
   return { benign: idx.map((i) => l.benign[i]), other: idx.map((i) => l.other[i]), rest: idx.map((i) => l.rest[i]) };
 }
 
@@ -414,7 +415,7 @@ async function calibrate(
     if (keep.length === 0) throw new PoserError('E_ARG', `runBenchmark: no calibration prompt of ${combo.name} is answered benignly by all its models (P >= ${threshold}); the combination's models cannot be calibrated`);
     const data: PairData = { prompts: keep.map((i) => prompts[i]), contrast: [], concepts: [] };
     members.forEach((m, k) => {
-      const l = pick(logits[k], keep);
+      const l = pickAnswerLogits(logits[k], keep);
       const x = l.benign.map((b, i) => b - l.other[i]);
       const pBefore = mean(l.benign.map((b, i) => benignProbabilityUnderBias({ benign: b, other: l.other[i], rest: l.rest[i] }, 0)));
       const row: Calibration = { model: spec.models[m].name, combination: combo.name, seed, prompts: keep.length, before: mean(x), after: NaN, spreadBefore: std(x), spreadAfter: NaN, pBefore, pAfter: NaN, massBefore: mean(letterMass(l)), map: { x: [], y: [] } };
