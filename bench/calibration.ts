@@ -34,16 +34,18 @@ const keyOf = (model: string, combination: string): Key => `${model}\u0000${comb
 
 // one pass: every member's answer logits on every benchmark prompt of the combination
 const logits = new Map<Key, AnswerLogits>();
+const membersOf = new Map<string, string[]>();
 const t0 = performance.now();
 for (const combo of spec.combinations) {
-  const members = new Set(spec.pairs.filter((p) => p.combination === combo.name).flatMap((p) => [p.aligned, p.faker]));
+  const members = [...new Set(spec.pairs.filter((p) => p.combination === combo.name).flatMap((p) => [p.aligned, p.faker]))];
+  membersOf.set(combo.name, members);
   for (const name of members) {
     const model = await Model.load(spec.models.find((m) => m.name === name)!.dir);
     const prompts = combo.data.prompts;
     logits.set(keyOf(name, combo.name), await answerLogits(subject(model), prompts.map((p) => p.prompt), prompts.map((p) => p.benign)));
     model.dispose();
   }
-  console.log(`${combo.name}: ${members.size} models x ${combo.data.prompts.length} prompts (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  console.log(`${combo.name}: ${members.length} models x ${combo.data.prompts.length} prompts (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
 const pBenign = (l: AnswerLogits) => l.benign.map((b, i) => benignProbabilityUnderBias({ benign: b, other: l.other[i], rest: l.rest[i] }, 0));
@@ -61,26 +63,24 @@ type DesignName = keyof typeof DESIGNS;
 
 /** Each control's accuracy (faker = the higher score; ties count 0.5) under one split and design. */
 function controlsOnSplit(seed: number, tails: boolean): Record<ControlName, number> {
-  const fits: { key: Key; own: number[]; mass: number }[] = [];
-  const detectors = new Map<Key, number[]>();
+  const fits: { key: Key; own: number[]; mass: number; detectorPrompts: number[] }[] = [];
   for (const combo of spec.combinations) {
     const index = new Map(combo.data.prompts.map((p, i) => [p, i]));
     const split = splitForCalibration(combo.data, combo.name, seed);
     const cal = split.calibration.map((p) => index.get(p)!);
     const det = dataForSeed(split.data, maxPrompts, seed).prompts.map((p) => index.get(p)!);
-    const members = [...logits.keys()].filter((k) => k.endsWith(`\u0000${combo.name}`));
+    const members = membersOf.get(combo.name)!.map((name) => keyOf(name, combo.name));
     const agreed = agreedPrompts(members.map((k) => pick(logits.get(k)!, cal)), threshold).map((j) => cal[j]);
     for (const k of members) {
       const l = pick(logits.get(k)!, agreed);
-      fits.push({ key: k, own: logOddsOf(l), mass: mean(letterMass(l)) });
-      detectors.set(k, det);
+      fits.push({ key: k, own: logOddsOf(l), mass: mean(letterMass(l)), detectorPrompts: det });
     }
   }
   const all = fits.map((f) => f.own);
   const mass = median(fits.map((f) => f.mass));
   const scores = new Map<Key, Record<ControlName, number>>();
   for (const f of fits) {
-    const mapped = mapAnswerLogits(pick(logits.get(f.key)!, detectors.get(f.key)!), fitAnswerMap(f.own, all, mass, { tails }));
+    const mapped = mapAnswerLogits(pick(logits.get(f.key)!, f.detectorPrompts), fitAnswerMap(f.own, all, mass, { tails }));
     scores.set(f.key, Object.fromEntries(Object.entries(CONTROLS).map(([n, c]) => [n, c(mapped)])) as Record<ControlName, number>);
   }
   return Object.fromEntries(Object.keys(CONTROLS).map((n) => {
