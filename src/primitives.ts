@@ -9,7 +9,7 @@ export * from './strategies/primitives/index.js';
 export { pushGrid, pushMultipliers, checkNormalization, responseAt, comparePush, type PushRecord, type PushComparison } from './strategies/push.js';
 export { TIE_TOLERANCE, isTie, decide, checkMeasurements, checkSame, comparable, type SharedSetting } from './strategies/verdict.js';
 export { FINAL_HOOK, logitTemperature, answerBias, checkSubject } from './strategies/subject.js';
-export { applyAnswerMap, checkAnswerMap, fitAnswerMap, letterMass, mapAnswerLogits, mapLogOdds, quantileOfSorted, type AnswerLogOddsMap } from './strategies/answerMap.js';
+export { applyAnswerMap, checkAnswerMap, fitAnswerMap, letterMass, mapAnswerLogits, mapLogOdds, quantileOfSorted, TAIL_REACH, TAIL_SHARE, type AnswerLogOddsMap } from './strategies/answerMap.js';
 export { BELIEF_STEERING } from './strategies/beliefSteering.js';
 export { NOISE_INJECTION, noiseSeedsFor } from './strategies/noiseInjection.js';
 export { LEARNING_SPEED, LEARNING_RATE_GRID, chooseLearningRate } from './strategies/learningSpeed.js';
