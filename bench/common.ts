@@ -274,6 +274,7 @@ const PERF_GROUPS: [string, (dso: string, sym: string) => boolean][] = [
   ['BLAS sgemm (linear layers, attention products)', (dso) => /blas/i.test(dso)],
   ['waiting: OpenMP barriers, sched_yield, context switches', (dso, sym) =>
     /libgomp/.test(dso) || /sched_yield|schedule|do_syscall|futex|switch_to|finish_task_switch|entry_SYSCALL|syscall_exit|pick_next|yield/.test(sym)],
+  ['our fused kernels (attention, RMSNorm, SiLU)', (dso, sym) => /poser_native/.test(dso) && /attend_group|rms_norm_rows|silu_mul/.test(sym)],
   ['ATen kernels (elementwise, softmax, copies)', (dso) => /libtorch|libc10|sleef|libdnnl|mkldnn|pthreadpool/.test(dso)],
   ['memory: malloc/free, memcpy, page faults', (dso, sym) => (/libc\.so/.test(dso) && /alloc|free|mem|cfree|brk|mmap|munmap/.test(sym)) ||
     /page_fault|clear_page|do_anonymous|handle_mm|__mmap|munmap|zap_|unmap|memcg|lru|folio|alloc_pages|free_pages|release_pages|do_user_addr/.test(sym)],

@@ -245,7 +245,7 @@ for (const c of cases) {
       console.log(table(['group', 'ours', 'HF eager'], names.map((g) => [g, `${fmt(get(ours, g), 1)}%`, `${fmt(get(hf, g), 1)}%`])));
       const wait = 'waiting: OpenMP barriers, sched_yield, context switches';
       perfLine = ` perf: BLAS ${fmt(get(ours, names[0]), 0)}% of our CPU samples (HF ${fmt(get(hf, names[0]), 0)}%), ` +
-        `thread-pool waiting ${fmt(get(ours, wait), 0)}% (HF ${fmt(get(hf, wait), 0)}%), ATen kernels ${fmt(get(ours, 'ATen kernels (elementwise, softmax, copies)'), 0)}% ` +
+        `thread-pool waiting ${fmt(get(ours, wait), 0)}% (HF ${fmt(get(hf, wait), 0)}%), our fused kernels ${fmt(get(ours, 'our fused kernels (attention, RMSNorm, SiLU)'), 0)}%, ATen kernels ${fmt(get(ours, 'ATen kernels (elementwise, softmax, copies)'), 0)}% ` +
         `(HF ${fmt(get(hf, 'ATen kernels (elementwise, softmax, copies)'), 0)}%), Python ${fmt(get(hf, 'Python interpreter'), 0)}% of HF's.`;
     } else console.log('\nperf: could not record (permissions?); skipped');
   }

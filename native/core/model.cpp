@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "cpu_kernels.h"
 #include "errors.h"
 
 namespace poser {
@@ -149,7 +150,9 @@ torch::Device checked_device(const torch::Device& device) {
 // Per-call tensors shared by the blocks.
 struct LlamaModel::Context {
   torch::Tensor cos, sin;       // [B, 1, Tq, hd]
-  torch::Tensor bias;           // [B, 1, Tq, Tk]
+  torch::Tensor bias;           // [B, 1, Tq, Tk]; undefined when fused
+  bool fused = false;           // attention by fused_causal_attention (no past, float32 CPU inference)
+  torch::Tensor key_mask;       // [B, Tk] float32 when fused
   KVCache* cache = nullptr;     // keys/values of earlier positions, put before this call's
   bool extend = false;          // append this call's keys/values to the cache
   const std::vector<Intervention>* ops = nullptr;
@@ -229,6 +232,7 @@ torch::Tensor LlamaModel::linear(const torch::Tensor& x, const std::string& modu
 }
 
 torch::Tensor LlamaModel::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
+  if (fused_kernels_apply(device_, dtype_)) return fused_rms_norm(x, weight, config_.rms_norm_eps);
   auto xf = x.to(torch::kFloat32);
   auto variance = xf.pow(2).mean(-1, true);
   xf = xf * torch::rsqrt(variance + config_.rms_norm_eps);
@@ -241,7 +245,11 @@ std::pair<torch::Tensor, torch::Tensor> LlamaModel::rotary(const torch::Tensor& 
 
 torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x, const Context& ctx) const {
   const std::string p = layer_prefix(layer) + "mlp.";
-  auto post = torch::silu(linear(x, p + "gate_proj")) * linear(x, p + "up_proj");
+  torch::Tensor post = linear(x, p + "gate_proj");
+  if (fused_kernels_apply(device_, dtype_) && post.is_contiguous())
+    fused_silu_mul_(post, linear(x, p + "up_proj"));
+  else
+    post = torch::silu(post) * linear(x, p + "up_proj");
   if (site(block_hook_ordinal(layer, BlockHook::MlpPost), post, ctx)) return {};
   auto out = linear(post, p + "down_proj");
   auto it = mlp_adapters_.find(layer);
@@ -254,6 +262,31 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   const std::string p = layer_prefix(layer) + "self_attn.";
   const int64_t b = h.size(0), tq = h.size(1), heads = config_.num_attention_heads,
                 kv_heads = config_.num_key_value_heads, hd = config_.head_dim();
+  const int64_t pattern_ordinal = block_hook_ordinal(layer, BlockHook::AttnPattern);
+  const bool pattern_hooked = hooked(*ctx.ops, pattern_ordinal);
+  if (ctx.fused) {
+    auto k = linear(h, p + "k_proj"), v = linear(h, p + "v_proj");
+    torch::Tensor probs;
+    auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin,
+                                      ctx.key_mask, heads, kv_heads, pattern_hooked ? &probs : nullptr);
+    if (pattern_hooked) {
+      auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tq});
+      const auto read = pattern;
+      if (site(pattern_ordinal, pattern, ctx)) return {};
+      if (!pattern.is_same(read)) {  // an op replaced the weights: apply those to the values
+        auto values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
+        out = weighted_values(pattern.reshape({b, tq, heads, tq}).permute({0, 2, 1, 3}), values)
+                  .transpose(1, 2)
+                  .reshape({b, tq, heads * hd});
+      }
+    }
+    if (ctx.cache && ctx.extend) {  // the cache was empty: it starts with these keys and values
+      ctx.cache->keys[layer] = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
+      ctx.cache->values[layer] = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
+    }
+    if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
+    return linear(out, p + "o_proj");
+  }
   auto q = linear(h, p + "q_proj").view({b, tq, heads, hd}).transpose(1, 2);     // [B, H, Tq, hd]
   auto k = linear(h, p + "k_proj").view({b, tq, kv_heads, hd}).transpose(1, 2);  // [B, KV, Tq, hd]
   auto v = linear(h, p + "v_proj").view({b, tq, kv_heads, hd}).transpose(1, 2);
@@ -276,9 +309,8 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   // and memory traffic than the arithmetic does.
   const int64_t per_row = heads * tq * k.size(2);
   const int64_t chunk = std::max<int64_t>(1, kAttentionChunkElements / per_row);
-  const int64_t pattern_ordinal = block_hook_ordinal(layer, BlockHook::AttnPattern);
   torch::Tensor out;
-  if (hooked(*ctx.ops, pattern_ordinal)) {
+  if (pattern_hooked) {
     // The pattern is asked for: materialise it as [B, Tq, H * Tk] for the ops.
     const int64_t tk = k.size(2);
     auto probs = attention_probs(q, k, ctx.bias, v.scalar_type());
@@ -353,10 +385,14 @@ torch::Tensor LlamaModel::final_norm(const torch::Tensor& x, const Context& ctx)
 
 LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const torch::Tensor& positions,
                                         const std::vector<Intervention>& ops,
-                                        std::vector<torch::Tensor>& captures, int64_t rope_length) const {
+                                        std::vector<torch::Tensor>& captures, int64_t rope_length, bool fused) const {
   Context ctx;
   std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
-  ctx.bias = attention_bias(key_mask, positions.size(1));
+  ctx.fused = fused;
+  if (fused)
+    ctx.key_mask = key_mask.to(torch::kFloat32).contiguous();
+  else
+    ctx.bias = attention_bias(key_mask, positions.size(1));
   ctx.ops = &ops;
   ctx.captures = &captures;
   return ctx;
@@ -366,7 +402,11 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                               int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
   captures.assign(ops.size(), torch::Tensor());
-  Context ctx = context(key_mask, positions, ops, captures, rope_length);
+  // The fused attention has no past: calls that read a cache take the composed ops.
+  bool past = false;
+  for (size_t layer = 0; cache && layer < cache->keys.size(); ++layer) past = past || cache->keys[layer].defined();
+  const bool fused = !past && fused_kernels_apply(device_, dtype_);
+  Context ctx = context(key_mask, positions, ops, captures, rope_length, fused);
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;

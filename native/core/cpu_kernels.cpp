@@ -1,0 +1,315 @@
+#include "cpu_kernels.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <limits>
+#include <vector>
+
+// The loops below are written so the compiler can vectorise them without
+// reassociating any sum: every vector loop runs over independent outputs.
+// On x86-64 with GCC, the hot functions are compiled for AVX-512 and AVX2 as
+// well as the baseline and picked at load time by the CPU's features.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define POSER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define POSER_CPU_CLONES
+#endif
+
+namespace poser {
+
+namespace {
+
+// exp(x) for x in [-87, 0] (a softmax's scores less their maximum, clamped
+// first by clamp_shifted), to about 1 ulp: Cephes' expf, range reduction by
+// ln 2 and a degree-6 polynomial, written branch-free so a loop over it
+// vectorises. NaN stays NaN.
+inline float exp_clamped(float x) {
+  const float z = x * 1.44269504088896341f + 0.5f;
+  int32_t n = static_cast<int32_t>(z);             // toward zero,
+  n -= static_cast<int32_t>(z < static_cast<float>(n));  // then down: floor(z)
+  const float nf = static_cast<float>(n);
+  const float r = (x - nf * 0.693359375f) - nf * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (n + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return y * scale;
+}
+
+// Keys are scored in blocks of this many, one vector register's worth on
+// AVX-512 (two on AVX2), kept in registers across the head dimension.
+constexpr int64_t kBlock = 16;
+using Lanes = float __attribute__((vector_size(kBlock * sizeof(float))));
+
+// Lanes are passed by value only between inlined functions; GCC warns that
+// their ABI would differ between the baseline and AVX-512 clones.
+#pragma GCC diagnostic ignored "-Wpsabi"
+inline Lanes load(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
+
+inline int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
+
+// out[d] = rotate(x)[d] * scale, with rotate(x) = x * cos + rotate_half(x) * sin.
+inline void rotate(const float* x, const float* cos, const float* sin, float* out, int64_t hd, float scale) {
+  const int64_t half = hd / 2;
+  for (int64_t d = 0; d < half; ++d) out[d] = (x[d] * cos[d] - x[d + half] * sin[d]) * scale;
+  for (int64_t d = half; d < hd; ++d) out[d] = (x[d] * cos[d] + x[d - half] * sin[d]) * scale;
+}
+
+struct AttentionShape {
+  int64_t t, heads, kv_heads, hd;
+};
+
+// Per-task scratch: keys rotated and transposed to [hd, tp] (tp = T rounded
+// up to a block, the columns past T zero), values [tp, hd], one query's
+// scores and weights, the keys it may see, its rotated query.
+struct AttentionScratch {
+  std::vector<float> storage;
+  float *kt, *vs, *scores, *allowed, *qr, *acc;
+  AttentionScratch(int64_t t, int64_t hd) {
+    const int64_t tp = round_up(t, kBlock);
+    storage.assign(2 * tp * hd + 2 * tp + 2 * hd, 0.0f);
+    kt = storage.data();
+    vs = kt + tp * hd;
+    scores = vs + tp * hd;
+    allowed = scores + tp;
+    qr = allowed + tp;
+    acc = qr + hd;
+  }
+};
+
+// sum_j p[j] * v[j] / total over j < n, v rows of hd floats. With the head
+// size a multiple of the block, known at compile time, the sums live in
+// registers, spread over several accumulators so that consecutive keys do not
+// wait on each other.
+template <int64_t kHd>
+inline void weighted_sum(const float* p, const float* v, int64_t n, float total, float* out) {
+  constexpr int64_t kParts = kHd / kBlock, kAcc = kParts >= 4 ? 1 : 4 / kParts;
+  Lanes acc[kAcc][kParts] = {};
+  int64_t j = 0;
+  for (; j + kAcc <= n; j += kAcc)
+    for (int64_t a = 0; a < kAcc; ++a)
+      for (int64_t c = 0; c < kParts; ++c) acc[a][c] += p[j + a] * load(v + (j + a) * kHd + c * kBlock);
+  for (; j < n; ++j)
+    for (int64_t c = 0; c < kParts; ++c) acc[0][c] += p[j] * load(v + j * kHd + c * kBlock);
+  const float inv = 1.0f / total;
+  for (int64_t c = 0; c < kParts; ++c) {
+    Lanes sum = acc[0][c];
+    for (int64_t a = 1; a < kAcc; ++a) sum += acc[a][c];
+    store(out + c * kBlock, sum * inv);
+  }
+}
+
+inline void weighted_sum_any(const float* p, const float* v, int64_t n, int64_t hd, float total, float* acc,
+                             float* out) {
+  for (int64_t d = 0; d < hd; ++d) acc[d] = 0.0f;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t d = 0; d < hd; ++d) acc[d] += p[j] * v[j * hd + d];
+  const float inv = 1.0f / total;
+  for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] * inv;
+}
+
+// One (row, key/value head) of fused_causal_attention: rotates the group's
+// keys and copies its values into scratch, then attends every query head of
+// the group. kHd: the head size when fixed at compile time, else 0.
+template <int64_t kHd>
+__attribute__((always_inline)) inline void attend_group(const AttentionShape& s, int64_t group, const float* q,
+                                                        const float* k, const float* v, const float* cos,
+                                                        const float* sin, const float* mask, float* out,
+                                                        float* probs, AttentionScratch& w) {
+  const int64_t t = s.t, hd = kHd > 0 ? kHd : s.hd, rep = s.heads / s.kv_heads, tp = round_up(t, kBlock);
+  const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t j = 0; j < t; ++j) {
+    rotate(k + j * kv_stride + group * hd, cos + j * hd, sin + j * hd, w.qr, hd, 1.0f);
+    for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + j] = w.qr[d];
+    std::memcpy(w.vs + j * hd, v + j * kv_stride + group * hd, sizeof(float) * hd);
+  }
+  for (int64_t r = 0; r < rep; ++r) {
+    const int64_t head = group * rep + r;
+    // allowed[j]: 1 where the current query sees key j. Before query i it
+    // holds the mask below i and zeros from i on.
+    for (int64_t j = 0; j < tp; ++j) w.allowed[j] = 0.0f;
+    for (int64_t i = 0; i < t; ++i) {
+      rotate(q + i * q_stride + head * hd, cos + i * hd, sin + i * hd, w.qr, hd, scale);
+      const int64_t n = i + 1, nb = round_up(n, kBlock);
+      w.allowed[i] = 1.0f;
+      Lanes top = Lanes{} - std::numeric_limits<float>::infinity();
+      for (int64_t jb = 0; jb < nb; jb += kBlock) {
+        Lanes block{};
+        for (int64_t d = 0; d < hd; ++d) block += w.qr[d] * load(w.kt + d * tp + jb);
+        store(w.scores + jb, block);
+        const Lanes seen = load(w.allowed + jb) != 0.0f ? block : Lanes{} - std::numeric_limits<float>::infinity();
+        top = top < seen ? seen : top;
+      }
+      float m = top[0];
+      for (int64_t l = 1; l < kBlock; ++l) m = m < top[l] ? top[l] : m;
+      if (std::isnan(w.scores[i])) m = w.scores[i];
+      for (int64_t j = 0; j < nb; ++j) w.scores[j] = std::min(std::max(w.scores[j] - m, -87.0f), 0.0f);
+      for (int64_t j = 0; j < nb; ++j) w.scores[j] = exp_clamped(w.scores[j]) * w.allowed[j];
+      Lanes total{};
+      for (int64_t jb = 0; jb < nb; jb += kBlock) total += load(w.scores + jb);
+      float sum = 0.0f;
+      for (int64_t l = 0; l < kBlock; ++l) sum += total[l];
+      float* o = out + i * q_stride + head * hd;
+      if (probs != nullptr) {  // [H, T, T] of this row, zero past the diagonal
+        float* pr = probs + (head * t + i) * t;
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n; ++j) pr[j] = w.scores[j] * inv;
+      }
+      if constexpr (kHd > 0)
+        weighted_sum<kHd>(w.scores, w.vs, n, sum, o);
+      else
+        weighted_sum_any(w.scores, w.vs, n, hd, sum, w.acc, o);
+      w.allowed[i] = mask[i];
+    }
+  }
+}
+
+// The head sizes of common models get a specialised kernel each.
+POSER_CPU_CLONES
+void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const float* q, const float* k, const float* v,
+                   const float* cos, const float* sin, const float* mask, float* out, float* probs) {
+  AttentionScratch scratch(s.t, s.hd);
+  const int64_t t = s.t, hd = s.hd;
+  for (int64_t task = begin; task < end; ++task) {
+    const int64_t row = task / s.kv_heads, group = task % s.kv_heads;
+    const float *qr = q + row * t * s.heads * hd, *kr = k + row * t * s.kv_heads * hd,
+                *vr = v + row * t * s.kv_heads * hd, *cr = cos + row * t * hd, *sr = sin + row * t * hd,
+                *mr = mask + row * t;
+    float* orow = out + row * t * s.heads * hd;
+    float* prow = probs == nullptr ? nullptr : probs + row * s.heads * t * t;
+    switch (hd) {
+      case 16: attend_group<16>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      case 32: attend_group<32>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      case 48: attend_group<48>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      case 64: attend_group<64>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      case 128: attend_group<128>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      default: attend_group<0>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+    }
+  }
+}
+
+POSER_CPU_CLONES
+void rms_norm_rows(const float* x, const float* w, float* out, int64_t rows, int64_t dim, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    double sum = 0.0;  // a sequential sum: in double so long rows lose nothing to its order
+    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(xr[d]) * xr[d];
+    const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(dim)) + eps);
+    float* o = out + r * dim;
+    for (int64_t d = 0; d < dim; ++d) o[d] = w[d] * (xr[d] * inv);
+  }
+}
+
+// gate <- silu(gate) * up, with silu(x) = x / (1 + exp(-x)) computed from
+// e = exp(-|x|) so the exponential never overflows. In chunks, one simple
+// loop per step: GCC vectorises each, but not the three fused into one.
+POSER_CPU_CLONES
+void silu_mul_range(float* gate, const float* up, int64_t n) {
+  constexpr int64_t kChunk = 256;
+  float e[kChunk];
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t m = std::min(kChunk, n - start);
+    float* g = gate + start;
+    const float* u = up + start;
+    for (int64_t i = 0; i < m; ++i) e[i] = std::max(-std::abs(g[i]), -87.0f);
+    for (int64_t i = 0; i < m; ++i) e[i] = exp_clamped(e[i]);
+    for (int64_t i = 0; i < m; ++i) g[i] = g[i] * ((g[i] >= 0.0f ? 1.0f : e[i]) / (1.0f + e[i])) * u[i];
+  }
+}
+
+void check_float_cpu(const torch::Tensor& x, const char* what) {
+  TORCH_CHECK(x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32,
+              "fused kernel: ", what, " must be a float32 CPU tensor");
+}
+
+}  // namespace
+
+bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("POSER_FUSED_KERNELS");
+    return setting == nullptr || std::string(setting) != "0";
+  }();
+  return enabled && device.is_cpu() && dtype == torch::kFloat32 && !at::GradMode::is_enabled();
+}
+
+torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
+                                     const torch::Tensor& cos_in, const torch::Tensor& sin_in,
+                                     const torch::Tensor& mask_in, int64_t heads, int64_t kv_heads,
+                                     torch::Tensor* probs) {
+  for (const auto* x : {&q_in, &k_in, &v_in, &cos_in, &sin_in, &mask_in}) check_float_cpu(*x, "every input");
+  const int64_t b = q_in.size(0), t = q_in.size(1), hd = q_in.size(2) / heads;
+  TORCH_CHECK(heads % kv_heads == 0 && hd % 2 == 0 && q_in.size(2) == heads * hd && k_in.size(2) == kv_heads * hd &&
+                  v_in.sizes() == k_in.sizes() && k_in.size(0) == b && k_in.size(1) == t &&
+                  cos_in.numel() == b * t * hd && sin_in.numel() == b * t * hd && mask_in.numel() == b * t,
+              "fused_causal_attention: inconsistent shapes");
+  auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  auto cos = cos_in.contiguous(), sin = sin_in.contiguous(), mask = mask_in.contiguous();
+  auto out = torch::empty({b, t, heads * hd}, q.options());
+  const AttentionShape shape{t, heads, kv_heads, hd};
+  const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
+  const float *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>(), *mp = mask.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  float* pp = nullptr;
+  if (probs != nullptr) {
+    *probs = torch::zeros({b, heads, t, t}, q.options());
+    pp = probs->data_ptr<float>();
+  }
+  at::parallel_for(0, b * kv_heads, 1, [&](int64_t begin, int64_t end) {
+    attend_groups(shape, begin, end, qp, kp, vp, cp, sp, mp, op, pp);
+  });
+  return out;
+}
+
+torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& weight_in, double eps) {
+  check_float_cpu(x_in, "x");
+  check_float_cpu(weight_in, "weight");
+  const int64_t dim = x_in.size(-1);
+  TORCH_CHECK(weight_in.numel() == dim, "fused_rms_norm: weight has ", weight_in.numel(), " elements, x's last axis ", dim);
+  auto x = x_in.contiguous(), w = weight_in.contiguous();
+  auto out = torch::empty_like(x);
+  const int64_t rows = dim == 0 ? 0 : x.numel() / dim;
+  const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  // About 16k elements per task: enough work to be worth a thread.
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, dim));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    rms_norm_rows(xp + begin * dim, wp, op + begin * dim, end - begin, dim, static_cast<float>(eps));
+  });
+  return out;
+}
+
+}  // namespace poser
+
+namespace poser {
+
+void fused_silu_mul_(torch::Tensor& gate, const torch::Tensor& up_in) {
+  check_float_cpu(gate, "gate");
+  check_float_cpu(up_in, "up");
+  TORCH_CHECK(gate.is_contiguous() && gate.sizes() == up_in.sizes(), "fused_silu_mul_: gate must be contiguous and shaped as up");
+  auto up = up_in.contiguous();
+  float* gp = gate.data_ptr<float>();
+  const float* upp = up.data_ptr<float>();
+  at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
+    silu_mul_range(gp + begin, upp + begin, end - begin);
+  });
+}
+
+}  // namespace poser

@@ -1,0 +1,37 @@
+// Fused float32 CPU kernels for inference: causal self-attention with its
+// rotary embedding, and RMSNorm. At the zoo's sizes (head size 16, hidden 64)
+// the composed libtorch ops spend most of their time allocating, launching and
+// synchronising threads for tiny tensors; one pass per head keeps the work in
+// cache. The model uses them only where they apply (see fused_kernels_apply)
+// and keeps the composed ops, which autograd needs, everywhere else.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace poser {
+
+// True for float32 on the CPU outside autograd (inference or no-grad mode).
+bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
+
+// Causal self-attention of T new tokens with no cached past, from the
+// projections as they come out of the linear layers:
+//   q [B, T, H * hd], k and v [B, T, KV * hd] (query head h reads key/value
+//   head h / (H / KV)); cos, sin [B, 1, T, hd] rotary tables (the halves
+//   rotated as in rotate_half); key_mask [B, T] float32, 1 on real tokens.
+// Query i sees keys j <= i that are real tokens, and always itself (so a
+// padding row is never empty). Queries are scaled by 1/sqrt(hd) after the
+// rotation. Returns [B, T, H * hd], heads side by side; with `probs`, also
+// the attention weights there, [B, H, T, T] (zero where a key is not seen).
+torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                     const torch::Tensor& cos, const torch::Tensor& sin,
+                                     const torch::Tensor& key_mask, int64_t heads, int64_t kv_heads,
+                                     torch::Tensor* probs = nullptr);
+
+// weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D].
+torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// gate <- silu(gate) * up, in place: the SwiGLU product of the MLP. gate
+// must be contiguous; both [..., I] of the same shape.
+void fused_silu_mul_(torch::Tensor& gate, const torch::Tensor& up);
+
+}  // namespace poser

@@ -1,0 +1,128 @@
+// The fused CPU kernels against the same computation written with composed
+// libtorch ops in double precision: rotary embedding, causal and padding
+// masks, grouped-query heads, every specialised head size and the generic one,
+// lengths that do and do not fill the kernel's key blocks.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include "cpu_kernels.h"
+
+namespace {
+
+torch::Tensor rotate_half(const torch::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
+}
+
+// Reference in float64: q [B, T, H*hd], k/v [B, T, KV*hd], cos/sin [B, 1, T, hd], mask [B, T].
+std::tuple<torch::Tensor, torch::Tensor> reference_attention(torch::Tensor q, torch::Tensor k, torch::Tensor v,
+                                                             torch::Tensor cos, torch::Tensor sin,
+                                                             const torch::Tensor& mask, int64_t heads,
+                                                             int64_t kv_heads) {
+  const int64_t b = q.size(0), t = q.size(1), hd = q.size(2) / heads, rep = heads / kv_heads;
+  q = q.to(torch::kFloat64).view({b, t, heads, hd}).transpose(1, 2);
+  k = k.to(torch::kFloat64).view({b, t, kv_heads, hd}).transpose(1, 2).repeat_interleave(rep, 1);
+  v = v.to(torch::kFloat64).view({b, t, kv_heads, hd}).transpose(1, 2).repeat_interleave(rep, 1);
+  cos = cos.to(torch::kFloat64);
+  sin = sin.to(torch::kFloat64);
+  q = (q * cos + rotate_half(q) * sin) / std::sqrt(static_cast<double>(hd));
+  k = k * cos + rotate_half(k) * sin;
+  auto scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
+  auto pos = torch::arange(t);
+  auto seen = (pos.view({1, t}) <= pos.view({t, 1})).unsqueeze(0) & mask.to(torch::kBool).unsqueeze(1);
+  seen = (seen | torch::eye(t, torch::kBool).unsqueeze(0)).unsqueeze(1);  // [B, 1, T, T]
+  scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<double>::infinity());
+  auto probs = torch::softmax(scores, -1);
+  auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, heads * hd});
+  return {out, probs};
+}
+
+struct Case {
+  int64_t batch, length, heads, kv_heads, head_dim;
+};
+
+class FusedAttention : public ::testing::TestWithParam<Case> {};
+
+TEST_P(FusedAttention, MatchesComposedOps) {
+  const auto c = GetParam();
+  torch::manual_seed(7);
+  torch::NoGradGuard no_grad;
+  auto q = torch::randn({c.batch, c.length, c.heads * c.head_dim});
+  auto k = torch::randn({c.batch, c.length, c.kv_heads * c.head_dim});
+  auto v = torch::randn({c.batch, c.length, c.kv_heads * c.head_dim});
+  // Left padding: row r has r padding tokens (at most length - 1); positions count real tokens.
+  auto mask = torch::ones({c.batch, c.length});
+  for (int64_t r = 0; r < c.batch; ++r) mask[r].narrow(0, 0, std::min(r, c.length - 1)).zero_();
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto inv_freq = torch::pow(10000.0, -torch::arange(0, c.head_dim, 2, torch::kFloat64) / c.head_dim);
+  auto freqs = positions.to(torch::kFloat64).unsqueeze(-1) * inv_freq;
+  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);
+  auto cos = emb.cos().to(torch::kFloat32), sin = emb.sin().to(torch::kFloat32);
+
+  torch::Tensor probs;
+  auto out = poser::fused_causal_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads, &probs);
+  auto plain = poser::fused_causal_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads);
+  auto [want, want_probs] = reference_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads);
+  ASSERT_EQ(out.sizes(), want.sizes());
+  // float32 against float64: a few ulp of the unit-scale outputs.
+  EXPECT_LT((out.to(torch::kFloat64) - want).abs().max().item<double>(), 2e-5);
+  EXPECT_LT((probs.to(torch::kFloat64) - want_probs).abs().max().item<double>(), 2e-6);
+  EXPECT_TRUE(torch::equal(out, plain));  // asking for the weights changes nothing
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttention,
+                         ::testing::Values(Case{3, 1, 2, 2, 16},    // one token
+                                           Case{4, 17, 4, 2, 16},   // one full block and one key past it
+                                           Case{5, 40, 4, 4, 32},   //
+                                           Case{2, 33, 3, 1, 48},   // all heads on one key/value head
+                                           Case{3, 102, 9, 3, 64},  // SmolLM2-135M's heads
+                                           Case{2, 20, 2, 1, 128},  //
+                                           Case{3, 19, 2, 2, 24},   // generic head size
+                                           Case{2, 16, 2, 2, 8}));  // generic, one block exactly
+
+TEST(FusedAttention, NanInAQueryStaysInItsRow) {
+  torch::NoGradGuard no_grad;
+  const int64_t t = 6, hd = 16;
+  auto q = torch::randn({1, t, hd}), k = torch::randn({1, t, hd}), v = torch::randn({1, t, hd});
+  q[0][3][0] = std::numeric_limits<float>::quiet_NaN();
+  auto cos = torch::ones({1, 1, t, hd}), sin = torch::zeros({1, 1, t, hd});
+  auto out = poser::fused_causal_attention(q, k, v, cos, sin, torch::ones({1, t}), 1, 1);
+  auto nan_rows = out[0].isnan().any(-1);
+  EXPECT_TRUE(nan_rows[3].item<bool>());
+  EXPECT_EQ(nan_rows.sum().item<int64_t>(), 1);
+}
+
+TEST(FusedAttention, RefusesMismatchedShapes) {
+  torch::NoGradGuard no_grad;
+  auto q = torch::randn({2, 5, 32}), k = torch::randn({2, 5, 16}), v = torch::randn({2, 4, 16});
+  auto cos = torch::ones({2, 1, 5, 16}), sin = torch::zeros({2, 1, 5, 16});
+  EXPECT_THROW(poser::fused_causal_attention(q, k, v, cos, sin, torch::ones({2, 5}), 2, 1), c10::Error);
+  EXPECT_THROW(poser::fused_causal_attention(q.to(torch::kFloat64), k, k, cos, sin, torch::ones({2, 5}), 2, 1),
+               c10::Error);
+}
+
+TEST(FusedRmsNorm, MatchesComposedOps) {
+  torch::NoGradGuard no_grad;
+  for (int64_t dim : {1, 7, 64, 576}) {
+    auto x = torch::randn({3, 5, dim}) * 3.0;
+    auto w = torch::randn({dim});
+    auto xd = x.to(torch::kFloat64);
+    auto want = w.to(torch::kFloat64) * xd / torch::sqrt(xd.pow(2).mean(-1, true) + 1e-5);
+    auto got = poser::fused_rms_norm(x, w, 1e-5);
+    EXPECT_LT((got.to(torch::kFloat64) - want).abs().max().item<double>() / want.abs().max().item<double>(), 1e-6)
+        << "dim " << dim;
+  }
+}
+
+TEST(FusedKernels, ApplyOnlyOutsideAutograd) {
+  EXPECT_FALSE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));  // grad mode is on by default
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));
+  EXPECT_FALSE(poser::fused_kernels_apply(torch::kCPU, torch::kBFloat16));
+}
+
+}  // namespace
