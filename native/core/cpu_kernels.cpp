@@ -73,12 +73,13 @@ inline void rotate(const float* x, const float* cos, const float* sin, float* ou
 }
 
 struct AttentionShape {
-  int64_t t, heads, kv_heads, hd;
+  int64_t t, past, heads, kv_heads, hd;  // new tokens, cached ones before them
 };
 
-// Per-task scratch: keys rotated and transposed to [hd, tp] (tp = T rounded
-// up to a block, the columns past T zero), values [tp, hd], one query's
-// scores and weights, the keys it may see, its rotated query.
+// Per-task scratch: keys rotated and transposed to [hd, tp] (tp = past + T
+// rounded up to a block, the columns after the last key zero), values
+// [tp, hd], one query's scores and weights, the keys it may see, its rotated
+// query.
 struct AttentionScratch {
   std::vector<float> storage;
   float *kt, *vs, *scores, *allowed, *qr, *acc;
@@ -125,29 +126,36 @@ inline void weighted_sum_any(const float* p, const float* v, int64_t n, int64_t 
   for (int64_t d = 0; d < hd; ++d) out[d] = acc[d] * inv;
 }
 
-// One (row, key/value head) of fused_causal_attention: rotates the group's
-// keys and copies its values into scratch, then attends every query head of
-// the group. kHd: the head size when fixed at compile time, else 0.
+// One (row, key/value head) of fused_causal_attention: gathers the group's
+// cached keys and values, rotates its new keys and copies its new values into
+// scratch, then attends every query head of the group. kHd: the head size
+// when fixed at compile time, else 0.
 template <int64_t kHd>
 __attribute__((always_inline)) inline void attend_group(const AttentionShape& s, int64_t group, const float* q,
-                                                        const float* k, const float* v, const float* cos,
-                                                        const float* sin, const float* mask, float* out,
-                                                        float* probs, AttentionScratch& w) {
-  const int64_t t = s.t, hd = kHd > 0 ? kHd : s.hd, rep = s.heads / s.kv_heads, tp = round_up(t, kBlock);
+                                                        const float* k, const float* v, const float* past_k,
+                                                        const float* past_v, const float* cos, const float* sin,
+                                                        const float* mask, float* out, float* probs,
+                                                        AttentionScratch& w) {
+  const int64_t t = s.t, past = s.past, hd = kHd > 0 ? kHd : s.hd, rep = s.heads / s.kv_heads;
+  const int64_t tk = past + t, tp = round_up(tk, kBlock);
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (int64_t j = 0; j < past; ++j)
+    for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + j] = past_k[j * hd + d];
+  if (past > 0) std::memcpy(w.vs, past_v, sizeof(float) * past * hd);
   for (int64_t j = 0; j < t; ++j) {
     rotate(k + j * kv_stride + group * hd, cos + j * hd, sin + j * hd, w.qr, hd, 1.0f);
-    for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + j] = w.qr[d];
-    std::memcpy(w.vs + j * hd, v + j * kv_stride + group * hd, sizeof(float) * hd);
+    for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + past + j] = w.qr[d];
+    std::memcpy(w.vs + (past + j) * hd, v + j * kv_stride + group * hd, sizeof(float) * hd);
   }
   for (int64_t r = 0; r < rep; ++r) {
     const int64_t head = group * rep + r;
-    // allowed[j]: 1 where the current query sees key j. Before query i it
-    // holds the mask below i and zeros from i on.
-    for (int64_t j = 0; j < tp; ++j) w.allowed[j] = 0.0f;
-    for (int64_t i = 0; i < t; ++i) {
-      rotate(q + i * q_stride + head * hd, cos + i * hd, sin + i * hd, w.qr, hd, scale);
+    // allowed[j]: 1 where the current query sees key j. Before the query at
+    // key position a it holds the mask below a and zeros from a on.
+    for (int64_t j = 0; j < tp; ++j) w.allowed[j] = j < past ? mask[j] : 0.0f;
+    for (int64_t qi = 0; qi < t; ++qi) {
+      const int64_t i = past + qi;  // the query's own key
+      rotate(q + qi * q_stride + head * hd, cos + qi * hd, sin + qi * hd, w.qr, hd, scale);
       const int64_t n = i + 1, nb = round_up(n, kBlock);
       w.allowed[i] = 1.0f;
       Lanes top = Lanes{} - std::numeric_limits<float>::infinity();
@@ -167,9 +175,9 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
       for (int64_t jb = 0; jb < nb; jb += kBlock) total += load(w.scores + jb);
       float sum = 0.0f;
       for (int64_t l = 0; l < kBlock; ++l) sum += total[l];
-      float* o = out + i * q_stride + head * hd;
-      if (probs != nullptr) {  // [H, T, T] of this row, zero past the diagonal
-        float* pr = probs + (head * t + i) * t;
+      float* o = out + qi * q_stride + head * hd;
+      if (probs != nullptr) {  // [H, T, past + T] of this row, zero where not seen
+        float* pr = probs + (head * t + qi) * tk;
         const float inv = 1.0f / sum;
         for (int64_t j = 0; j < n; ++j) pr[j] = w.scores[j] * inv;
       }
@@ -185,23 +193,27 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
 // The head sizes of common models get a specialised kernel each.
 POSER_CPU_CLONES
 void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const float* q, const float* k, const float* v,
-                   const float* cos, const float* sin, const float* mask, float* out, float* probs) {
-  AttentionScratch scratch(s.t, s.hd);
-  const int64_t t = s.t, hd = s.hd;
+                   const float* past_k, const float* past_v, const float* cos, const float* sin, const float* mask,
+                   float* out, float* probs) {
+  AttentionScratch scratch(s.past + s.t, s.hd);
+  const int64_t t = s.t, hd = s.hd, tk = s.past + s.t;
   for (int64_t task = begin; task < end; ++task) {
     const int64_t row = task / s.kv_heads, group = task % s.kv_heads;
     const float *qr = q + row * t * s.heads * hd, *kr = k + row * t * s.kv_heads * hd,
                 *vr = v + row * t * s.kv_heads * hd, *cr = cos + row * t * hd, *sr = sin + row * t * hd,
-                *mr = mask + row * t;
+                *mr = mask + row * tk;
+    // past keys/values [B, KV, past, hd]: this task's block
+    const float* pk = past_k == nullptr ? nullptr : past_k + task * s.past * hd;
+    const float* pv = past_v == nullptr ? nullptr : past_v + task * s.past * hd;
     float* orow = out + row * t * s.heads * hd;
-    float* prow = probs == nullptr ? nullptr : probs + row * s.heads * t * t;
+    float* prow = probs == nullptr ? nullptr : probs + row * s.heads * t * tk;
     switch (hd) {
-      case 16: attend_group<16>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
-      case 32: attend_group<32>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
-      case 48: attend_group<48>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
-      case 64: attend_group<64>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
-      case 128: attend_group<128>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
-      default: attend_group<0>(s, group, qr, kr, vr, cr, sr, mr, orow, prow, scratch); break;
+      case 16: attend_group<16>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 32: attend_group<32>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 48: attend_group<48>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 64: attend_group<64>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 128: attend_group<128>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      default: attend_group<0>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
     }
   }
 }
@@ -253,27 +265,44 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
 torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
                                      const torch::Tensor& cos_in, const torch::Tensor& sin_in,
                                      const torch::Tensor& mask_in, int64_t heads, int64_t kv_heads,
-                                     torch::Tensor* probs) {
+                                     torch::Tensor* probs, const torch::Tensor& past_k_in,
+                                     const torch::Tensor& past_v_in) {
   for (const auto* x : {&q_in, &k_in, &v_in, &cos_in, &sin_in, &mask_in}) check_float_cpu(*x, "every input");
   const int64_t b = q_in.size(0), t = q_in.size(1), hd = q_in.size(2) / heads;
+  const bool has_past = past_k_in.defined();
+  const int64_t past = has_past ? past_k_in.size(2) : 0;
   TORCH_CHECK(heads % kv_heads == 0 && hd % 2 == 0 && q_in.size(2) == heads * hd && k_in.size(2) == kv_heads * hd &&
                   v_in.sizes() == k_in.sizes() && k_in.size(0) == b && k_in.size(1) == t &&
-                  cos_in.numel() == b * t * hd && sin_in.numel() == b * t * hd && mask_in.numel() == b * t,
+                  cos_in.numel() == b * t * hd && sin_in.numel() == b * t * hd && mask_in.numel() == b * (past + t),
               "fused_causal_attention: inconsistent shapes");
+  if (has_past) {
+    check_float_cpu(past_k_in, "past keys");
+    check_float_cpu(past_v_in, "past values");
+    TORCH_CHECK(past_k_in.sizes() == torch::IntArrayRef({b, kv_heads, past, hd}) &&
+                    past_v_in.sizes() == past_k_in.sizes(),
+                "fused_causal_attention: past keys and values must be [B, KV, past, hd]");
+  }
   auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   auto cos = cos_in.contiguous(), sin = sin_in.contiguous(), mask = mask_in.contiguous();
+  torch::Tensor past_k, past_v;
+  if (has_past) {
+    past_k = past_k_in.contiguous();
+    past_v = past_v_in.contiguous();
+  }
   auto out = torch::empty({b, t, heads * hd}, q.options());
-  const AttentionShape shape{t, heads, kv_heads, hd};
+  const AttentionShape shape{t, past, heads, kv_heads, hd};
   const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
   const float *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>(), *mp = mask.data_ptr<float>();
+  const float* pkp = has_past ? past_k.data_ptr<float>() : nullptr;
+  const float* pvp = has_past ? past_v.data_ptr<float>() : nullptr;
   float* op = out.data_ptr<float>();
   float* pp = nullptr;
   if (probs != nullptr) {
-    *probs = torch::zeros({b, heads, t, t}, q.options());
+    *probs = torch::zeros({b, heads, t, past + t}, q.options());
     pp = probs->data_ptr<float>();
   }
   at::parallel_for(0, b * kv_heads, 1, [&](int64_t begin, int64_t end) {
-    attend_groups(shape, begin, end, qp, kp, vp, cp, sp, mp, op, pp);
+    attend_groups(shape, begin, end, qp, kp, vp, pkp, pvp, cp, sp, mp, op, pp);
   });
   return out;
 }

@@ -13,19 +13,23 @@ namespace poser {
 // True for float32 on the CPU outside autograd (inference or no-grad mode).
 bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
 
-// Causal self-attention of T new tokens with no cached past, from the
+// Causal self-attention of T new tokens after `past` cached ones, from the
 // projections as they come out of the linear layers:
 //   q [B, T, H * hd], k and v [B, T, KV * hd] (query head h reads key/value
-//   head h / (H / KV)); cos, sin [B, 1, T, hd] rotary tables (the halves
-//   rotated as in rotate_half); key_mask [B, T] float32, 1 on real tokens.
-// Query i sees keys j <= i that are real tokens, and always itself (so a
-// padding row is never empty). Queries are scaled by 1/sqrt(hd) after the
-// rotation. Returns [B, T, H * hd], heads side by side; with `probs`, also
-// the attention weights there, [B, H, T, T] (zero where a key is not seen).
+//   head h / (H / KV)); cos, sin [B, 1, T, hd] rotary tables of the new
+//   positions (the halves rotated as in rotate_half); key_mask
+//   [B, past + T] float32, 1 on real tokens; past_k, past_v [B, KV, past, hd]
+//   the cached keys (already rotated) and values, or undefined for none.
+// New token i sees the cached keys and new keys j <= i that are real tokens,
+// and always itself (so a padding row is never empty). Queries are scaled by
+// 1/sqrt(hd) after the rotation. Returns [B, T, H * hd], heads side by side;
+// with `probs`, also the attention weights there, [B, H, T, past + T] (zero
+// where a key is not seen).
 torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                      const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& key_mask, int64_t heads, int64_t kv_heads,
-                                     torch::Tensor* probs = nullptr);
+                                     torch::Tensor* probs = nullptr, const torch::Tensor& past_k = {},
+                                     const torch::Tensor& past_v = {});
 
 // weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D].
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);

@@ -151,7 +151,7 @@ torch::Device checked_device(const torch::Device& device) {
 struct LlamaModel::Context {
   torch::Tensor cos, sin;       // [B, 1, Tq, hd]
   torch::Tensor bias;           // [B, 1, Tq, Tk]; undefined when fused
-  bool fused = false;           // attention by fused_causal_attention (no past, float32 CPU inference)
+  bool fused = false;           // attention by fused_causal_attention (float32 CPU inference)
   torch::Tensor key_mask;       // [B, Tk] float32 when fused
   KVCache* cache = nullptr;     // keys/values of earlier positions, put before this call's
   bool extend = false;          // append this call's keys/values to the cache
@@ -266,23 +266,29 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   const bool pattern_hooked = hooked(*ctx.ops, pattern_ordinal);
   if (ctx.fused) {
     auto k = linear(h, p + "k_proj"), v = linear(h, p + "v_proj");
-    torch::Tensor probs;
-    auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin,
-                                      ctx.key_mask, heads, kv_heads, pattern_hooked ? &probs : nullptr);
+    torch::Tensor past_k, past_v, probs;
+    if (ctx.cache && ctx.cache->keys[layer].defined()) {
+      past_k = ctx.cache->keys[layer];
+      past_v = ctx.cache->values[layer];
+    }
+    auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin, ctx.key_mask, heads, kv_heads,
+                                      pattern_hooked ? &probs : nullptr, past_k, past_v);
+    auto new_values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);  // [B, KV, Tq, hd]
+    auto values = past_v.defined() ? torch::cat({past_v, new_values}, 2) : new_values;
     if (pattern_hooked) {
-      auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tq});
+      const int64_t tk = values.size(2);
+      auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
       const auto read = pattern;
       if (site(pattern_ordinal, pattern, ctx)) return {};
-      if (!pattern.is_same(read)) {  // an op replaced the weights: apply those to the values
-        auto values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
-        out = weighted_values(pattern.reshape({b, tq, heads, tq}).permute({0, 2, 1, 3}), values)
+      if (!pattern.is_same(read))  // an op replaced the weights: apply those to the values
+        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), values)
                   .transpose(1, 2)
                   .reshape({b, tq, heads * hd});
-      }
     }
-    if (ctx.cache && ctx.extend) {  // the cache was empty: it starts with these keys and values
-      ctx.cache->keys[layer] = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
-      ctx.cache->values[layer] = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
+    if (ctx.cache && ctx.extend) {
+      auto new_keys = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
+      ctx.cache->keys[layer] = past_k.defined() ? torch::cat({past_k, new_keys}, 2) : new_keys.contiguous();
+      ctx.cache->values[layer] = values.contiguous();
     }
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
     return linear(out, p + "o_proj");
@@ -402,11 +408,7 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                               int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
   captures.assign(ops.size(), torch::Tensor());
-  // The fused attention has no past: calls that read a cache take the composed ops.
-  bool past = false;
-  for (size_t layer = 0; cache && layer < cache->keys.size(); ++layer) past = past || cache->keys[layer].defined();
-  const bool fused = !past && fused_kernels_apply(device_, dtype_);
-  Context ctx = context(key_mask, positions, ops, captures, rope_length, fused);
+  Context ctx = context(key_mask, positions, ops, captures, rope_length, fused_kernels_apply(device_, dtype_));
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;
@@ -480,7 +482,7 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   if (t > 1)
     run(ids.slice(1, 0, t - 1), mask.slice(1, 0, t - 1), positions.slice(1, 0, t - 1), none, unused,
         block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true, rope_length);
-  Context base = context(mask, last_pos, none, unused);
+  Context base = context(mask, last_pos, none, unused, -1, fused_kernels_apply(device_, dtype_));
   base.cache = &prefix;
   auto resid_in = torch::embedding(param("model.embed_tokens.weight"), ids.slice(1, t - 1));  // [B, 1, D]
   run_layers(0, from_layer, resid_in, base);
@@ -516,7 +518,8 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
     for (size_t s : group) members.push_back(&settings[s]);
     auto ops = stack_settings(members, b, last_index);
     std::vector<torch::Tensor> captures(ops.size());
-    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures);
+    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures, -1,
+                          fused_kernels_apply(device_, dtype_));
     ctx.cache = &stacked;
     auto x = resid_in.repeat({n, 1, 1});
     if (from_layer == 0) site(0, x, ctx);

@@ -177,7 +177,7 @@ class LlamaModel {
   // Context for new tokens at `positions` [B, Tq] whose keys are the cache's
   // (if any) followed by their own; key_mask [B, Tk] covers both. rope_length:
   // see RotaryEmbedding::tables. fused: attention by fused_causal_attention
-  // (Tq == Tk; no bias is built then).
+  // (no bias is built then).
   Context context(const torch::Tensor& key_mask, const torch::Tensor& positions, const std::vector<Intervention>& ops,
                   std::vector<torch::Tensor>& captures, int64_t rope_length = -1, bool fused = false) const;
   torch::optim::Optimizer& optimizer();

@@ -42,32 +42,52 @@ std::tuple<torch::Tensor, torch::Tensor> reference_attention(torch::Tensor q, to
 }
 
 struct Case {
-  int64_t batch, length, heads, kv_heads, head_dim;
+  int64_t batch, length, heads, kv_heads, head_dim, past = 0;
 };
 
 class FusedAttention : public ::testing::TestWithParam<Case> {};
 
+// The kernel on the last `length` tokens of a sequence of past + length, with
+// the first `past` given as cached keys (rotated) and values, against the
+// reference over the whole sequence.
 TEST_P(FusedAttention, MatchesComposedOps) {
   const auto c = GetParam();
+  const int64_t total = c.past + c.length;
   torch::manual_seed(7);
   torch::NoGradGuard no_grad;
-  auto q = torch::randn({c.batch, c.length, c.heads * c.head_dim});
-  auto k = torch::randn({c.batch, c.length, c.kv_heads * c.head_dim});
-  auto v = torch::randn({c.batch, c.length, c.kv_heads * c.head_dim});
-  // Left padding: row r has r padding tokens (at most length - 1); positions count real tokens.
-  auto mask = torch::ones({c.batch, c.length});
-  for (int64_t r = 0; r < c.batch; ++r) mask[r].narrow(0, 0, std::min(r, c.length - 1)).zero_();
+  auto q = torch::randn({c.batch, total, c.heads * c.head_dim});
+  auto k = torch::randn({c.batch, total, c.kv_heads * c.head_dim});
+  auto v = torch::randn({c.batch, total, c.kv_heads * c.head_dim});
+  // Left padding: row r has r padding tokens (at most total - 1); positions count real tokens.
+  auto mask = torch::ones({c.batch, total});
+  for (int64_t r = 0; r < c.batch; ++r) mask[r].narrow(0, 0, std::min(r, total - 1)).zero_();
   auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
   auto inv_freq = torch::pow(10000.0, -torch::arange(0, c.head_dim, 2, torch::kFloat64) / c.head_dim);
   auto freqs = positions.to(torch::kFloat64).unsqueeze(-1) * inv_freq;
   auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);
   auto cos = emb.cos().to(torch::kFloat32), sin = emb.sin().to(torch::kFloat32);
 
+  torch::Tensor past_k, past_v;
+  if (c.past > 0) {
+    auto heads_first = [&](const torch::Tensor& x) {
+      return x.narrow(1, 0, c.past).view({c.batch, c.past, c.kv_heads, c.head_dim}).transpose(1, 2);
+    };
+    auto kp = heads_first(k);
+    auto cp = cos.narrow(2, 0, c.past), sp = sin.narrow(2, 0, c.past);
+    past_k = (kp * cp + rotate_half(kp) * sp).contiguous();
+    past_v = heads_first(v).contiguous();
+  }
+  auto last = [&](const torch::Tensor& x, int64_t axis) { return x.narrow(axis, c.past, c.length); };
   torch::Tensor probs;
-  auto out = poser::fused_causal_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads, &probs);
-  auto plain = poser::fused_causal_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads);
+  auto out = poser::fused_causal_attention(last(q, 1), last(k, 1), last(v, 1), last(cos, 2), last(sin, 2), mask,
+                                           c.heads, c.kv_heads, &probs, past_k, past_v);
+  auto plain = poser::fused_causal_attention(last(q, 1), last(k, 1), last(v, 1), last(cos, 2), last(sin, 2), mask,
+                                             c.heads, c.kv_heads, nullptr, past_k, past_v);
   auto [want, want_probs] = reference_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads);
+  want = last(want, 1);
+  want_probs = last(want_probs, 2);
   ASSERT_EQ(out.sizes(), want.sizes());
+  ASSERT_EQ(probs.sizes(), want_probs.sizes());
   // float32 against float64: a few ulp of the unit-scale outputs.
   EXPECT_LT((out.to(torch::kFloat64) - want).abs().max().item<double>(), 2e-5);
   EXPECT_LT((probs.to(torch::kFloat64) - want_probs).abs().max().item<double>(), 2e-6);
@@ -75,14 +95,17 @@ TEST_P(FusedAttention, MatchesComposedOps) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttention,
-                         ::testing::Values(Case{3, 1, 2, 2, 16},    // one token
-                                           Case{4, 17, 4, 2, 16},   // one full block and one key past it
-                                           Case{5, 40, 4, 4, 32},   //
-                                           Case{2, 33, 3, 1, 48},   // all heads on one key/value head
-                                           Case{3, 102, 9, 3, 64},  // SmolLM2-135M's heads
-                                           Case{2, 20, 2, 1, 128},  //
-                                           Case{3, 19, 2, 2, 24},   // generic head size
-                                           Case{2, 16, 2, 2, 8}));  // generic, one block exactly
+                         ::testing::Values(Case{3, 1, 2, 2, 16},        // one token
+                                           Case{4, 17, 4, 2, 16},       // one full block and one key past it
+                                           Case{5, 40, 4, 4, 32},       //
+                                           Case{2, 33, 3, 1, 48},       // all heads on one key/value head
+                                           Case{3, 102, 9, 3, 64},      // SmolLM2-135M's heads
+                                           Case{2, 20, 2, 1, 128},      //
+                                           Case{3, 19, 2, 2, 24},       // generic head size
+                                           Case{2, 16, 2, 2, 8},        // generic, one block exactly
+                                           Case{4, 1, 4, 2, 16, 63},    // one new token after a cache (a sweep's rerun)
+                                           Case{3, 5, 9, 3, 64, 30},    // several new tokens after a cache
+                                           Case{2, 3, 2, 2, 24, 16}));  // generic head size with a cache
 
 TEST(FusedAttention, NanInAQueryStaysInItsRow) {
   torch::NoGradGuard no_grad;
