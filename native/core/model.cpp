@@ -273,22 +273,25 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     }
     auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin, ctx.key_mask, heads, kv_heads,
                                       pattern_hooked ? &probs : nullptr, past_k, past_v);
-    auto new_values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);  // [B, KV, Tq, hd]
-    auto values = past_v.defined() ? torch::cat({past_v, new_values}, 2) : new_values;
+    // The values of every key [B, KV, Tk, hd], built only when needed: a copy when there is a past.
+    auto all_values = [&] {
+      auto new_values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
+      return past_v.defined() ? torch::cat({past_v, new_values}, 2) : new_values;
+    };
     if (pattern_hooked) {
-      const int64_t tk = values.size(2);
+      const int64_t tk = probs.size(3);
       auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
       const auto read = pattern;
       if (site(pattern_ordinal, pattern, ctx)) return {};
       if (!pattern.is_same(read))  // an op replaced the weights: apply those to the values
-        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), values)
+        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), all_values())
                   .transpose(1, 2)
                   .reshape({b, tq, heads * hd});
     }
     if (ctx.cache && ctx.extend) {
       auto new_keys = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
       ctx.cache->keys[layer] = past_k.defined() ? torch::cat({past_k, new_keys}, 2) : new_keys.contiguous();
-      ctx.cache->values[layer] = values.contiguous();
+      ctx.cache->values[layer] = all_values().contiguous();
     }
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
     return linear(out, p + "o_proj");
