@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <limits>
+#include <string>
 #include <vector>
 
 // The loops below are written so the compiler can vectorise them without
@@ -26,7 +26,7 @@ namespace poser {
 namespace {
 
 // exp(x) for x in [-87, 0] (a softmax's scores less their maximum, clamped
-// first by clamp_shifted), to about 1 ulp: Cephes' expf, range reduction by
+// to that range by the caller), to about 1 ulp: Cephes' expf, range reduction by
 // ln 2 and a degree-6 polynomial, written branch-free so a loop over it
 // vectorises. NaN stays NaN.
 inline float exp_clamped(float x) {
@@ -55,7 +55,9 @@ using Lanes = float __attribute__((vector_size(kBlock * sizeof(float))));
 
 // Lanes are passed by value only between inlined functions; GCC warns that
 // their ABI would differ between the baseline and AVX-512 clones.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 inline Lanes load(const float* p) {
   Lanes v;
   std::memcpy(&v, p, sizeof v);
