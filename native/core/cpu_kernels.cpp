@@ -137,7 +137,7 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
                                                         const float* k, const float* v, const float* past_k,
                                                         const float* past_v, const float* cos, const float* sin,
                                                         const float* mask, float* out, float* probs,
-                                                        float* new_keys, AttentionScratch& w) {
+                                                        AttentionScratch& w) {
   const int64_t t = s.t, past = s.past, hd = kHd > 0 ? kHd : s.hd, rep = s.heads / s.kv_heads;
   const int64_t tk = past + t, tp = round_up(tk, kBlock);
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
@@ -148,7 +148,6 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
   for (int64_t j = 0; j < t; ++j) {
     rotate(k + j * kv_stride + group * hd, cos + j * hd, sin + j * hd, w.qr, hd, 1.0f);
     for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + past + j] = w.qr[d];
-    if (new_keys != nullptr) std::memcpy(new_keys + j * hd, w.qr, sizeof(float) * hd);
     std::memcpy(w.vs + (past + j) * hd, v + j * kv_stride + group * hd, sizeof(float) * hd);
   }
   for (int64_t r = 0; r < rep; ++r) {
@@ -197,7 +196,7 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
 POSER_CPU_CLONES
 void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const float* q, const float* k, const float* v,
                    const float* past_k, const float* past_v, const float* cos, const float* sin, const float* mask,
-                   float* out, float* probs, float* new_keys) {
+                   float* out, float* probs) {
   AttentionScratch scratch(s.past + s.t, s.hd);
   const int64_t t = s.t, hd = s.hd, tk = s.past + s.t;
   for (int64_t task = begin; task < end; ++task) {
@@ -210,14 +209,13 @@ void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const fl
     const float* pv = past_v == nullptr ? nullptr : past_v + task * s.past * hd;
     float* orow = out + row * t * s.heads * hd;
     float* prow = probs == nullptr ? nullptr : probs + row * s.heads * t * tk;
-    float* nk = new_keys == nullptr ? nullptr : new_keys + task * t * hd;  // [B, KV, T, hd]: this task's block
     switch (hd) {
-      case 16: attend_group<16>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
-      case 32: attend_group<32>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
-      case 48: attend_group<48>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
-      case 64: attend_group<64>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
-      case 128: attend_group<128>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
-      default: attend_group<0>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, scratch); break;
+      case 16: attend_group<16>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 32: attend_group<32>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 48: attend_group<48>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 64: attend_group<64>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 128: attend_group<128>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      default: attend_group<0>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
     }
   }
 }
@@ -270,7 +268,7 @@ torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Ten
                                      const torch::Tensor& cos_in, const torch::Tensor& sin_in,
                                      const torch::Tensor& mask_in, int64_t heads, int64_t kv_heads,
                                      torch::Tensor* probs, const torch::Tensor& past_k_in,
-                                     const torch::Tensor& past_v_in, torch::Tensor* new_keys) {
+                                     const torch::Tensor& past_v_in) {
   for (const auto* x : {&q_in, &k_in, &v_in, &cos_in, &sin_in, &mask_in}) check_float_cpu(*x, "every input");
   const int64_t b = q_in.size(0), t = q_in.size(1), hd = q_in.size(2) / heads;
   const bool has_past = past_k_in.defined();
@@ -305,13 +303,8 @@ torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Ten
     *probs = torch::zeros({b, heads, t, past + t}, q.options());
     pp = probs->data_ptr<float>();
   }
-  float* nkp = nullptr;
-  if (new_keys != nullptr) {
-    *new_keys = torch::empty({b, kv_heads, t, hd}, q.options());
-    nkp = new_keys->data_ptr<float>();
-  }
   at::parallel_for(0, b * kv_heads, 1, [&](int64_t begin, int64_t end) {
-    attend_groups(shape, begin, end, qp, kp, vp, pkp, pvp, cp, sp, mp, op, pp, nkp);
+    attend_groups(shape, begin, end, qp, kp, vp, pkp, pvp, cp, sp, mp, op, pp);
   });
   return out;
 }

@@ -24,13 +24,12 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
 // and always itself (so a padding row is never empty). Queries are scaled by
 // 1/sqrt(hd) after the rotation. Returns [B, T, H * hd], heads side by side;
 // with `probs`, also the attention weights there, [B, H, T, past + T] (zero
-// where a key is not seen); with `new_keys`, the new tokens' keys as rotated
-// here, [B, KV, T, hd] (what a cache keeps).
+// where a key is not seen).
 torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                      const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& key_mask, int64_t heads, int64_t kv_heads,
                                      torch::Tensor* probs = nullptr, const torch::Tensor& past_k = {},
-                                     const torch::Tensor& past_v = {}, torch::Tensor* new_keys = nullptr);
+                                     const torch::Tensor& past_v = {});
 
 // weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D].
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);

@@ -80,23 +80,6 @@ torch::Tensor weighted_values(const torch::Tensor& probs, const torch::Tensor& v
   return torch::matmul(probs.reshape({b, kv_heads, rep * tq, tk}), v).view({b, heads, tq, v.size(3)});
 }
 
-// Attention weights [B, H, Tq, Tk] as the pattern hook shows them: [B, Tq, H * Tk].
-torch::Tensor pattern_of(const torch::Tensor& probs) {
-  return probs.permute({0, 2, 1, 3}).reshape({probs.size(0), probs.size(2), probs.size(1) * probs.size(3)});
-}
-
-// A pattern [B, Tq, H * Tk] (as hooked, perhaps replaced by an op) applied to
-// the values v [B, KV, Tk, hd] -> [B, H, Tq, hd].
-torch::Tensor values_by_pattern(const torch::Tensor& pattern, const torch::Tensor& v, int64_t heads) {
-  const int64_t tk = v.size(2);
-  return weighted_values(pattern.reshape({pattern.size(0), pattern.size(1), heads, tk}).permute({0, 2, 1, 3}), v);
-}
-
-// [B, H, Tq, hd] -> [B, Tq, H * hd]: hook_z's layout, heads side by side.
-torch::Tensor heads_side_by_side(const torch::Tensor& x) {
-  return x.transpose(1, 2).reshape({x.size(0), x.size(2), x.size(1) * x.size(3)});
-}
-
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& bias) {
   return weighted_values(attention_probs(q, k, bias, v.scalar_type()), v);
 }
@@ -282,30 +265,32 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   const int64_t pattern_ordinal = block_hook_ordinal(layer, BlockHook::AttnPattern);
   const bool pattern_hooked = hooked(*ctx.ops, pattern_ordinal);
   if (ctx.fused) {
-    auto v = linear(h, p + "v_proj");
-    const bool extend = ctx.cache && ctx.extend;
-    torch::Tensor past_k, past_v, probs, new_keys;
+    auto k = linear(h, p + "k_proj"), v = linear(h, p + "v_proj");
+    torch::Tensor past_k, past_v, probs;
     if (ctx.cache && ctx.cache->keys[layer].defined()) {
       past_k = ctx.cache->keys[layer];
       past_v = ctx.cache->values[layer];
     }
-    auto out = fused_causal_attention(linear(h, p + "q_proj"), linear(h, p + "k_proj"), v, ctx.cos, ctx.sin,
-                                      ctx.key_mask, heads, kv_heads, pattern_hooked ? &probs : nullptr, past_k,
-                                      past_v, extend ? &new_keys : nullptr);
+    auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin, ctx.key_mask, heads, kv_heads,
+                                      pattern_hooked ? &probs : nullptr, past_k, past_v);
     // The values of every key [B, KV, Tk, hd], built only when needed: a copy when there is a past.
     auto all_values = [&] {
       auto new_values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
       return past_v.defined() ? torch::cat({past_v, new_values}, 2) : new_values;
     };
     if (pattern_hooked) {
-      auto pattern = pattern_of(probs);
+      const int64_t tk = probs.size(3);
+      auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
       const auto read = pattern;
       if (site(pattern_ordinal, pattern, ctx)) return {};
       if (!pattern.is_same(read))  // an op replaced the weights: apply those to the values
-        out = heads_side_by_side(values_by_pattern(pattern, all_values(), heads));
+        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), all_values())
+                  .transpose(1, 2)
+                  .reshape({b, tq, heads * hd});
     }
-    if (extend) {
-      ctx.cache->keys[layer] = past_k.defined() ? torch::cat({past_k, new_keys}, 2) : new_keys;
+    if (ctx.cache && ctx.extend) {
+      auto new_keys = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
+      ctx.cache->keys[layer] = past_k.defined() ? torch::cat({past_k, new_keys}, 2) : new_keys.contiguous();
       ctx.cache->values[layer] = all_values().contiguous();
     }
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
@@ -336,9 +321,11 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   torch::Tensor out;
   if (pattern_hooked) {
     // The pattern is asked for: materialise it as [B, Tq, H * Tk] for the ops.
-    auto pattern = pattern_of(attention_probs(q, k, ctx.bias, v.scalar_type()));
+    const int64_t tk = k.size(2);
+    auto probs = attention_probs(q, k, ctx.bias, v.scalar_type());
+    auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
     if (site(pattern_ordinal, pattern, ctx)) return {};
-    out = values_by_pattern(pattern, v, heads);
+    out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), v);
   } else if (chunk >= b) {
     out = attend(q, k, v, ctx.bias);
   } else {
@@ -350,7 +337,7 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     }
     out = torch::cat(parts, 0);
   }
-  out = heads_side_by_side(out);  // hook_z
+  out = out.transpose(1, 2).reshape({b, tq, heads * hd});  // hook_z, heads side by side
   if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
   return linear(out, p + "o_proj");
 }
@@ -407,11 +394,11 @@ torch::Tensor LlamaModel::final_norm(const torch::Tensor& x, const Context& ctx)
 
 LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const torch::Tensor& positions,
                                         const std::vector<Intervention>& ops,
-                                        std::vector<torch::Tensor>& captures, int64_t rope_length) const {
+                                        std::vector<torch::Tensor>& captures, int64_t rope_length, bool fused) const {
   Context ctx;
   std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
-  ctx.fused = fused_kernels_apply(device_, dtype_);
-  if (ctx.fused)
+  ctx.fused = fused;
+  if (fused)
     ctx.key_mask = key_mask.to(torch::kFloat32).contiguous();
   else
     ctx.bias = attention_bias(key_mask, positions.size(1));
@@ -424,7 +411,7 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                               int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
   captures.assign(ops.size(), torch::Tensor());
-  Context ctx = context(key_mask, positions, ops, captures, rope_length);
+  Context ctx = context(key_mask, positions, ops, captures, rope_length, fused_kernels_apply(device_, dtype_));
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;
@@ -498,7 +485,7 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   if (t > 1)
     run(ids.slice(1, 0, t - 1), mask.slice(1, 0, t - 1), positions.slice(1, 0, t - 1), none, unused,
         block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true, rope_length);
-  Context base = context(mask, last_pos, none, unused);
+  Context base = context(mask, last_pos, none, unused, -1, fused_kernels_apply(device_, dtype_));
   base.cache = &prefix;
   auto resid_in = torch::embedding(param("model.embed_tokens.weight"), ids.slice(1, t - 1));  // [B, 1, D]
   run_layers(0, from_layer, resid_in, base);
@@ -534,7 +521,8 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
     for (size_t s : group) members.push_back(&settings[s]);
     auto ops = stack_settings(members, b, last_index);
     std::vector<torch::Tensor> captures(ops.size());
-    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures);
+    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures, -1,
+                          fused_kernels_apply(device_, dtype_));
     ctx.cache = &stacked;
     auto x = resid_in.repeat({n, 1, 1});
     if (from_layer == 0) site(0, x, ctx);

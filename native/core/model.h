@@ -176,10 +176,10 @@ class LlamaModel {
   torch::Tensor final_norm(const torch::Tensor& x, const Context& ctx) const;
   // Context for new tokens at `positions` [B, Tq] whose keys are the cache's
   // (if any) followed by their own; key_mask [B, Tk] covers both. rope_length:
-  // see RotaryEmbedding::tables. Where the fused kernels apply (float32 CPU
-  // inference) attention takes fused_causal_attention and no bias is built.
+  // see RotaryEmbedding::tables. fused: attention by fused_causal_attention
+  // (no bias is built then).
   Context context(const torch::Tensor& key_mask, const torch::Tensor& positions, const std::vector<Intervention>& ops,
-                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1) const;
+                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1, bool fused = false) const;
   torch::optim::Optimizer& optimizer();
   // Runs new tokens ids [B, Tq] (with an optional cache of earlier keys and
   // values, extended by this call's when `extend`). Returns the final
