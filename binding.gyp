@@ -33,6 +33,9 @@
         '-frtti',
         '-Wall',
         '-Wextra',
+        # at::parallel_for is a header template that runs in parallel only when
+        # compiled with OpenMP, as libtorch is.
+        '-fopenmp',
         '-D<!(node scripts/torch-paths.cjs defines)',
         # libtorch's include directories, as -isystem so its headers raise no warnings.
         '<!@(node scripts/torch-paths.cjs cflags)',
@@ -40,7 +43,7 @@
       'library_dirs': ['<!@(node scripts/torch-paths.cjs library_dirs)'],
       'libraries': ['<!@(node scripts/torch-paths.cjs libraries)'],
       # Find libtorch at run time where it was found at build time.
-      'ldflags': ['<!@(node scripts/torch-paths.cjs ldflags)'],
+      'ldflags': ['<!@(node scripts/torch-paths.cjs ldflags)', '-fopenmp'],
     },
   ],
 }
