@@ -76,6 +76,7 @@ inline void rotate(const float* x, const float* cos, const float* sin, float* ou
 
 struct AttentionShape {
   int64_t t, past, heads, kv_heads, hd;  // new tokens, cached ones before them
+  int64_t past_rows;                     // rows of the cache; query row r reads cached row r % past_rows
 };
 
 // Per-task scratch: keys rotated and transposed to [hd, tp] (tp = past + T
@@ -137,7 +138,7 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
                                                         const float* k, const float* v, const float* past_k,
                                                         const float* past_v, const float* cos, const float* sin,
                                                         const float* mask, float* out, float* probs,
-                                                        AttentionScratch& w) {
+                                                        float* new_keys, float* new_values, AttentionScratch& w) {
   const int64_t t = s.t, past = s.past, hd = kHd > 0 ? kHd : s.hd, rep = s.heads / s.kv_heads;
   const int64_t tk = past + t, tp = round_up(tk, kBlock);
   const int64_t q_stride = s.heads * hd, kv_stride = s.kv_heads * hd;
@@ -149,7 +150,9 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
     rotate(k + j * kv_stride + group * hd, cos + j * hd, sin + j * hd, w.qr, hd, 1.0f);
     for (int64_t d = 0; d < hd; ++d) w.kt[d * tp + past + j] = w.qr[d];
     std::memcpy(w.vs + (past + j) * hd, v + j * kv_stride + group * hd, sizeof(float) * hd);
+    if (new_keys != nullptr) std::memcpy(new_keys + j * hd, w.qr, sizeof(float) * hd);
   }
+  if (new_values != nullptr) std::memcpy(new_values, w.vs + past * hd, sizeof(float) * t * hd);
   for (int64_t r = 0; r < rep; ++r) {
     const int64_t head = group * rep + r;
     // allowed[j]: 1 where the current query sees key j. Before the query at
@@ -196,7 +199,7 @@ __attribute__((always_inline)) inline void attend_group(const AttentionShape& s,
 POSER_CPU_CLONES
 void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const float* q, const float* k, const float* v,
                    const float* past_k, const float* past_v, const float* cos, const float* sin, const float* mask,
-                   float* out, float* probs) {
+                   float* out, float* probs, float* new_keys, float* new_values) {
   AttentionScratch scratch(s.past + s.t, s.hd);
   const int64_t t = s.t, hd = s.hd, tk = s.past + s.t;
   for (int64_t task = begin; task < end; ++task) {
@@ -204,18 +207,22 @@ void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const fl
     const float *qr = q + row * t * s.heads * hd, *kr = k + row * t * s.kv_heads * hd,
                 *vr = v + row * t * s.kv_heads * hd, *cr = cos + row * t * hd, *sr = sin + row * t * hd,
                 *mr = mask + row * tk;
-    // past keys/values [B, KV, past, hd]: this task's block
-    const float* pk = past_k == nullptr ? nullptr : past_k + task * s.past * hd;
-    const float* pv = past_v == nullptr ? nullptr : past_v + task * s.past * hd;
+    // past keys/values [Bp, KV, past, hd]: the block of this task's cached row
+    const int64_t past_block = ((row % s.past_rows) * s.kv_heads + group) * s.past * hd;
+    const float* pk = past_k == nullptr ? nullptr : past_k + past_block;
+    const float* pv = past_v == nullptr ? nullptr : past_v + past_block;
     float* orow = out + row * t * s.heads * hd;
     float* prow = probs == nullptr ? nullptr : probs + row * s.heads * t * tk;
+    // new keys/values out [B, KV, T, hd]: this task's block
+    float* nk = new_keys == nullptr ? nullptr : new_keys + task * t * hd;
+    float* nv = new_values == nullptr ? nullptr : new_values + task * t * hd;
     switch (hd) {
-      case 16: attend_group<16>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
-      case 32: attend_group<32>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
-      case 48: attend_group<48>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
-      case 64: attend_group<64>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
-      case 128: attend_group<128>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
-      default: attend_group<0>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, scratch); break;
+      case 16: attend_group<16>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
+      case 32: attend_group<32>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
+      case 48: attend_group<48>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
+      case 64: attend_group<64>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
+      case 128: attend_group<128>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
+      default: attend_group<0>(s, group, qr, kr, vr, pk, pv, cr, sr, mr, orow, prow, nk, nv, scratch); break;
     }
   }
 }
@@ -267,44 +274,47 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
 torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
                                      const torch::Tensor& cos_in, const torch::Tensor& sin_in,
                                      const torch::Tensor& mask_in, int64_t heads, int64_t kv_heads,
-                                     torch::Tensor* probs, const torch::Tensor& past_k_in,
-                                     const torch::Tensor& past_v_in) {
+                                     const AttentionExtras& extras) {
   for (const auto* x : {&q_in, &k_in, &v_in, &cos_in, &sin_in, &mask_in}) check_float_cpu(*x, "every input");
   const int64_t b = q_in.size(0), t = q_in.size(1), hd = q_in.size(2) / heads;
-  const bool has_past = past_k_in.defined();
-  const int64_t past = has_past ? past_k_in.size(2) : 0;
+  const bool has_past = extras.past_k.defined();
+  const int64_t past = has_past ? extras.past_k.size(2) : 0, past_rows = has_past ? extras.past_k.size(0) : 1;
   TORCH_CHECK(heads % kv_heads == 0 && hd % 2 == 0 && q_in.size(2) == heads * hd && k_in.size(2) == kv_heads * hd &&
                   v_in.sizes() == k_in.sizes() && k_in.size(0) == b && k_in.size(1) == t &&
                   cos_in.numel() == b * t * hd && sin_in.numel() == b * t * hd && mask_in.numel() == b * (past + t),
               "fused_causal_attention: inconsistent shapes");
   if (has_past) {
-    check_float_cpu(past_k_in, "past keys");
-    check_float_cpu(past_v_in, "past values");
-    TORCH_CHECK(past_k_in.sizes() == torch::IntArrayRef({b, kv_heads, past, hd}) &&
-                    past_v_in.sizes() == past_k_in.sizes(),
-                "fused_causal_attention: past keys and values must be [B, KV, past, hd]");
+    check_float_cpu(extras.past_k, "past keys");
+    check_float_cpu(extras.past_v, "past values");
+    TORCH_CHECK(past_rows > 0 && b % past_rows == 0 &&
+                    extras.past_k.sizes() == torch::IntArrayRef({past_rows, kv_heads, past, hd}) &&
+                    extras.past_v.sizes() == extras.past_k.sizes(),
+                "fused_causal_attention: past keys and values must be [Bp, KV, past, hd] with Bp dividing B");
   }
   auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   auto cos = cos_in.contiguous(), sin = sin_in.contiguous(), mask = mask_in.contiguous();
   torch::Tensor past_k, past_v;
   if (has_past) {
-    past_k = past_k_in.contiguous();
-    past_v = past_v_in.contiguous();
+    past_k = extras.past_k.contiguous();
+    past_v = extras.past_v.contiguous();
   }
   auto out = torch::empty({b, t, heads * hd}, q.options());
-  const AttentionShape shape{t, past, heads, kv_heads, hd};
+  const AttentionShape shape{t, past, heads, kv_heads, hd, past_rows};
   const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
   const float *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>(), *mp = mask.data_ptr<float>();
   const float* pkp = has_past ? past_k.data_ptr<float>() : nullptr;
   const float* pvp = has_past ? past_v.data_ptr<float>() : nullptr;
   float* op = out.data_ptr<float>();
-  float* pp = nullptr;
-  if (probs != nullptr) {
-    *probs = torch::zeros({b, heads, t, past + t}, q.options());
-    pp = probs->data_ptr<float>();
-  }
+  auto output = [&](torch::Tensor* x, torch::IntArrayRef sizes, bool zeroed) -> float* {
+    if (x == nullptr) return nullptr;
+    *x = zeroed ? torch::zeros(sizes, q.options()) : torch::empty(sizes, q.options());
+    return x->data_ptr<float>();
+  };
+  float* pp = output(extras.probs, {b, heads, t, past + t}, true);
+  float* nkp = output(extras.new_keys, {b, kv_heads, t, hd}, false);
+  float* nvp = output(extras.new_values, {b, kv_heads, t, hd}, false);
   at::parallel_for(0, b * kv_heads, 1, [&](int64_t begin, int64_t end) {
-    attend_groups(shape, begin, end, qp, kp, vp, pkp, pvp, cp, sp, mp, op, pp);
+    attend_groups(shape, begin, end, qp, kp, vp, pkp, pvp, cp, sp, mp, op, pp, nkp, nvp);
   });
   return out;
 }

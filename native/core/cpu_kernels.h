@@ -13,23 +13,34 @@ namespace poser {
 // True for float32 on the CPU outside autograd (inference or no-grad mode).
 bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
 
+// What fused_causal_attention reads besides the new tokens, and what else it
+// may hand back. Every member is optional.
+struct AttentionExtras {
+  // Cached keys (already rotated) and values [Bp, KV, past, hd] of the
+  // positions before the new ones. Bp divides B: query row r reads cached row
+  // r % Bp, so settings stacked along the batch share one cache.
+  torch::Tensor past_k, past_v;
+  // Out: the attention weights [B, H, T, past + T] (zero where a key is not seen).
+  torch::Tensor* probs = nullptr;
+  // Out: the new keys after their rotation and the new values, [B, KV, T, hd],
+  // as a cache holds them.
+  torch::Tensor* new_keys = nullptr;
+  torch::Tensor* new_values = nullptr;
+};
+
 // Causal self-attention of T new tokens after `past` cached ones, from the
 // projections as they come out of the linear layers:
 //   q [B, T, H * hd], k and v [B, T, KV * hd] (query head h reads key/value
 //   head h / (H / KV)); cos, sin [B, 1, T, hd] rotary tables of the new
 //   positions (the halves rotated as in rotate_half); key_mask
-//   [B, past + T] float32, 1 on real tokens; past_k, past_v [B, KV, past, hd]
-//   the cached keys (already rotated) and values, or undefined for none.
+//   [B, past + T] float32, 1 on real tokens.
 // New token i sees the cached keys and new keys j <= i that are real tokens,
 // and always itself (so a padding row is never empty). Queries are scaled by
-// 1/sqrt(hd) after the rotation. Returns [B, T, H * hd], heads side by side;
-// with `probs`, also the attention weights there, [B, H, T, past + T] (zero
-// where a key is not seen).
+// 1/sqrt(hd) after the rotation. Returns [B, T, H * hd], heads side by side.
 torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                      const torch::Tensor& cos, const torch::Tensor& sin,
                                      const torch::Tensor& key_mask, int64_t heads, int64_t kv_heads,
-                                     torch::Tensor* probs = nullptr, const torch::Tensor& past_k = {},
-                                     const torch::Tensor& past_v = {});
+                                     const AttentionExtras& extras = {});
 
 // weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D].
 torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);

@@ -77,6 +77,27 @@ torch::Tensor apply_hook(int64_t ordinal, torch::Tensor x, const std::vector<Int
   return x;
 }
 
+bool ops_for_rows(const std::vector<Intervention>& ops, int64_t rows, int64_t begin, int64_t end,
+                  std::vector<Intervention>& out) {
+  // Per-row tensors: positions [B, K]; Add / Set / ProjectOut values [B, D]; Scale factors [B].
+  auto per_row = [](const Intervention& op) {
+    if (!op.value.defined() || op.op == OpKind::Capture || op.op == OpKind::Noise) return false;
+    return op.op == OpKind::Scale || op.value.dim() == 2;
+  };
+  for (const auto& op : ops) {
+    if (!op.positions.all && (!op.positions.index.defined() || op.positions.index.size(0) != rows)) return false;
+    if (per_row(op) && op.value.size(0) != rows) return false;
+  }
+  out.clear();
+  for (const auto& op : ops) {
+    Intervention part = op;
+    if (!op.positions.all) part.positions.index = op.positions.index.slice(0, begin, end);
+    if (per_row(op)) part.value = op.value.slice(0, begin, end);
+    out.push_back(std::move(part));
+  }
+  return true;
+}
+
 bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b) {
   if (a.size() != b.size()) return false;
   for (size_t j = 0; j < a.size(); ++j)

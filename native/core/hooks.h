@@ -84,6 +84,13 @@ std::vector<Intervention> stack_settings(const std::vector<const std::vector<Int
                                          const torch::Tensor& index);
 bool same_ops(const std::vector<Intervention>& a, const std::vector<Intervention>& b);
 
+// The ops as they apply to batch rows [begin, end) of a batch of `rows`:
+// per-row positions and values narrowed to those rows. False (out untouched)
+// when some op's per-row tensors do not have `rows` rows, so the caller can
+// run the whole batch and let apply_hook name the mismatch.
+bool ops_for_rows(const std::vector<Intervention>& ops, int64_t rows, int64_t begin, int64_t end,
+                  std::vector<Intervention>& out);
+
 // Applies every op registered for `ordinal` to x [B, T, D] (out of place, so
 // autograd sees it) and appends captures (float32, CPU) to `captures`, indexed
 // by the op's position in `ops`.

@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -52,6 +54,33 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   return x * cos + rotate_half(x) * sin;
+}
+
+// A forward's rows are split across the threads (run_rows_in_parallel) when
+// its MLP up-projection is at most this many multiply-adds: there each op is
+// too small for threading it to pay (zoo organisms, hidden 64-128: forwards
+// 1.25-1.35x faster split); above it the BLAS's own threading wins
+// (SmolLM2-135M, 8 x 102 tokens, 7.2e8: 4-14% slower split).
+constexpr int64_t kRowSplitMaxMacs = int64_t{1} << 27;
+
+bool row_split_enabled() {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("POSER_SPLIT_ROWS");
+    return setting == nullptr || std::string(setting) != "0";
+  }();
+  return enabled;
+}
+
+// Calls part(c) for every c in [0, chunks) inside one parallel region, one
+// chunk per thread. Within it libtorch's parallel ops and OpenBLAS run each op
+// on the calling thread alone. Inference mode is thread-local, so every worker
+// sets it.
+template <typename F>
+void in_parallel(int64_t chunks, const F& part) {
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    c10::InferenceMode inference;
+    for (int64_t c = begin; c < end; ++c) part(c);
+  });
 }
 
 // Bytes of cached keys/values a sweep may copy to stack its settings.
@@ -265,33 +294,43 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
   const int64_t pattern_ordinal = block_hook_ordinal(layer, BlockHook::AttnPattern);
   const bool pattern_hooked = hooked(*ctx.ops, pattern_ordinal);
   if (ctx.fused) {
-    auto k = linear(h, p + "k_proj"), v = linear(h, p + "v_proj");
-    torch::Tensor past_k, past_v, probs;
+    AttentionExtras extras;
+    torch::Tensor probs, new_keys, new_values;
     if (ctx.cache && ctx.cache->keys[layer].defined()) {
-      past_k = ctx.cache->keys[layer];
-      past_v = ctx.cache->values[layer];
+      extras.past_k = ctx.cache->keys[layer];
+      extras.past_v = ctx.cache->values[layer];
     }
-    auto out = fused_causal_attention(linear(h, p + "q_proj"), k, v, ctx.cos, ctx.sin, ctx.key_mask, heads, kv_heads,
-                                      pattern_hooked ? &probs : nullptr, past_k, past_v);
-    // The values of every key [B, KV, Tk, hd], built only when needed: a copy when there is a past.
-    auto all_values = [&] {
-      auto new_values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
-      return past_v.defined() ? torch::cat({past_v, new_values}, 2) : new_values;
-    };
+    if (pattern_hooked) extras.probs = &probs;
+    const bool extend = ctx.cache && ctx.extend;
+    if (extend) {
+      extras.new_keys = &new_keys;
+      extras.new_values = &new_values;
+    }
+    auto v = linear(h, p + "v_proj");
+    auto out = fused_causal_attention(linear(h, p + "q_proj"), linear(h, p + "k_proj"), v, ctx.cos, ctx.sin,
+                                      ctx.key_mask, heads, kv_heads, extras);
     if (pattern_hooked) {
       const int64_t tk = probs.size(3);
       auto pattern = probs.permute({0, 2, 1, 3}).reshape({b, tq, heads * tk});
       const auto read = pattern;
       if (site(pattern_ordinal, pattern, ctx)) return {};
-      if (!pattern.is_same(read))  // an op replaced the weights: apply those to the values
-        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), all_values())
+      if (!pattern.is_same(read)) {  // an op replaced the weights: apply those to the values of every key
+        auto values = v.view({b, tq, kv_heads, hd}).transpose(1, 2);
+        if (extras.past_v.defined()) {
+          auto past_v = extras.past_v;
+          if (past_v.size(0) != b) past_v = past_v.repeat({b / past_v.size(0), 1, 1, 1});
+          values = torch::cat({past_v, values}, 2);
+        }
+        out = weighted_values(pattern.reshape({b, tq, heads, tk}).permute({0, 2, 1, 3}), values)
                   .transpose(1, 2)
                   .reshape({b, tq, heads * hd});
+      }
     }
-    if (ctx.cache && ctx.extend) {
-      auto new_keys = apply_rotary(k.view({b, tq, kv_heads, hd}).transpose(1, 2), ctx.cos, ctx.sin);
-      ctx.cache->keys[layer] = past_k.defined() ? torch::cat({past_k, new_keys}, 2) : new_keys.contiguous();
-      ctx.cache->values[layer] = all_values().contiguous();
+    if (extend) {
+      auto& cache = *ctx.cache;
+      const bool has_past = extras.past_k.defined();
+      cache.keys[layer] = has_past ? torch::cat({extras.past_k, new_keys}, 2) : new_keys;
+      cache.values[layer] = has_past ? torch::cat({extras.past_v, new_values}, 2) : new_values;
     }
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
     return linear(out, p + "o_proj");
@@ -394,11 +433,11 @@ torch::Tensor LlamaModel::final_norm(const torch::Tensor& x, const Context& ctx)
 
 LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const torch::Tensor& positions,
                                         const std::vector<Intervention>& ops,
-                                        std::vector<torch::Tensor>& captures, int64_t rope_length, bool fused) const {
+                                        std::vector<torch::Tensor>& captures, int64_t rope_length) const {
   Context ctx;
   std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
-  ctx.fused = fused;
-  if (fused)
+  ctx.fused = fused_kernels_apply(device_, dtype_);
+  if (ctx.fused)
     ctx.key_mask = key_mask.to(torch::kFloat32).contiguous();
   else
     ctx.bias = attention_bias(key_mask, positions.size(1));
@@ -411,7 +450,7 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                               int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
   captures.assign(ops.size(), torch::Tensor());
-  Context ctx = context(key_mask, positions, ops, captures, rope_length, fused_kernels_apply(device_, dtype_));
+  Context ctx = context(key_mask, positions, ops, captures, rope_length);
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;
@@ -425,6 +464,44 @@ torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention
   auto mask = batch.mask.to(device_, torch::kLong);
   auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
   return run(batch.ids.to(device_, torch::kLong), mask, positions, ops, captures, stop_after, nullptr, false);
+}
+
+int64_t LlamaModel::row_chunks(int64_t rows, int64_t tokens) const {
+  const int64_t chunks = std::min<int64_t>(at::get_num_threads(), rows);
+  const bool split = chunks > 1 && tokens * config_.hidden_size * config_.intermediate_size <= kRowSplitMaxMacs &&
+                     row_split_enabled() && fused_kernels_apply(device_, dtype_);
+  return split ? chunks : 1;
+}
+
+torch::Tensor LlamaModel::run_rows_in_parallel(const Batch& batch, const std::vector<Intervention>& ops,
+                                               std::vector<torch::Tensor>& captures, int64_t stop_after) const {
+  const int64_t b = batch.ids.size(0), chunks = row_chunks(b, batch.ids.numel());
+  auto first_row = [&](int64_t c) { return b * c / chunks; };
+  std::vector<std::vector<Intervention>> chunk_ops(chunks);
+  bool split = chunks > 1;
+  for (int64_t c = 0; split && c < chunks; ++c) split = ops_for_rows(ops, b, first_row(c), first_row(c + 1), chunk_ops[c]);
+  if (!split) return run(batch, ops, captures, stop_after);
+
+  auto ids = batch.ids.to(device_, torch::kLong);
+  auto mask = batch.mask.to(device_, torch::kLong);
+  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  // rope tables as for the whole batch (dynamic scaling depends on its length)
+  const int64_t rope_length = positions.numel() == 0 ? 0 : positions.max().item<int64_t>() + 1;
+  std::vector<torch::Tensor> normed(chunks);
+  std::vector<std::vector<torch::Tensor>> chunk_captures(chunks);
+  in_parallel(chunks, [&](int64_t c) {
+    const int64_t r0 = first_row(c), r1 = first_row(c + 1);
+    normed[c] = run(ids.slice(0, r0, r1), mask.slice(0, r0, r1), positions.slice(0, r0, r1), chunk_ops[c],
+                    chunk_captures[c], stop_after, nullptr, false, rope_length);
+  });
+  captures.assign(ops.size(), torch::Tensor());
+  for (size_t j = 0; j < ops.size(); ++j) {
+    if (!chunk_captures[0][j].defined()) continue;
+    std::vector<torch::Tensor> parts;
+    for (const auto& part : chunk_captures) parts.push_back(part[j]);
+    captures[j] = torch::cat(parts, 0);
+  }
+  return normed[0].defined() ? torch::cat(normed, 0) : torch::Tensor();
 }
 
 torch::Tensor LlamaModel::logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const {
@@ -450,7 +527,7 @@ ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, 
     stop_after = 0;
     for (const auto& op : ops) stop_after = std::max(stop_after, op.ordinal);
   }
-  auto normed = run(batch, ops, result.captures, stop_after);
+  auto normed = run_rows_in_parallel(batch, ops, result.captures, stop_after);
   if (normed.defined() && logits.mode != LogitsSpec::Mode::None)
     result.logits = logits_at(normed, logits).to(torch::kCPU).contiguous();
   return result;
@@ -471,33 +548,64 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
 
   // The shared prefix, once: keys and values of positions < T - 1 in every
   // layer, then the last position through the layers before from_layer.
+  // Where rows are split across the threads, each part builds its own.
   auto ids = batch.ids.to(device_, torch::kLong);
   auto mask = batch.mask.to(device_, torch::kLong);
   auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
   auto last_pos = positions.slice(1, t - 1);  // [B, 1]
-  KVCache prefix;
-  prefix.keys.resize(layers);
-  prefix.values.resize(layers);
   const std::vector<Intervention> none;
-  std::vector<torch::Tensor> unused;
   // (rope tables as for the whole batch: dynamic scaling depends on its length)
   const int64_t rope_length = positions.max().item<int64_t>() + 1;
-  if (t > 1)
-    run(ids.slice(1, 0, t - 1), mask.slice(1, 0, t - 1), positions.slice(1, 0, t - 1), none, unused,
-        block_hook_ordinal(layers - 1, BlockHook::ResidPost), &prefix, true, rope_length);
-  Context base = context(mask, last_pos, none, unused, -1, fused_kernels_apply(device_, dtype_));
-  base.cache = &prefix;
-  auto resid_in = torch::embedding(param("model.embed_tokens.weight"), ids.slice(1, t - 1));  // [B, 1, D]
-  run_layers(0, from_layer, resid_in, base);
+  auto prefix_of = [&](int64_t r0, int64_t r1, KVCache& cache) {
+    cache.keys.resize(layers);
+    cache.values.resize(layers);
+    std::vector<torch::Tensor> unused;
+    auto rows = [&](const torch::Tensor& x) { return x.slice(0, r0, r1); };
+    if (t > 1)
+      run(rows(ids).slice(1, 0, t - 1), rows(mask).slice(1, 0, t - 1), rows(positions).slice(1, 0, t - 1), none,
+          unused, block_hook_ordinal(layers - 1, BlockHook::ResidPost), &cache, true, rope_length);
+    Context base = context(rows(mask), rows(last_pos), none, unused, rope_length);
+    base.cache = &cache;
+    auto x = torch::embedding(param("model.embed_tokens.weight"), rows(ids).slice(1, t - 1));  // [rows, 1, D]
+    run_layers(0, from_layer, x, base);
+    return x;
+  };
+  const int64_t chunks = row_chunks(b, b * t);
+  KVCache prefix;
+  torch::Tensor resid_in;
+  if (chunks == 1) {
+    resid_in = prefix_of(0, b, prefix);
+  } else {
+    std::vector<KVCache> parts(chunks);
+    std::vector<torch::Tensor> resid_parts(chunks);
+    in_parallel(chunks, [&](int64_t c) { resid_parts[c] = prefix_of(b * c / chunks, b * (c + 1) / chunks, parts[c]); });
+    prefix.keys.resize(layers);
+    prefix.values.resize(layers);
+    for (int64_t layer = 0; layer < layers; ++layer) {
+      if (!parts[0].keys[layer].defined()) continue;
+      std::vector<torch::Tensor> keys, values;
+      for (const auto& part : parts) {
+        keys.push_back(part.keys[layer]);
+        values.push_back(part.values[layer]);
+      }
+      prefix.keys[layer] = torch::cat(keys, 0);
+      prefix.values[layer] = torch::cat(values, 0);
+    }
+    resid_in = torch::cat(resid_parts, 0);
+  }
 
   // Rerun only the last position, from from_layer on, against the prefix.
   // Settings with the same ops are stacked along the batch, their ops merged
-  // into one list with per-row values, in groups whose copies of the prefix
-  // fit a budget.
+  // into one list with per-row values. The fused attention reads the one
+  // prefix for every stacked setting; the composed ops need a copy each, so
+  // there a group's copies must fit a budget. With rows split across the
+  // threads, a group's settings are too, one part per thread.
+  const bool shared_prefix = fused_kernels_apply(device_, dtype_);
   int64_t cache_bytes = 1;
   for (int64_t layer = from_layer; layer < layers && t > 1; ++layer)
     cache_bytes += (prefix.keys[layer].numel() + prefix.values[layer].numel()) * prefix.keys[layer].element_size();
-  const int64_t budget = std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
+  const int64_t budget =
+      shared_prefix ? std::numeric_limits<int64_t>::max() : std::max<int64_t>(1, kSweepCacheBytes / cache_bytes);
   std::vector<std::vector<size_t>> groups;  // settings with the same ops, in order
   for (size_t s = 0; s < settings.size(); ++s) {
     auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
@@ -506,23 +614,28 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
     if (it == groups.end()) groups.push_back({s});
     else it->push_back(s);
   }
+  std::vector<std::vector<size_t>> tasks;
+  for (const auto& group : groups) {
+    const auto n = static_cast<int64_t>(group.size()), parts = std::min<int64_t>(chunks, n);
+    for (int64_t c = 0; c < parts; ++c)
+      tasks.emplace_back(group.begin() + n * c / parts, group.begin() + n * (c + 1) / parts);
+  }
   auto last_index = torch::zeros({b, 1}, torch::kLong);  // position 0 of the one-token slice
   std::vector<ForwardResult> results(settings.size());
-  for (const auto& group : groups) {
+  auto rerun = [&](const std::vector<size_t>& group) {
     const auto n = static_cast<int64_t>(group.size());
     KVCache stacked;
     stacked.keys.resize(layers);
     stacked.values.resize(layers);
     for (int64_t layer = from_layer; layer < layers && t > 1; ++layer) {
-      stacked.keys[layer] = prefix.keys[layer].repeat({n, 1, 1, 1});
-      stacked.values[layer] = prefix.values[layer].repeat({n, 1, 1, 1});
+      stacked.keys[layer] = shared_prefix ? prefix.keys[layer] : prefix.keys[layer].repeat({n, 1, 1, 1});
+      stacked.values[layer] = shared_prefix ? prefix.values[layer] : prefix.values[layer].repeat({n, 1, 1, 1});
     }
     std::vector<const std::vector<Intervention>*> members;
     for (size_t s : group) members.push_back(&settings[s]);
     auto ops = stack_settings(members, b, last_index);
     std::vector<torch::Tensor> captures(ops.size());
-    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures, -1,
-                          fused_kernels_apply(device_, dtype_));
+    Context ctx = context(mask.repeat({n, 1}), last_pos.repeat({n, 1}), ops, captures, rope_length);
     ctx.cache = &stacked;
     auto x = resid_in.repeat({n, 1, 1});
     if (from_layer == 0) site(0, x, ctx);
@@ -536,7 +649,11 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
       for (size_t j = 0; j < ops.size(); ++j)
         if (captures[j].defined()) result.captures[j] = captures[j].narrow(0, i * b, b).contiguous();
     }
-  }
+  };
+  if (chunks > 1 && tasks.size() > 1)
+    in_parallel(static_cast<int64_t>(tasks.size()), [&](int64_t c) { rerun(tasks[c]); });
+  else
+    for (const auto& task : tasks) rerun(task);
   return results;
 }
 

@@ -176,10 +176,10 @@ class LlamaModel {
   torch::Tensor final_norm(const torch::Tensor& x, const Context& ctx) const;
   // Context for new tokens at `positions` [B, Tq] whose keys are the cache's
   // (if any) followed by their own; key_mask [B, Tk] covers both. rope_length:
-  // see RotaryEmbedding::tables. fused: attention by fused_causal_attention
-  // (no bias is built then).
+  // see RotaryEmbedding::tables. Attention runs in fused_causal_attention
+  // where the fused kernels apply (no bias is built then).
   Context context(const torch::Tensor& key_mask, const torch::Tensor& positions, const std::vector<Intervention>& ops,
-                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1, bool fused = false) const;
+                  std::vector<torch::Tensor>& captures, int64_t rope_length = -1) const;
   torch::optim::Optimizer& optimizer();
   // Runs new tokens ids [B, Tq] (with an optional cache of earlier keys and
   // values, extended by this call's when `extend`). Returns the final
@@ -190,6 +190,14 @@ class LlamaModel {
                     KVCache* cache, bool extend, int64_t rope_length = -1) const;
   torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                     int64_t stop_after) const;
+  // How many parts inference on `rows` rows of `tokens` tokens in all splits
+  // into, one per thread, each a whole forward on its thread; 1 where that
+  // does not pay or apply (large widths, autograd, other dtypes and devices,
+  // one thread, POSER_SPLIT_ROWS=0).
+  int64_t row_chunks(int64_t rows, int64_t tokens) const;
+  // run(batch, ...) with the rows split as row_chunks says.
+  torch::Tensor run_rows_in_parallel(const Batch& batch, const std::vector<Intervention>& ops,
+                                     std::vector<torch::Tensor>& captures, int64_t stop_after) const;
   torch::Tensor logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const;
   torch::Tensor compute_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops) const;
   std::vector<torch::Tensor> trainable() const;

@@ -108,7 +108,7 @@ describe('ops', () => {
 });
 
 describe('sweep', () => {
-  it('equals one forward per setting within 1e-5', async () => {
+  it('equals one forward per setting within 4e-6 (relative)', async () => {
     const coefficients = [0, 1, 3, 5, 7, 9, 11, 13, 15];
     const settings: Intervention[][] = coefficients.map((c) => [
       { hook: 'blocks.1.hook_resid_post', op: 'noise', noise: { seed: 11, norm: 1 }, scale: c },
@@ -118,11 +118,15 @@ describe('sweep', () => {
     settings.push([{ hook: 'hook_embed', op: 'scale', scale: 1.5 }]);
     settings.push([]);
     const swept = await model.sweep(fixtureBatch(), settings);
+    // max |sweep - forward| / max |forward|. The rerun's matrix products have
+    // other shapes; OpenBLAS kernels that block by shape (Haswell, Zen) then
+    // round differently: up to 1.1e-6 measured, about 14 ulp of the largest
+    // value. Others (SkylakeX, Cooperlake, Sandybridge) give equal captures.
     for (let s = 0; s < settings.length; s++) {
       const naive = await model.forward(fixtureBatch(), { interventions: settings[s] });
-      expect(maxAbsDiff(swept[s].logits.data, naive.logits!.data), `setting ${s}`).toBeLessThan(1e-5);
+      expect(relError(swept[s].logits.data, naive.logits!.data), `setting ${s}`).toBeLessThan(4e-6);
       for (const key of Object.keys(naive.captures))
-        expect(maxAbsDiff(swept[s].captures[key].data, naive.captures[key].data)).toBeLessThan(1e-5);
+        expect(relError(swept[s].captures[key].data, naive.captures[key].data), `${key} ${s}`).toBeLessThan(4e-6);
     }
   });
 

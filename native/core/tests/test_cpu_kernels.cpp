@@ -78,11 +78,12 @@ TEST_P(FusedAttention, MatchesComposedOps) {
     past_v = heads_first(v).contiguous();
   }
   auto last = [&](const torch::Tensor& x, int64_t axis) { return x.narrow(axis, c.past, c.length); };
-  torch::Tensor probs;
+  torch::Tensor probs, new_keys, new_values;
+  poser::AttentionExtras extras{past_k, past_v, &probs, &new_keys, &new_values};
   auto out = poser::fused_causal_attention(last(q, 1), last(k, 1), last(v, 1), last(cos, 2), last(sin, 2), mask,
-                                           c.heads, c.kv_heads, &probs, past_k, past_v);
+                                           c.heads, c.kv_heads, extras);
   auto plain = poser::fused_causal_attention(last(q, 1), last(k, 1), last(v, 1), last(cos, 2), last(sin, 2), mask,
-                                             c.heads, c.kv_heads, nullptr, past_k, past_v);
+                                             c.heads, c.kv_heads, poser::AttentionExtras{past_k, past_v});
   auto [want, want_probs] = reference_attention(q, k, v, cos, sin, mask, c.heads, c.kv_heads);
   want = last(want, 1);
   want_probs = last(want_probs, 2);
@@ -91,7 +92,16 @@ TEST_P(FusedAttention, MatchesComposedOps) {
   // float32 against float64: a few ulp of the unit-scale outputs.
   EXPECT_LT((out.to(torch::kFloat64) - want).abs().max().item<double>(), 2e-5);
   EXPECT_LT((probs.to(torch::kFloat64) - want_probs).abs().max().item<double>(), 2e-6);
-  EXPECT_TRUE(torch::equal(out, plain));  // asking for the weights changes nothing
+  EXPECT_TRUE(torch::equal(out, plain));  // asking for the weights and the cache's entries changes nothing
+  // The new entries of a cache, [B, KV, T, hd]: keys rotated, values as given.
+  auto heads_first = [&](const torch::Tensor& x) {
+    return last(x, 1).reshape({c.batch, c.length, c.kv_heads, c.head_dim}).transpose(1, 2);
+  };
+  auto kn = heads_first(k).to(torch::kFloat64);
+  auto cn = last(cos, 2).to(torch::kFloat64), sn = last(sin, 2).to(torch::kFloat64);
+  ASSERT_EQ(new_keys.sizes(), kn.sizes());
+  EXPECT_LT((new_keys.to(torch::kFloat64) - (kn * cn + rotate_half(kn) * sn)).abs().max().item<double>(), 2e-6);
+  EXPECT_TRUE(torch::equal(new_values, heads_first(v)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, FusedAttention,
@@ -117,6 +127,28 @@ TEST(FusedAttention, NanInAQueryStaysInItsRow) {
   auto nan_rows = out[0].isnan().any(-1);
   EXPECT_TRUE(nan_rows[3].item<bool>());
   EXPECT_EQ(nan_rows.sum().item<int64_t>(), 1);
+}
+
+// Settings stacked along the batch share one cache: query row r reads cached
+// row r % Bp, exactly as if the cache had been copied for every stack.
+TEST(FusedAttention, StackedRowsShareOneCache) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const int64_t b = 3, past = 20, heads = 4, kv = 2, hd = 16, stacks = 3;
+  auto q = torch::randn({b * stacks, 1, heads * hd}), k = torch::randn({b * stacks, 1, kv * hd});
+  auto v = torch::randn({b * stacks, 1, kv * hd});
+  auto cos = torch::rand({b * stacks, 1, 1, hd}), sin = torch::rand({b * stacks, 1, 1, hd});
+  auto mask = torch::ones({b * stacks, past + 1});
+  mask.narrow(1, 0, 2).zero_();
+  auto past_k = torch::randn({b, kv, past, hd}), past_v = torch::randn({b, kv, past, hd});
+  auto shared = poser::fused_causal_attention(q, k, v, cos, sin, mask, heads, kv, poser::AttentionExtras{past_k, past_v});
+  auto copied = poser::fused_causal_attention(
+      q, k, v, cos, sin, mask, heads, kv,
+      poser::AttentionExtras{past_k.repeat({stacks, 1, 1, 1}), past_v.repeat({stacks, 1, 1, 1})});
+  EXPECT_TRUE(torch::equal(shared, copied));
+  auto two_rows = torch::randn({2, kv, past, hd});  // 2 does not divide 9
+  EXPECT_THROW(poser::fused_causal_attention(q, k, v, cos, sin, mask, heads, kv, poser::AttentionExtras{two_rows, two_rows}),
+               c10::Error);
 }
 
 TEST(FusedAttention, RefusesMismatchedShapes) {
