@@ -83,6 +83,10 @@ void in_parallel(int64_t chunks, const F& part) {
   });
 }
 
+// Positions [B, T] of a left-padded batch's tokens from its mask: real tokens
+// count from 0, padding sits at 0.
+torch::Tensor positions_of(const torch::Tensor& mask) { return (mask.cumsum(-1) - 1).clamp_min(0); }
+
 // Bytes of cached keys/values a sweep may copy to stack its settings.
 constexpr int64_t kSweepCacheBytes = int64_t{256} << 20;
 
@@ -462,7 +466,7 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
 torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention>& ops,
                               std::vector<torch::Tensor>& captures, int64_t stop_after) const {
   auto mask = batch.mask.to(device_, torch::kLong);
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto positions = positions_of(mask);
   return run(batch.ids.to(device_, torch::kLong), mask, positions, ops, captures, stop_after, nullptr, false);
 }
 
@@ -484,7 +488,7 @@ torch::Tensor LlamaModel::run_rows_in_parallel(const Batch& batch, const std::ve
 
   auto ids = batch.ids.to(device_, torch::kLong);
   auto mask = batch.mask.to(device_, torch::kLong);
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto positions = positions_of(mask);
   // rope tables as for the whole batch (dynamic scaling depends on its length)
   const int64_t rope_length = positions.numel() == 0 ? 0 : positions.max().item<int64_t>() + 1;
   std::vector<torch::Tensor> normed(chunks);
@@ -551,7 +555,7 @@ std::vector<ForwardResult> LlamaModel::sweep_last(const Batch& batch,
   // Where rows are split across the threads, each part builds its own.
   auto ids = batch.ids.to(device_, torch::kLong);
   auto mask = batch.mask.to(device_, torch::kLong);
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto positions = positions_of(mask);
   auto last_pos = positions.slice(1, t - 1);  // [B, 1]
   const std::vector<Intervention> none;
   // (rope tables as for the whole batch: dynamic scaling depends on its length)
@@ -688,7 +692,7 @@ GenerateResult LlamaModel::generate(const Batch& batch, const GenerateSpec& spec
   if (spec.max_new_tokens <= 0) throw Error("E_ARG", "generate: maxNewTokens must be positive");
   const int64_t b = batch.ids.size(0), layers = config_.num_hidden_layers;
   auto mask = batch.mask.to(device_, torch::kLong);
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
+  auto positions = positions_of(mask);
   auto next_position = positions.select(1, positions.size(1) - 1) + 1;  // [B]
   KVCache cache;
   cache.keys.resize(layers);
