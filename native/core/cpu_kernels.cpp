@@ -11,68 +11,13 @@
 #include <string>
 #include <vector>
 
-// The loops below are written so the compiler can vectorise them without
-// reassociating any sum: every vector loop runs over independent outputs.
-// On x86-64 with GCC, the hot functions are compiled for AVX-512 and AVX2 as
-// well as the baseline and picked at load time by the CPU's features.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define POSER_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define POSER_CPU_CLONES
-#endif
+#include "kernel_support.h"
 
 namespace poser {
 
+using namespace kernel;
+
 namespace {
-
-// exp(x) for x in [-87, 0] (a softmax's scores less their maximum, clamped
-// to that range by the caller), to about 1 ulp: Cephes' expf, range reduction by
-// ln 2 and a degree-6 polynomial, written branch-free so a loop over it
-// vectorises. NaN stays NaN.
-inline float exp_clamped(float x) {
-  const float z = x * 1.44269504088896341f + 0.5f;
-  int32_t n = static_cast<int32_t>(z);             // toward zero,
-  n -= static_cast<int32_t>(z < static_cast<float>(n));  // then down: floor(z)
-  const float nf = static_cast<float>(n);
-  const float r = (x - nf * 0.693359375f) - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const int32_t bits = (n + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
-}
-
-// Keys are scored in blocks of this many, one vector register's worth on
-// AVX-512 (two on AVX2), kept in registers across the head dimension.
-constexpr int64_t kBlock = 16;
-using Lanes = float __attribute__((vector_size(kBlock * sizeof(float))));
-
-// Lanes are passed by value only between inlined functions; GCC warns that
-// their ABI would differ between the baseline and AVX-512 clones.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-inline Lanes load(const float* p) {
-  Lanes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
-
-inline int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
-
-// out[d] = rotate(x)[d] * scale, with rotate(x) = x * cos + rotate_half(x) * sin.
-inline void rotate(const float* x, const float* cos, const float* sin, float* out, int64_t hd, float scale) {
-  const int64_t half = hd / 2;
-  for (int64_t d = 0; d < half; ++d) out[d] = (x[d] * cos[d] - x[d + half] * sin[d]) * scale;
-  for (int64_t d = half; d < hd; ++d) out[d] = (x[d] * cos[d] + x[d - half] * sin[d]) * scale;
-}
 
 struct AttentionShape {
   int64_t t, past, heads, kv_heads, hd;  // new tokens, cached ones before them
@@ -228,12 +173,13 @@ void attend_groups(const AttentionShape& s, int64_t begin, int64_t end, const fl
 }
 
 POSER_CPU_CLONES
-void rms_norm_rows(const float* x, const float* w, float* out, int64_t rows, int64_t dim, float eps) {
+void rms_norm_rows(const float* x, const float* w, float* out, float* inv_out, int64_t rows, int64_t dim, float eps) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     double sum = 0.0;  // a sequential sum: in double so long rows lose nothing to its order
     for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(xr[d]) * xr[d];
     const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(dim)) + eps);
+    if (inv_out != nullptr) inv_out[r] = inv;
     float* o = out + r * dim;
     for (int64_t d = 0; d < dim; ++d) o[d] = w[d] * (xr[d] * inv);
   }
@@ -243,32 +189,37 @@ void rms_norm_rows(const float* x, const float* w, float* out, int64_t rows, int
 // e = exp(-|x|) so the exponential never overflows. In chunks, one simple
 // loop per step: GCC vectorises each, but not the three fused into one.
 POSER_CPU_CLONES
-void silu_mul_range(float* gate, const float* up, int64_t n) {
+void silu_mul_range(const float* gate, const float* up, float* out, int64_t n) {
   constexpr int64_t kChunk = 256;
   float e[kChunk];
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t m = std::min(kChunk, n - start);
-    float* g = gate + start;
+    const float* g = gate + start;
     const float* u = up + start;
+    float* o = out + start;  // may be gate itself
     for (int64_t i = 0; i < m; ++i) e[i] = std::max(-std::abs(g[i]), -87.0f);
     for (int64_t i = 0; i < m; ++i) e[i] = exp_clamped(e[i]);
-    for (int64_t i = 0; i < m; ++i) g[i] = g[i] * ((g[i] >= 0.0f ? 1.0f : e[i]) / (1.0f + e[i])) * u[i];
+    for (int64_t i = 0; i < m; ++i) o[i] = g[i] * ((g[i] >= 0.0f ? 1.0f : e[i]) / (1.0f + e[i])) * u[i];
   }
 }
 
-void check_float_cpu(const torch::Tensor& x, const char* what) {
-  TORCH_CHECK(x.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32,
-              "fused kernel: ", what, " must be a float32 CPU tensor");
-}
 
 }  // namespace
 
-bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
+bool fused_kernels_enabled() {
   static const bool enabled = [] {
     const char* setting = std::getenv("POSER_FUSED_KERNELS");
     return setting == nullptr || std::string(setting) != "0";
   }();
-  return enabled && device.is_cpu() && dtype == torch::kFloat32 && !at::GradMode::is_enabled();
+  return enabled;
+}
+
+bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
+  return fused_kernels_enabled() && device.is_cpu() && dtype == torch::kFloat32 && !at::GradMode::is_enabled();
+}
+
+bool fused_grad_applies(const torch::Device& device, torch::ScalarType dtype) {
+  return fused_kernels_enabled() && device.is_cpu() && dtype == torch::kFloat32 && at::GradMode::is_enabled();
 }
 
 torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
@@ -319,7 +270,8 @@ torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Ten
   return out;
 }
 
-torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& weight_in, double eps) {
+torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& weight_in, double eps,
+                             torch::Tensor* inv_rms) {
   check_float_cpu(x_in, "x");
   check_float_cpu(weight_in, "weight");
   const int64_t dim = x_in.size(-1);
@@ -329,10 +281,18 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& wei
   const int64_t rows = dim == 0 ? 0 : x.numel() / dim;
   const float *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>();
   float* op = out.data_ptr<float>();
+  float* ip = nullptr;
+  if (inv_rms != nullptr) {
+    auto sizes = x.sizes().vec();
+    sizes.back() = 1;
+    *inv_rms = torch::empty(sizes, x.options());
+    ip = inv_rms->data_ptr<float>();
+  }
   // About 16k elements per task: enough work to be worth a thread.
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, dim));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-    rms_norm_rows(xp + begin * dim, wp, op + begin * dim, end - begin, dim, static_cast<float>(eps));
+    rms_norm_rows(xp + begin * dim, wp, op + begin * dim, ip == nullptr ? nullptr : ip + begin, end - begin, dim,
+                  static_cast<float>(eps));
   });
   return out;
 }
@@ -341,16 +301,32 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& wei
 
 namespace poser {
 
-void fused_silu_mul_(torch::Tensor& gate, const torch::Tensor& up_in) {
-  check_float_cpu(gate, "gate");
-  check_float_cpu(up_in, "up");
-  TORCH_CHECK(gate.is_contiguous() && gate.sizes() == up_in.sizes(), "fused_silu_mul_: gate must be contiguous and shaped as up");
-  auto up = up_in.contiguous();
-  float* gp = gate.data_ptr<float>();
-  const float* upp = up.data_ptr<float>();
+namespace {
+// out <- silu(gate) * up for contiguous float32 tensors of one shape; out may be gate.
+void silu_mul_into(const torch::Tensor& gate, const torch::Tensor& up, torch::Tensor& out) {
+  const float *gp = gate.data_ptr<float>(), *upp = up.data_ptr<float>();
+  float* op = out.data_ptr<float>();
   at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
-    silu_mul_range(gp + begin, upp + begin, end - begin);
+    silu_mul_range(gp + begin, upp + begin, op + begin, end - begin);
   });
+}
+}  // namespace
+
+void fused_silu_mul_(torch::Tensor& gate, const torch::Tensor& up) {
+  check_float_cpu(gate, "gate");
+  check_float_cpu(up, "up");
+  TORCH_CHECK(gate.is_contiguous() && gate.sizes() == up.sizes(), "fused_silu_mul_: gate must be contiguous and shaped as up");
+  silu_mul_into(gate, up.contiguous(), gate);
+}
+
+torch::Tensor fused_silu_mul(const torch::Tensor& gate_in, const torch::Tensor& up) {
+  check_float_cpu(gate_in, "gate");
+  check_float_cpu(up, "up");
+  TORCH_CHECK(gate_in.sizes() == up.sizes(), "fused_silu_mul: gate and up must have one shape");
+  auto gate = gate_in.contiguous();
+  auto out = torch::empty_like(gate);
+  silu_mul_into(gate, up.contiguous(), out);
+  return out;
 }
 
 }  // namespace poser

@@ -1,17 +1,26 @@
-// Fused float32 CPU kernels for inference: causal self-attention with its
-// rotary embedding, and RMSNorm. At the zoo's sizes (head size 16, hidden 64)
-// the composed libtorch ops spend most of their time allocating, launching and
-// synchronising threads for tiny tensors; one pass per head keeps the work in
-// cache. The model uses them only where they apply (see fused_kernels_apply)
-// and keeps the composed ops, which autograd needs, everywhere else.
+// Fused float32 CPU kernels: causal self-attention with its rotary
+// embedding, RMSNorm and the SwiGLU product. At the zoo's sizes (head size
+// 16, hidden 64) the composed libtorch ops spend most of their time
+// allocating, launching and synchronising threads for tiny tensors; one pass
+// per head keeps the work in cache. Inference calls them directly (see
+// fused_kernels_apply); training through autograd functions that add their
+// backward passes (fused_grad_applies). Elsewhere (other dtypes, CUDA) the
+// model composes libtorch ops.
 #pragma once
 
 #include <torch/torch.h>
 
 namespace poser {
 
+// False when POSER_FUSED_KERNELS=0 (the composed ops everywhere, to compare).
+bool fused_kernels_enabled();
+
 // True for float32 on the CPU outside autograd (inference or no-grad mode).
 bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
+
+// True for float32 on the CPU under autograd: training takes the kernels'
+// autograd functions (attention_grad.h, norm_mlp_grad.h) there.
+bool fused_grad_applies(const torch::Device& device, torch::ScalarType dtype);
 
 // What fused_causal_attention reads besides the new tokens, and what else it
 // may hand back. Every member is optional.
@@ -42,11 +51,15 @@ torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor
                                      const torch::Tensor& key_mask, int64_t heads, int64_t kv_heads,
                                      const AttentionExtras& extras = {});
 
-// weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D].
-torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+// weight * x / sqrt(mean(x^2) + eps) over the last axis of x [..., D]; when
+// inv_rms is given, it receives 1 / sqrt(mean(x^2) + eps) [..., 1].
+torch::Tensor fused_rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps,
+                             torch::Tensor* inv_rms = nullptr);
 
 // gate <- silu(gate) * up, in place: the SwiGLU product of the MLP. gate
 // must be contiguous; both [..., I] of the same shape.
 void fused_silu_mul_(torch::Tensor& gate, const torch::Tensor& up);
+// silu(gate) * up in a new tensor.
+torch::Tensor fused_silu_mul(const torch::Tensor& gate, const torch::Tensor& up);
 
 }  // namespace poser

@@ -7,8 +7,10 @@
 #include <set>
 #include <sstream>
 
+#include "attention_grad.h"
 #include "cpu_kernels.h"
 #include "errors.h"
+#include "norm_mlp_grad.h"
 
 namespace poser {
 
@@ -185,7 +187,8 @@ struct LlamaModel::Context {
   torch::Tensor cos, sin;       // [B, 1, Tq, hd]
   torch::Tensor bias;           // [B, 1, Tq, Tk]; undefined when fused
   bool fused = false;           // attention by fused_causal_attention (float32 CPU inference)
-  torch::Tensor key_mask;       // [B, Tk] float32 when fused
+  bool fused_grad = false;      // by causal_attention_with_grad where it can (float32 CPU training)
+  torch::Tensor key_mask;       // [B, Tk] float32 when fused or fused_grad
   KVCache* cache = nullptr;     // keys/values of earlier positions, put before this call's
   bool extend = false;          // append this call's keys/values to the cache
   const std::vector<Intervention>* ops = nullptr;
@@ -266,6 +269,7 @@ torch::Tensor LlamaModel::linear(const torch::Tensor& x, const std::string& modu
 
 torch::Tensor LlamaModel::rms_norm(const torch::Tensor& x, const torch::Tensor& weight) const {
   if (fused_kernels_apply(device_, dtype_)) return fused_rms_norm(x, weight, config_.rms_norm_eps);
+  if (fused_grad_applies(device_, dtype_)) return rms_norm_with_grad(x, weight, config_.rms_norm_eps);
   auto xf = x.to(torch::kFloat32);
   auto variance = xf.pow(2).mean(-1, true);
   xf = xf * torch::rsqrt(variance + config_.rms_norm_eps);
@@ -281,6 +285,8 @@ torch::Tensor LlamaModel::mlp(int64_t layer, const torch::Tensor& x, const Conte
   torch::Tensor post = linear(x, p + "gate_proj");
   if (fused_kernels_apply(device_, dtype_) && post.is_contiguous())
     fused_silu_mul_(post, linear(x, p + "up_proj"));
+  else if (fused_grad_applies(device_, dtype_))
+    post = silu_mul_with_grad(post, linear(x, p + "up_proj"));
   else
     post = torch::silu(post) * linear(x, p + "up_proj");
   if (site(block_hook_ordinal(layer, BlockHook::MlpPost), post, ctx)) return {};
@@ -336,6 +342,12 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
       cache.keys[layer] = has_past ? torch::cat({extras.past_k, new_keys}, 2) : new_keys;
       cache.values[layer] = has_past ? torch::cat({extras.past_v, new_values}, 2) : new_values;
     }
+    if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
+    return linear(out, p + "o_proj");
+  }
+  if (ctx.fused_grad && !pattern_hooked && ctx.cache == nullptr) {
+    auto out = causal_attention_with_grad(linear(h, p + "q_proj"), linear(h, p + "k_proj"), linear(h, p + "v_proj"),
+                                          ctx.cos, ctx.sin, ctx.key_mask, heads, kv_heads);
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
     return linear(out, p + "o_proj");
   }
@@ -441,10 +453,10 @@ LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const tor
   Context ctx;
   std::tie(ctx.cos, ctx.sin) = rotary(positions, rope_length);
   ctx.fused = fused_kernels_apply(device_, dtype_);
-  if (ctx.fused)
-    ctx.key_mask = key_mask.to(torch::kFloat32).contiguous();
-  else
-    ctx.bias = attention_bias(key_mask, positions.size(1));
+  ctx.fused_grad = fused_grad_applies(device_, dtype_);
+  if (ctx.fused || ctx.fused_grad) ctx.key_mask = key_mask.to(torch::kFloat32).contiguous();
+  // Under autograd, a read pattern or a cache takes the composed ops, which need the bias.
+  if (!ctx.fused) ctx.bias = attention_bias(key_mask, positions.size(1));
   ctx.ops = &ops;
   ctx.captures = &captures;
   return ctx;

@@ -10,36 +10,9 @@
 #include <tuple>
 
 #include "cpu_kernels.h"
+#include "reference_ops.h"
 
 namespace {
-
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return torch::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
-}
-
-// Reference in float64: q [B, T, H*hd], k/v [B, T, KV*hd], cos/sin [B, 1, T, hd], mask [B, T].
-std::tuple<torch::Tensor, torch::Tensor> reference_attention(torch::Tensor q, torch::Tensor k, torch::Tensor v,
-                                                             torch::Tensor cos, torch::Tensor sin,
-                                                             const torch::Tensor& mask, int64_t heads,
-                                                             int64_t kv_heads) {
-  const int64_t b = q.size(0), t = q.size(1), hd = q.size(2) / heads, rep = heads / kv_heads;
-  q = q.to(torch::kFloat64).view({b, t, heads, hd}).transpose(1, 2);
-  k = k.to(torch::kFloat64).view({b, t, kv_heads, hd}).transpose(1, 2).repeat_interleave(rep, 1);
-  v = v.to(torch::kFloat64).view({b, t, kv_heads, hd}).transpose(1, 2).repeat_interleave(rep, 1);
-  cos = cos.to(torch::kFloat64);
-  sin = sin.to(torch::kFloat64);
-  q = (q * cos + rotate_half(q) * sin) / std::sqrt(static_cast<double>(hd));
-  k = k * cos + rotate_half(k) * sin;
-  auto scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
-  auto pos = torch::arange(t);
-  auto seen = (pos.view({1, t}) <= pos.view({t, 1})).unsqueeze(0) & mask.to(torch::kBool).unsqueeze(1);
-  seen = (seen | torch::eye(t, torch::kBool).unsqueeze(0)).unsqueeze(1);  // [B, 1, T, T]
-  scores = scores.masked_fill(seen.logical_not(), -std::numeric_limits<double>::infinity());
-  auto probs = torch::softmax(scores, -1);
-  auto out = torch::matmul(probs, v).transpose(1, 2).reshape({b, t, heads * hd});
-  return {out, probs};
-}
 
 struct Case {
   int64_t batch, length, heads, kv_heads, head_dim, past = 0;
@@ -61,11 +34,7 @@ TEST_P(FusedAttention, MatchesComposedOps) {
   // Left padding: row r has r padding tokens (at most total - 1); positions count real tokens.
   auto mask = torch::ones({c.batch, total});
   for (int64_t r = 0; r < c.batch; ++r) mask[r].narrow(0, 0, std::min(r, total - 1)).zero_();
-  auto positions = (mask.cumsum(-1) - 1).clamp_min(0);
-  auto inv_freq = torch::pow(10000.0, -torch::arange(0, c.head_dim, 2, torch::kFloat64) / c.head_dim);
-  auto freqs = positions.to(torch::kFloat64).unsqueeze(-1) * inv_freq;
-  auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);
-  auto cos = emb.cos().to(torch::kFloat32), sin = emb.sin().to(torch::kFloat32);
+  auto [cos, sin] = rotary_tables(mask, c.head_dim);
 
   torch::Tensor past_k, past_v;
   if (c.past > 0) {
@@ -173,10 +142,13 @@ TEST(FusedRmsNorm, MatchesComposedOps) {
   }
 }
 
-TEST(FusedKernels, ApplyOnlyOutsideAutograd) {
+TEST(FusedKernels, InferenceAndTrainingGatesAreExclusive) {
   EXPECT_FALSE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));  // grad mode is on by default
+  EXPECT_TRUE(poser::fused_grad_applies(torch::kCPU, torch::kFloat32));
+  EXPECT_FALSE(poser::fused_grad_applies(torch::kCPU, torch::kBFloat16));
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));
+  EXPECT_FALSE(poser::fused_grad_applies(torch::kCPU, torch::kFloat32));
   EXPECT_FALSE(poser::fused_kernels_apply(torch::kCPU, torch::kBFloat16));
 }
 
