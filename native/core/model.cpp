@@ -464,22 +464,52 @@ LlamaModel::Context LlamaModel::context(const torch::Tensor& key_mask, const tor
 
 torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
                               const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
-                              int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length) const {
+                              int64_t stop_after, KVCache* cache, bool extend, int64_t rope_length,
+                              bool last_only) const {
   captures.assign(ops.size(), torch::Tensor());
   Context ctx = context(key_mask, positions, ops, captures, rope_length);
   ctx.stop_after = stop_after;
   ctx.cache = cache;
   ctx.extend = extend;
   auto x = torch::embedding(param("model.embed_tokens.weight"), ids);  // [B, Tq, D]
-  if (site(0, x, ctx) || run_layers(0, config_.num_hidden_layers, x, ctx)) return {};
-  return final_norm(x, ctx);
+  const int64_t layers = config_.num_hidden_layers, t = ids.size(1);
+  const int64_t first_of_last_block = block_hook_ordinal(layers - 1, BlockHook::ResidPre);
+  bool tail = last_only && t > 1 && cache == nullptr && stop_after < 0;
+  for (const auto& op : ops) tail = tail && op.ordinal < first_of_last_block;
+  if (site(0, x, ctx) || run_layers(0, tail ? layers - 1 : layers, x, ctx)) return {};
+  if (!tail) return final_norm(x, ctx);
+  // The last block for the last position alone, against the keys and values
+  // of the earlier ones as a cache holds them. Its rotary tables are the full
+  // batch's: the last positions hold every row's largest.
+  KVCache earlier;
+  earlier.keys.resize(layers);
+  earlier.values.resize(layers);
+  std::tie(earlier.keys[layers - 1], earlier.values[layers - 1]) =
+      keys_values(layers - 1, x.slice(1, 0, t - 1), ctx.cos.slice(2, 0, t - 1), ctx.sin.slice(2, 0, t - 1));
+  Context last = context(key_mask, positions.slice(1, t - 1), ops, captures, rope_length);
+  last.cache = &earlier;
+  auto x_last = x.slice(1, t - 1);
+  block(layers - 1, x_last, last);
+  return final_norm(x_last, last);
+}
+
+std::pair<torch::Tensor, torch::Tensor> LlamaModel::keys_values(int64_t layer, const torch::Tensor& x,
+                                                                const torch::Tensor& cos,
+                                                                const torch::Tensor& sin) const {
+  const std::string p = layer_prefix(layer);
+  const int64_t b = x.size(0), t = x.size(1), kv_heads = config_.num_key_value_heads, hd = config_.head_dim();
+  auto h = rms_norm(x, param(p + "input_layernorm.weight"));
+  auto k = linear(h, p + "self_attn.k_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
+  auto v = linear(h, p + "self_attn.v_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
+  return {apply_rotary(k, cos, sin).contiguous(), v.contiguous()};
 }
 
 torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention>& ops,
-                              std::vector<torch::Tensor>& captures, int64_t stop_after) const {
+                              std::vector<torch::Tensor>& captures, int64_t stop_after, bool last_only) const {
   auto mask = batch.mask.to(device_, torch::kLong);
   auto positions = positions_of(mask);
-  return run(batch.ids.to(device_, torch::kLong), mask, positions, ops, captures, stop_after, nullptr, false);
+  return run(batch.ids.to(device_, torch::kLong), mask, positions, ops, captures, stop_after, nullptr, false, -1,
+             last_only);
 }
 
 int64_t LlamaModel::row_chunks(int64_t rows, int64_t tokens) const {
@@ -490,13 +520,14 @@ int64_t LlamaModel::row_chunks(int64_t rows, int64_t tokens) const {
 }
 
 torch::Tensor LlamaModel::run_rows_in_parallel(const Batch& batch, const std::vector<Intervention>& ops,
-                                               std::vector<torch::Tensor>& captures, int64_t stop_after) const {
+                                               std::vector<torch::Tensor>& captures, int64_t stop_after,
+                                               bool last_only) const {
   const int64_t b = batch.ids.size(0), chunks = row_chunks(b, batch.ids.numel());
   auto first_row = [&](int64_t c) { return b * c / chunks; };
   std::vector<std::vector<Intervention>> chunk_ops(chunks);
   bool split = chunks > 1;
   for (int64_t c = 0; split && c < chunks; ++c) split = ops_for_rows(ops, b, first_row(c), first_row(c + 1), chunk_ops[c]);
-  if (!split) return run(batch, ops, captures, stop_after);
+  if (!split) return run(batch, ops, captures, stop_after, last_only);
 
   auto ids = batch.ids.to(device_, torch::kLong);
   auto mask = batch.mask.to(device_, torch::kLong);
@@ -508,7 +539,7 @@ torch::Tensor LlamaModel::run_rows_in_parallel(const Batch& batch, const std::ve
   in_parallel(chunks, [&](int64_t c) {
     const int64_t r0 = first_row(c), r1 = first_row(c + 1);
     normed[c] = run(ids.slice(0, r0, r1), mask.slice(0, r0, r1), positions.slice(0, r0, r1), chunk_ops[c],
-                    chunk_captures[c], stop_after, nullptr, false, rope_length);
+                    chunk_captures[c], stop_after, nullptr, false, rope_length, last_only);
   });
   captures.assign(ops.size(), torch::Tensor());
   for (size_t j = 0; j < ops.size(); ++j) {
@@ -543,9 +574,16 @@ ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, 
     stop_after = 0;
     for (const auto& op : ops) stop_after = std::max(stop_after, op.ordinal);
   }
-  auto normed = run_rows_in_parallel(batch, ops, result.captures, stop_after);
-  if (normed.defined() && logits.mode != LogitsSpec::Mode::None)
-    result.logits = logits_at(normed, logits).to(torch::kCPU).contiguous();
+  // Logits of the last position alone need only it from the last block on.
+  const int64_t t = batch.ids.size(1);
+  const bool last_only = logits.mode == LogitsSpec::Mode::Index && logits.index.size(1) == 1 &&
+                         logits.index.eq(t - 1).all().item<bool>();
+  auto normed = run_rows_in_parallel(batch, ops, result.captures, stop_after, last_only);
+  if (normed.defined() && logits.mode != LogitsSpec::Mode::None) {
+    // (run may have returned that position alone)
+    auto at = normed.size(1) == t ? logits_at(normed, logits) : torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32);
+    result.logits = at.to(torch::kCPU).contiguous();
+  }
   return result;
 }
 
@@ -750,7 +788,8 @@ GenerateResult LlamaModel::generate(const Batch& batch, const GenerateSpec& spec
 torch::Tensor LlamaModel::compute_loss(const Batch& batch, const LossSpec& loss,
                                        const std::vector<Intervention>& ops) const {
   std::vector<torch::Tensor> captures;
-  auto normed = run(batch, ops, captures, -1);
+  // The answer loss reads the last position alone.
+  auto normed = run(batch, ops, captures, -1, loss.kind == LossSpec::Kind::Answer);
   const int64_t t = normed.size(1);
   if (loss.kind == LossSpec::Kind::Answer) {
     auto logits = torch::linear(normed.select(1, t - 1), param("lm_head.weight")).to(torch::kFloat32);  // [B, V]

@@ -184,12 +184,18 @@ class LlamaModel {
   // Runs new tokens ids [B, Tq] (with an optional cache of earlier keys and
   // values, extended by this call's when `extend`). Returns the final
   // normalised hidden state [B, Tq, D], or an undefined tensor when stopped
-  // early after `stop_after` (an ordinal; -1 = run to the end).
+  // early after `stop_after` (an ordinal; -1 = run to the end). With
+  // `last_only`, only the last position's is read: where no op hooks the
+  // last block or after, no cache is given and the run goes to the end, the
+  // last block computes that position alone and [B, 1, D] is returned.
   torch::Tensor run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
                     const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures, int64_t stop_after,
-                    KVCache* cache, bool extend, int64_t rope_length = -1) const;
+                    KVCache* cache, bool extend, int64_t rope_length = -1, bool last_only = false) const;
   torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
-                    int64_t stop_after) const;
+                    int64_t stop_after, bool last_only = false) const;
+  // The rotated keys and values [B, KV, T, hd] of layer's attention for its input x [B, T, D], as a cache holds them.
+  std::pair<torch::Tensor, torch::Tensor> keys_values(int64_t layer, const torch::Tensor& x, const torch::Tensor& cos,
+                                                      const torch::Tensor& sin) const;
   // How many parts inference on `rows` rows of `tokens` tokens in all splits
   // into, one per thread, each a whole forward on its thread; 1 where that
   // does not pay or apply (large widths, autograd, other dtypes and devices,
@@ -197,7 +203,8 @@ class LlamaModel {
   int64_t row_chunks(int64_t rows, int64_t tokens) const;
   // run(batch, ...) with the rows split as row_chunks says.
   torch::Tensor run_rows_in_parallel(const Batch& batch, const std::vector<Intervention>& ops,
-                                     std::vector<torch::Tensor>& captures, int64_t stop_after) const;
+                                     std::vector<torch::Tensor>& captures, int64_t stop_after,
+                                     bool last_only = false) const;
   torch::Tensor logits_at(const torch::Tensor& normed, const LogitsSpec& spec) const;
   torch::Tensor compute_loss(const Batch& batch, const LossSpec& loss, const std::vector<Intervention>& ops) const;
   std::vector<torch::Tensor> trainable() const;
