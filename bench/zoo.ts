@@ -1,20 +1,27 @@
-// The zoo's fine-tunes one at a time against the population path, on the same work.
+// The zoo's fine-tunes as the build ran them before against the population
+// path, on the same work.
 //
 //   npx tsx bench/zoo.ts [--models K] [--steps S] [--concurrency C] [--threads N] [--quick]
 //
-// Both paths fine-tune the same K models of the default recipe (its data,
+// Three paths fine-tune the same K models of the default recipe (its data,
 // tokenizer, architecture and fine-tune settings; each model's own data
 // variant and seed) for S steps from one base. The base is the recipe's
 // initial weights, not a pretrained model: a step's cost does not depend on
-// the weights' values, and pretraining would cost minutes. Sequential: one
-// model after another on N threads (what `poser zoo build` did). Population:
-// C models at once, N/C threads each (buildZoo's default). It prints both
-// times, the ratio, the largest parameter difference between the two paths,
-// and estimates of the default (12-model) and 36-model builds from the
-// measured per-step costs.
-import { mkdtempSync, rmSync } from 'node:fs';
+// the weights' values, and pretraining would cost minutes.
+//   - before: one model after another on N threads, training through
+//     composed libtorch ops (POSER_FUSED_KERNELS=0, in a child process, as
+//     the switch is read once per process): the path this issue started from;
+//   - sequential: one after another on N threads with the fused training kernels;
+//   - population: C models at once, N/C threads each, fused kernels
+//     (buildZoo's default).
+// It prints the times, the ratios, the largest parameter differences
+// between the paths, and estimates of the default (12-model) and 36-model
+// builds from the measured per-step costs.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/data/random.js';
 import { corpusTexts } from '../src/data/generate.js';
 import type { Policy } from '../src/data/types.js';
@@ -44,16 +51,20 @@ const PRETRAIN_STEPS = args.quick ? 4 : 10;
 console.log(`${K} models x ${STEPS} fine-tune steps of the default recipe; threads ${args.threads}; population: ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`);
 console.log(await loadNote(args.threads));
 
+// In the child that times the composed path: the parent's work folder.
+const CHILD_WORK = args.values.get('child-work');
 const recipe = DEFAULT_RECIPE;
 let t = performance.now();
 const data = zooData(recipe);
 const dataSeconds = (performance.now() - t) / 1000;
 const tokenizer = tokenizerFromJson(data.tokenizer);
-const work = mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
-const tokPath = join(work, 'tokenizer.json');
-saveTokenizerJson(tokPath, data.tokenizer);
+const work = CHILD_WORK ?? mkdtempSync(join(tmpdir(), 'poser-bench-zoo-'));
 const baseDir = join(work, 'base');
-writeInitialModel(baseDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
+if (!CHILD_WORK) {
+  const tokPath = join(work, 'tokenizer.json');
+  saveTokenizerJson(tokPath, data.tokenizer);
+  writeInitialModel(baseDir, zooModelConfig(recipe.architecture, tokenizer.vocabSize), recipe.seed, tokPath);
+}
 const phase = { ...recipe.finetune, steps: STEPS };
 // The schedule's stages scaled to STEPS steps keep the learning-rate changes (optimizer rebuilds) of a real run.
 const models = zooModelNames(recipe).slice(0, K);
@@ -80,6 +91,31 @@ async function trainModel(m: (typeof models)[number]): Promise<{ params: Float32
   } finally {
     model.dispose();
   }
+}
+
+// The composed-op path in a child process with POSER_FUSED_KERNELS=0, on this process's base model.
+function timeComposedPath(): Trained & { seconds: number } {
+  const script = fileURLToPath(import.meta.url);
+  const argv = ['--models', String(K), '--steps', String(STEPS), '--threads', String(args.threads), '--child-work', work];
+  const out = execFileSync(process.execPath, [...process.execArgv, script, ...argv], {
+    env: { ...process.env, POSER_FUSED_KERNELS: '0' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const timing = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; stepMs: number; perModelS: number };
+  const bytes = readFileSync(join(work, 'before.f32'));
+  return { ...timing, params: [new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)] };
+}
+
+// Every model's parameters end to end, in one array.
+function flatten(params: Float32Array[]): Float32Array {
+  const flat = new Float32Array(params.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of params) {
+    flat.set(p, at);
+    at += p.length;
+  }
+  return flat;
 }
 
 async function sequential(): Promise<Trained & { seconds: number }> {
@@ -114,13 +150,25 @@ async function population(seq: Trained): Promise<Trained & { seconds: number }> 
 // Warm-up (allocator, thread pools), not timed.
 await trainModel(models[0]);
 
+if (CHILD_WORK) {
+  // The composed path: parameters to a file, times as the last line of output.
+  const r = await sequential();
+  writeFileSync(join(work, 'before.f32'), flatten(r.params));
+  console.log(JSON.stringify({ seconds: r.seconds, stepMs: r.stepMs, perModelS: r.perModelS }));
+  process.exit(0);
+}
+
+const before = timeComposedPath();
 const seq = await sequential();
 const pop = await population(seq);
-let maxDiff = 0;
-for (let i = 0; i < seq.params.length; i++) {
-  const a = seq.params[i], b = pop.params[i];
-  for (let j = 0; j < a.length; j++) maxDiff = Math.max(maxDiff, Math.abs(a[j] - b[j]));
-}
+const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
+  const x = flatten(a), y = flatten(b);
+  if (x.length !== y.length) throw new Error(`the paths trained ${x.length} and ${y.length} parameters`);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
+};
+const popDiff = maxDiff(seq.params, pop.params), kernelDiff = maxDiff(seq.params, before.params);
 
 // The other costs of a build, measured once: pretraining steps and a model's evaluations.
 setNumThreads(args.threads);
@@ -141,11 +189,15 @@ model.dispose();
 rmSync(work, { recursive: true, force: true });
 
 console.log(table(['path', 'seconds', 'ms per step (wall)', 'steps'], [
-  [`sequential (${args.threads} threads, one model at a time)`, fmt(seq.seconds, 2), fmt(seq.stepMs, 1), K * STEPS],
-  [`population (${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each)`, fmt(pop.seconds, 2), fmt(pop.stepMs, 1), K * STEPS],
+  [`before: composed ops, one model at a time (${args.threads} threads)`, fmt(before.seconds, 2), fmt(before.stepMs, 1), K * STEPS],
+  [`sequential: fused kernels, one model at a time (${args.threads} threads)`, fmt(seq.seconds, 2), fmt(seq.stepMs, 1), K * STEPS],
+  [`population: fused kernels, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(pop.seconds, 2), fmt(pop.stepMs, 1), K * STEPS],
 ]));
 console.log(`per-model work (tokenizing, loading, reading weights): ${fmt(seq.perModelS, 2)} s one at a time`);
-console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster (wall), ${fmt(seq.stepMs / pop.stepMs, 2)}x per step; max |parameter difference| between the paths after ${STEPS} steps: ${maxDiff.toExponential(2)}`);
+console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster (wall), ${fmt(before.stepMs / pop.stepMs, 2)}x per step`);
+console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster (wall), ${fmt(seq.stepMs / pop.stepMs, 2)}x per step`);
+console.log(`sequential vs before (the kernels alone): ${fmt(before.stepMs / seq.stepMs, 2)}x per step`);
+console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}`);
 console.log(`pretraining step ${fmt(pretrainStepMs, 1)} ms; held-out check ${fmt(checkSeconds, 2)} s; final evaluation ${fmt(finalEvalSeconds, 2)} s; data + tokenizer ${fmt(dataSeconds, 1)} s`);
 
 // Estimates: data + pretraining + each model's fine-tune (planned steps, and the cap when every model trains on) + its checks and evaluations.
@@ -160,10 +212,10 @@ const rows: (string | number)[][] = [];
 for (const variants of [recipe.variants, 6]) {
   const n = zooModelNames({ ...recipe, variants }).length;
   for (const steps of [recipe.finetune.steps, targets.maxSteps]) {
-    const s = estimate(variants, seq, 1, steps), p = estimate(variants, pop, CONCURRENCY, steps);
-    rows.push([`${n} models, ${steps} fine-tune steps each`, fmt(s / 60, 1), fmt(p / 60, 1), fmt(s / p, 2)]);
+    const b = estimate(variants, before, 1, steps), s = estimate(variants, seq, 1, steps), p = estimate(variants, pop, CONCURRENCY, steps);
+    rows.push([`${n} models, ${steps} fine-tune steps each`, fmt(b / 60, 1), fmt(s / 60, 1), fmt(p / 60, 1), fmt(b / p, 2)]);
   }
 }
-console.log('\nestimated zoo build, minutes (without the pair benchmark; evaluations of models trained at once taken to overlap fully):');
-console.log(table(['zoo', 'sequential', 'population', 'ratio'], rows));
+console.log('\nestimated zoo build, minutes (without the pair benchmark; pretraining and evaluations as measured here, with the fused kernels, for every path; evaluations of models trained at once taken to overlap fully):');
+console.log(table(['zoo', 'before', 'sequential', 'population', 'before / population'], rows));
 console.log(await loadNote(args.threads));
