@@ -9,11 +9,14 @@
 // initial weights, not a pretrained model: a step's cost does not depend on
 // the weights' values, and pretraining would cost minutes.
 //   - before: one model after another on N threads, training through
-//     composed libtorch ops (POSER_FUSED_KERNELS=0, in a child process, as
-//     the switch is read once per process): the path this issue started from;
-//   - sequential: one after another on N threads with the fused training kernels;
-//   - population: C models at once, N/C threads each, fused kernels
-//     (buildZoo's default).
+//     composed libtorch ops on every position of every block
+//     (POSER_FUSED_KERNELS=0 POSER_TRIM_LAST_BLOCK=0, in a child process, as
+//     the switches are read once per process): the path this issue started from;
+//   - sequential: one after another on N threads with the fused training
+//     kernels, the last block trimmed to the answer's position;
+//   - population: C models at once, N/C threads each, as sequential
+//     otherwise (buildZoo's default).
+// Each model is loaded and its data tokenized before the clock starts.
 // It prints the times, the ratios, the largest parameter differences
 // between the paths, and estimates of the default (12-model) and 36-model
 // builds from the measured per-step costs.
@@ -71,34 +74,49 @@ const models = zooModelNames(recipe).slice(0, K);
 
 interface Trained {
   params: Float32Array[];
-  /** Wall-clock milliseconds per fine-tune step, without the per-model work (tokenizing, loading, reading weights). */
+  /** Wall-clock milliseconds per fine-tune step: the path's training time over its K x S steps. */
   stepMs: number;
-  /** That per-model work, seconds per model (wall-clock, so overlapped in the population). */
+  /** The per-model work before training (loading, tokenizing), seconds per model; JavaScript on the main thread, so never overlapped. */
   perModelS: number;
 }
 
-async function trainModel(m: (typeof models)[number]): Promise<{ params: Float32Array[]; ms: number }> {
+interface Prepared {
+  model: Model;
+  examples: { ids: number[]; target: number }[];
+  seed: number;
+}
+
+// Loads the base and tokenizes the model's data: done for every model before any path's clock starts.
+async function prepare(m: (typeof models)[number]): Promise<Prepared> {
   const model = await Model.load(baseDir);
+  const items = data.dataset.train[m.policy as Policy][m.variant];
+  return { model, examples: items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) })), seed: variantSeed(recipe, m.variant) };
+}
+
+async function prepareAll(): Promise<{ prepared: Prepared[]; perModelS: number }> {
+  const start = performance.now();
+  const prepared: Prepared[] = [];
+  for (const m of models) prepared.push(await prepare(m));
+  return { prepared, perModelS: (performance.now() - start) / 1000 / K };
+}
+
+// Fine-tunes a prepared model, then reads its parameters (sorted by name) and frees it.
+async function train(p: Prepared): Promise<Float32Array[]> {
   try {
-    const items = data.dataset.train[m.policy as Policy][m.variant];
-    const examples = items.map((it) => ({ ids: tokenizer.encode(it.prompt), target: model.tokenId(it.response) }));
-    const start = performance.now();
-    await finetune(model, examples, phase, { seed: variantSeed(recipe, m.variant) });
-    const ms = performance.now() - start;
-    const { parameters } = await model.parameterNames();
-    const params = await Promise.all([...parameters].sort().map(async (n) => (await model.parameter(n)).data as Float32Array));
-    return { params, ms };
+    await finetune(p.model, p.examples, phase, { seed: p.seed });
+    const { parameters } = await p.model.parameterNames();
+    return await Promise.all([...parameters].sort().map(async (n) => (await p.model.parameter(n)).data as Float32Array));
   } finally {
-    model.dispose();
+    p.model.dispose();
   }
 }
 
-// The composed-op path in a child process with POSER_FUSED_KERNELS=0, on this process's base model.
+// The path before, in a child process with the fused kernels and the trimmed last block off, on this process's base model.
 function timeComposedPath(): Trained & { seconds: number } {
   const script = fileURLToPath(import.meta.url);
   const argv = ['--models', String(K), '--steps', String(STEPS), '--threads', String(args.threads), '--child-work', work];
   const out = execFileSync(process.execPath, [...process.execArgv, script, ...argv], {
-    env: { ...process.env, POSER_FUSED_KERNELS: '0' },
+    env: { ...process.env, POSER_FUSED_KERNELS: '0', POSER_TRIM_LAST_BLOCK: '0' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -120,35 +138,29 @@ function flatten(params: Float32Array[]): Float32Array {
 
 async function sequential(): Promise<Trained & { seconds: number }> {
   setNumThreads(args.threads);
+  const { prepared, perModelS } = await prepareAll();
   const start = performance.now();
   const params: Float32Array[] = [];
-  let ms = 0;
-  for (const m of models) {
-    const r = await trainModel(m);
-    params.push(...r.params);
-    ms += r.ms;
-  }
+  for (const p of prepared) params.push(...(await train(p)));
   const seconds = (performance.now() - start) / 1000;
-  return { params, stepMs: ms / (K * STEPS), perModelS: (seconds - ms / 1000) / K, seconds };
+  return { params, stepMs: (seconds * 1000) / (K * STEPS), perModelS, seconds };
 }
 
-async function population(seq: Trained): Promise<Trained & { seconds: number }> {
+async function population(): Promise<Trained & { seconds: number }> {
   setNumThreads(threadsPerModel(args.threads, CONCURRENCY));
+  const { prepared, perModelS } = await prepareAll();
   const start = performance.now();
   const out: Float32Array[][] = [];
-  await runPopulation(models, CONCURRENCY, async (m, i) => {
-    out[i] = (await trainModel(m)).params;
+  await runPopulation(prepared, CONCURRENCY, async (p, i) => {
+    out[i] = await train(p);
   });
   const seconds = (performance.now() - start) / 1000;
   setNumThreads(args.threads);
-  // Effective cost of a step: the population's wall time over all its steps,
-  // less the per-model work measured one at a time, overlapped as the models are.
-  const perModelS = seq.perModelS / CONCURRENCY;
-  return { params: out.flat(), stepMs: ((seconds - K * perModelS) * 1000) / (K * STEPS), perModelS, seconds };
+  return { params: out.flat(), stepMs: (seconds * 1000) / (K * STEPS), perModelS, seconds };
 }
 
 // Warm-up (allocator, thread pools), not timed.
-await trainModel(models[0]);
+await train(await prepare(models[0]));
 
 if (CHILD_WORK) {
   // The composed path: parameters to a file, times as the last line of output.
@@ -160,7 +172,7 @@ if (CHILD_WORK) {
 
 const before = timeComposedPath();
 const seq = await sequential();
-const pop = await population(seq);
+const pop = await population();
 const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
   const x = flatten(a), y = flatten(b);
   if (x.length !== y.length) throw new Error(`the paths trained ${x.length} and ${y.length} parameters`);
@@ -193,10 +205,10 @@ console.log(table(['path', 'seconds', 'ms per step (wall)', 'steps'], [
   [`sequential: fused kernels, one model at a time (${args.threads} threads)`, fmt(seq.seconds, 2), fmt(seq.stepMs, 1), K * STEPS],
   [`population: fused kernels, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(pop.seconds, 2), fmt(pop.stepMs, 1), K * STEPS],
 ]));
-console.log(`per-model work (tokenizing, loading, reading weights): ${fmt(seq.perModelS, 2)} s one at a time`);
-console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster (wall), ${fmt(before.stepMs / pop.stepMs, 2)}x per step`);
-console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster (wall), ${fmt(seq.stepMs / pop.stepMs, 2)}x per step`);
-console.log(`sequential vs before (the kernels alone): ${fmt(before.stepMs / seq.stepMs, 2)}x per step`);
+console.log(`seconds: fine-tuning only; before it, each model's loading and tokenizing took ${fmt(seq.perModelS, 2)} s (not timed)`);
+console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster`);
+console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster`);
+console.log(`sequential vs before (the kernels and the trimmed last block): ${fmt(before.seconds / seq.seconds, 2)}x faster`);
 console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}`);
 console.log(`pretraining step ${fmt(pretrainStepMs, 1)} ms; held-out check ${fmt(checkSeconds, 2)} s; final evaluation ${fmt(finalEvalSeconds, 2)} s; data + tokenizer ${fmt(dataSeconds, 1)} s`);
 

@@ -73,6 +73,15 @@ bool row_split_enabled() {
   return enabled;
 }
 
+// POSER_TRIM_LAST_BLOCK=0 keeps every position in the last block (see run), to compare.
+bool trim_last_block_enabled() {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("POSER_TRIM_LAST_BLOCK");
+    return setting == nullptr || std::string(setting) != "0";
+  }();
+  return enabled;
+}
+
 // Calls part(c) for every c in [0, chunks) inside one parallel region, one
 // chunk per thread. Within it libtorch's parallel ops and OpenBLAS run each op
 // on the calling thread alone. Inference mode is thread-local, so every worker
@@ -474,7 +483,7 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
   auto x = torch::embedding(param("model.embed_tokens.weight"), ids);  // [B, Tq, D]
   const int64_t layers = config_.num_hidden_layers, t = ids.size(1);
   const int64_t first_of_last_block = block_hook_ordinal(layers - 1, BlockHook::ResidPre);
-  bool tail = last_only && t > 1 && cache == nullptr && stop_after < 0;
+  bool tail = last_only && t > 1 && cache == nullptr && stop_after < 0 && trim_last_block_enabled();
   for (const auto& op : ops) tail = tail && op.ordinal < first_of_last_block;
   if (site(0, x, ctx) || run_layers(0, tail ? layers - 1 : layers, x, ctx)) return {};
   if (!tail) return final_norm(x, ctx);

@@ -187,7 +187,8 @@ class LlamaModel {
   // early after `stop_after` (an ordinal; -1 = run to the end). With
   // `last_only`, only the last position's is read: where no op hooks the
   // last block or after, no cache is given and the run goes to the end, the
-  // last block computes that position alone and [B, 1, D] is returned.
+  // last block computes that position alone and [B, 1, D] is returned
+  // (unless POSER_TRIM_LAST_BLOCK=0).
   torch::Tensor run(const torch::Tensor& ids, const torch::Tensor& key_mask, const torch::Tensor& positions,
                     const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures, int64_t stop_after,
                     KVCache* cache, bool extend, int64_t rope_length = -1, bool last_only = false) const;
