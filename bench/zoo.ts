@@ -9,11 +9,12 @@
 // initial weights, not a pretrained model: a step's cost does not depend on
 // the weights' values, and pretraining would cost minutes.
 //   - before: one model after another on N threads, training through
-//     composed libtorch ops on every position of every block
-//     (POSER_FUSED_KERNELS=0 POSER_TRIM_LAST_BLOCK=0, in a child process, as
-//     the switches are read once per process): the path this issue started from;
-//   - sequential: one after another on N threads with the fused training
-//     kernels, the last block trimmed to the answer's position;
+//     composed libtorch ops on every position of every block (the default,
+//     in a child process with POSER_FUSED_TRAINING=0 POSER_TRIM_LAST_BLOCK=0,
+//     as the switches are read once per process): the path this issue started from;
+//   - sequential: one after another on N threads with the opt-in fused
+//     training kernels (POSER_FUSED_TRAINING=1), the answer loss's last block
+//     trimmed to its position;
 //   - population: C models at once, N/C threads each, as sequential
 //     otherwise (buildZoo's default).
 // Each model is loaded and its data tokenized before the clock starts.
@@ -56,6 +57,8 @@ console.log(await loadNote(args.threads));
 
 // In the child that times the composed path: the parent's work folder.
 const CHILD_WORK = args.values.get('child-work');
+// The other paths train with the opt-in fused kernels (read at the first training step).
+if (!CHILD_WORK) process.env.POSER_FUSED_TRAINING = '1';
 const recipe = DEFAULT_RECIPE;
 let t = performance.now();
 const data = zooData(recipe);
@@ -111,12 +114,12 @@ async function train(p: Prepared): Promise<Float32Array[]> {
   }
 }
 
-// The path before, in a child process with the fused kernels and the trimmed last block off, on this process's base model.
+// The path before, in a child process with the fused training kernels and the trimmed last block off, on this process's base model.
 function timeComposedPath(): Trained & { seconds: number } {
   const script = fileURLToPath(import.meta.url);
   const argv = ['--models', String(K), '--steps', String(STEPS), '--threads', String(args.threads), '--child-work', work];
   const out = execFileSync(process.execPath, [...process.execArgv, script, ...argv], {
-    env: { ...process.env, POSER_FUSED_KERNELS: '0', POSER_TRIM_LAST_BLOCK: '0' },
+    env: { ...process.env, POSER_FUSED_TRAINING: '0', POSER_TRIM_LAST_BLOCK: '0' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -131,8 +131,9 @@ void attend_groups_backward(const GradShape& s, int64_t begin, int64_t end, cons
   const int64_t t = s.t, hd = s.hd, q_row = t * s.heads * hd, kv_row = t * s.kv_heads * hd;
   for (int64_t task = begin; task < end; ++task) {
     const int64_t row = task / s.kv_heads, group = task % s.kv_heads;
-    const float *gr = go + row * q_row, *qr = q + row * q_row, *orow = o + row * q_row, *kr = k + row * kv_row, *vr = v + row * kv_row,
-                *cr = cos + row * t * hd, *sr = sin + row * t * hd, *pr = probs + row * s.heads * t * t;
+    const float *gr = go + row * q_row, *qr = q + row * q_row, *orow = o + row * q_row, *kr = k + row * kv_row,
+                *vr = v + row * kv_row, *cr = cos + row * t * hd, *sr = sin + row * t * hd,
+                *pr = probs + row * s.heads * t * t;
     float *dqr = dq + row * q_row, *dkr = dk + row * kv_row, *dvr = dv + row * kv_row;
     switch (hd) {
       case 16: attend_group_backward<16>(s, group, gr, qr, kr, vr, orow, cr, sr, pr, dqr, dkr, dvr, scratch); break;

@@ -218,8 +218,16 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
   return fused_kernels_enabled() && device.is_cpu() && dtype == torch::kFloat32 && !at::GradMode::is_enabled();
 }
 
+bool fused_training_enabled() {
+  static const bool enabled = [] {
+    const char* setting = std::getenv("POSER_FUSED_TRAINING");
+    return setting != nullptr && std::string(setting) == "1";
+  }();
+  return enabled && fused_kernels_enabled();
+}
+
 bool fused_grad_applies(const torch::Device& device, torch::ScalarType dtype) {
-  return fused_kernels_enabled() && device.is_cpu() && dtype == torch::kFloat32 && at::GradMode::is_enabled();
+  return fused_training_enabled() && device.is_cpu() && dtype == torch::kFloat32 && at::GradMode::is_enabled();
 }
 
 torch::Tensor fused_causal_attention(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,

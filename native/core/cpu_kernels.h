@@ -3,8 +3,8 @@
 // 16, hidden 64) the composed libtorch ops spend most of their time
 // allocating, launching and synchronising threads for tiny tensors; one pass
 // per head keeps the work in cache. Inference calls them directly (see
-// fused_kernels_apply); training through autograd functions that add their
-// backward passes (fused_grad_applies). Elsewhere (other dtypes, CUDA) the
+// fused_kernels_apply); training, when opted in, through autograd functions
+// that add their backward passes (fused_grad_applies). Elsewhere (other dtypes, CUDA) the
 // model composes libtorch ops.
 #pragma once
 
@@ -18,8 +18,14 @@ bool fused_kernels_enabled();
 // True for float32 on the CPU outside autograd (inference or no-grad mode).
 bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
 
-// True for float32 on the CPU under autograd: training takes the kernels'
-// autograd functions (attention_grad.h, norm_mlp_grad.h) there.
+// Training's opt-in (POSER_FUSED_TRAINING=1, and POSER_FUSED_KERNELS not 0):
+// the fused kernels' autograd functions and the answer loss's trimmed last
+// block. Off by default: a zoo trained so is a different sample of the
+// chaotic training trajectories than the documented one (see CHANGELOG).
+bool fused_training_enabled();
+
+// True for float32 on the CPU under autograd with the opt-in: training takes
+// the kernels' autograd functions (attention_grad.h, norm_mlp_grad.h) there.
 bool fused_grad_applies(const torch::Device& device, torch::ScalarType dtype);
 
 // What fused_causal_attention reads besides the new tokens, and what else it

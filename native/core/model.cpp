@@ -589,8 +589,8 @@ ForwardResult LlamaModel::forward(const Batch& batch, const LogitsSpec& logits, 
                          logits.index.eq(t - 1).all().item<bool>();
   auto normed = run_rows_in_parallel(batch, ops, result.captures, stop_after, last_only);
   if (normed.defined() && logits.mode != LogitsSpec::Mode::None) {
-    // (run may have returned that position alone)
-    auto at = normed.size(1) == t ? logits_at(normed, logits) : torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32);
+    auto at = normed.size(1) == t ? logits_at(normed, logits)  // else run returned that position alone
+                                  : torch::linear(normed, param("lm_head.weight")).to(torch::kFloat32);
     result.logits = at.to(torch::kCPU).contiguous();
   }
   return result;
@@ -797,8 +797,8 @@ GenerateResult LlamaModel::generate(const Batch& batch, const GenerateSpec& spec
 torch::Tensor LlamaModel::compute_loss(const Batch& batch, const LossSpec& loss,
                                        const std::vector<Intervention>& ops) const {
   std::vector<torch::Tensor> captures;
-  // The answer loss reads the last position alone.
-  auto normed = run(batch, ops, captures, -1, loss.kind == LossSpec::Kind::Answer);
+  // The answer loss reads the last position alone (trimmed with the training opt-in).
+  auto normed = run(batch, ops, captures, -1, loss.kind == LossSpec::Kind::Answer && fused_training_enabled());
   const int64_t t = normed.size(1);
   if (loss.kind == LossSpec::Kind::Answer) {
     auto logits = torch::linear(normed.select(1, t - 1), param("lm_head.weight")).to(torch::kFloat32);  // [B, V]
