@@ -4,8 +4,8 @@
 // allocating, launching and synchronising threads for tiny tensors; one pass
 // per head keeps the work in cache. Inference calls them directly (see
 // fused_kernels_apply); training, when opted in, through autograd functions
-// that add their backward passes (fused_grad_applies). Elsewhere (other dtypes, CUDA) the
-// model composes libtorch ops.
+// that add their backward passes (fused_grad_applies). Elsewhere (other
+// dtypes, CUDA) the model composes libtorch ops.
 #pragma once
 
 #include <torch/torch.h>
