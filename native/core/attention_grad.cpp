@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <cstdlib>
-#include <string>
 #include <vector>
 
 #include "cpu_kernels.h"
@@ -186,8 +184,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> fused_causal_attention_b
   for (const auto* x : {&grad_out_in, &q_in, &k_in, &v_in, &out_in, &cos_in, &sin_in, &probs_in})
     check_float_cpu(*x, "every input");
   const int64_t b = q_in.size(0), t = q_in.size(1), hd = q_in.size(2) / heads;
-  TORCH_CHECK(heads % kv_heads == 0 && hd % 2 == 0 && q_in.size(2) == heads * hd && grad_out_in.sizes() == q_in.sizes() &&
-                  out_in.sizes() == q_in.sizes() &&
+  TORCH_CHECK(heads % kv_heads == 0 && hd % 2 == 0 && q_in.size(2) == heads * hd &&
+                  grad_out_in.sizes() == q_in.sizes() && out_in.sizes() == q_in.sizes() &&
                   k_in.sizes() == torch::IntArrayRef({b, t, kv_heads * hd}) && v_in.sizes() == k_in.sizes() &&
                   cos_in.numel() == b * t * hd && sin_in.numel() == b * t * hd &&
                   probs_in.sizes() == torch::IntArrayRef({b, heads, t, t}),
@@ -199,8 +197,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> fused_causal_attention_b
   auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
   const GradShape shape{t, heads, kv_heads, hd};
   const float *gp = go.data_ptr<float>(), *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(),
-              *vp = v.data_ptr<float>(), *op = out.data_ptr<float>(), *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>(),
-              *pp = probs.data_ptr<float>();
+              *vp = v.data_ptr<float>(), *op = out.data_ptr<float>(), *cp = cos.data_ptr<float>(),
+              *sp = sin.data_ptr<float>(), *pp = probs.data_ptr<float>();
   float *dqp = dq.data_ptr<float>(), *dkp = dk.data_ptr<float>(), *dvp = dv.data_ptr<float>();
   at::parallel_for(0, b * kv_heads, 1, [&](int64_t begin, int64_t end) {
     attend_groups_backward(shape, begin, end, gp, qp, kp, vp, op, cp, sp, pp, dqp, dkp, dvp);

@@ -191,15 +191,14 @@ void rms_norm_rows(const float* x, const float* w, float* out, float* inv_out, i
 POSER_CPU_CLONES
 void silu_mul_range(const float* gate, const float* up, float* out, int64_t n) {
   constexpr int64_t kChunk = 256;
-  float e[kChunk];
+  float s[kChunk];
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t m = std::min(kChunk, n - start);
     const float* g = gate + start;
     const float* u = up + start;
     float* o = out + start;  // may be gate itself
-    for (int64_t i = 0; i < m; ++i) e[i] = std::max(-std::abs(g[i]), -87.0f);
-    for (int64_t i = 0; i < m; ++i) e[i] = exp_clamped(e[i]);
-    for (int64_t i = 0; i < m; ++i) o[i] = g[i] * ((g[i] >= 0.0f ? 1.0f : e[i]) / (1.0f + e[i])) * u[i];
+    sigmoid_into(g, s, m);
+    for (int64_t i = 0; i < m; ++i) o[i] = g[i] * s[i] * u[i];
   }
 }
 
@@ -296,9 +295,7 @@ torch::Tensor fused_rms_norm(const torch::Tensor& x_in, const torch::Tensor& wei
     *inv_rms = torch::empty(sizes, x.options());
     ip = inv_rms->data_ptr<float>();
   }
-  // About 16k elements per task: enough work to be worth a thread.
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, dim));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows, rows_per_task(dim), [&](int64_t begin, int64_t end) {
     rms_norm_rows(xp + begin * dim, wp, op + begin * dim, ip == nullptr ? nullptr : ip + begin, end - begin, dim,
                   static_cast<float>(eps));
   });
@@ -314,7 +311,7 @@ namespace {
 void silu_mul_into(const torch::Tensor& gate, const torch::Tensor& up, torch::Tensor& out) {
   const float *gp = gate.data_ptr<float>(), *upp = up.data_ptr<float>();
   float* op = out.data_ptr<float>();
-  at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, gate.numel(), kTaskElements, [&](int64_t begin, int64_t end) {
     silu_mul_range(gp + begin, upp + begin, op + begin, end - begin);
   });
 }

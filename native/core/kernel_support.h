@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -59,6 +61,20 @@ inline float exp_clamped(float x) {
   std::memcpy(&scale, &bits, sizeof scale);
   return y * scale;
 }
+
+// s[i] = sigmoid(g[i]) for i < m, from e = exp(-|g|) so nothing overflows:
+// 1 / (1 + e) for g >= 0, e / (1 + e) below.
+inline void sigmoid_into(const float* g, float* s, int64_t m) {
+  for (int64_t i = 0; i < m; ++i) s[i] = std::max(-std::abs(g[i]), -87.0f);
+  for (int64_t i = 0; i < m; ++i) s[i] = exp_clamped(s[i]);
+  for (int64_t i = 0; i < m; ++i) s[i] = (g[i] >= 0.0f ? 1.0f : s[i]) / (1.0f + s[i]);
+}
+
+// Elements a parallel task should get at least: enough work to be worth a thread.
+constexpr int64_t kTaskElements = 16384;
+
+// Rows of `width` elements per parallel task.
+inline int64_t rows_per_task(int64_t width) { return std::max<int64_t>(1, kTaskElements / std::max<int64_t>(1, width)); }
 
 inline int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 

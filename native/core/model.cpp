@@ -360,11 +360,9 @@ torch::Tensor LlamaModel::attention(int64_t layer, const torch::Tensor& h, const
     if (site(block_hook_ordinal(layer, BlockHook::AttnZ), out, ctx)) return {};
     return linear(out, p + "o_proj");
   }
-  auto q = linear(h, p + "q_proj").view({b, tq, heads, hd}).transpose(1, 2);     // [B, H, Tq, hd]
-  auto k = linear(h, p + "k_proj").view({b, tq, kv_heads, hd}).transpose(1, 2);  // [B, KV, Tq, hd]
-  auto v = linear(h, p + "v_proj").view({b, tq, kv_heads, hd}).transpose(1, 2);
+  auto q = linear(h, p + "q_proj").view({b, tq, heads, hd}).transpose(1, 2);  // [B, H, Tq, hd]
   q = apply_rotary(q, ctx.cos, ctx.sin);
-  k = apply_rotary(k, ctx.cos, ctx.sin);
+  auto [k, v] = keys_values(layer, h, ctx.cos, ctx.sin);  // [B, KV, Tq, hd]
   if (ctx.cache) {  // the new positions follow the cached ones
     auto& cache = *ctx.cache;
     if (cache.keys[layer].defined()) {
@@ -493,8 +491,9 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
   KVCache earlier;
   earlier.keys.resize(layers);
   earlier.values.resize(layers);
+  auto h_earlier = rms_norm(x.slice(1, 0, t - 1), param(layer_prefix(layers - 1) + "input_layernorm.weight"));
   std::tie(earlier.keys[layers - 1], earlier.values[layers - 1]) =
-      keys_values(layers - 1, x.slice(1, 0, t - 1), ctx.cos.slice(2, 0, t - 1), ctx.sin.slice(2, 0, t - 1));
+      keys_values(layers - 1, h_earlier, ctx.cos.slice(2, 0, t - 1), ctx.sin.slice(2, 0, t - 1));
   Context last = context(key_mask, positions.slice(1, t - 1), ops, captures, rope_length);
   last.cache = &earlier;
   auto x_last = x.slice(1, t - 1);
@@ -502,15 +501,14 @@ torch::Tensor LlamaModel::run(const torch::Tensor& ids, const torch::Tensor& key
   return final_norm(x_last, last);
 }
 
-std::pair<torch::Tensor, torch::Tensor> LlamaModel::keys_values(int64_t layer, const torch::Tensor& x,
+std::pair<torch::Tensor, torch::Tensor> LlamaModel::keys_values(int64_t layer, const torch::Tensor& h,
                                                                 const torch::Tensor& cos,
                                                                 const torch::Tensor& sin) const {
-  const std::string p = layer_prefix(layer);
-  const int64_t b = x.size(0), t = x.size(1), kv_heads = config_.num_key_value_heads, hd = config_.head_dim();
-  auto h = rms_norm(x, param(p + "input_layernorm.weight"));
-  auto k = linear(h, p + "self_attn.k_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
-  auto v = linear(h, p + "self_attn.v_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
-  return {apply_rotary(k, cos, sin).contiguous(), v.contiguous()};
+  const std::string p = layer_prefix(layer) + "self_attn.";
+  const int64_t b = h.size(0), t = h.size(1), kv_heads = config_.num_key_value_heads, hd = config_.head_dim();
+  auto k = linear(h, p + "k_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
+  auto v = linear(h, p + "v_proj").view({b, t, kv_heads, hd}).transpose(1, 2);
+  return {apply_rotary(k, cos, sin), v};
 }
 
 torch::Tensor LlamaModel::run(const Batch& batch, const std::vector<Intervention>& ops,

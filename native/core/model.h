@@ -194,8 +194,9 @@ class LlamaModel {
                     KVCache* cache, bool extend, int64_t rope_length = -1, bool last_only = false) const;
   torch::Tensor run(const Batch& batch, const std::vector<Intervention>& ops, std::vector<torch::Tensor>& captures,
                     int64_t stop_after, bool last_only = false) const;
-  // The rotated keys and values [B, KV, T, hd] of layer's attention for its input x [B, T, D], as a cache holds them.
-  std::pair<torch::Tensor, torch::Tensor> keys_values(int64_t layer, const torch::Tensor& x, const torch::Tensor& cos,
+  // The rotated keys and values [B, KV, T, hd] of layer's attention for its
+  // normalised input h [B, T, D], as a cache holds them.
+  std::pair<torch::Tensor, torch::Tensor> keys_values(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
                                                       const torch::Tensor& sin) const;
   // How many parts inference on `rows` rows of `tokens` tokens in all splits
   // into, one per thread, each a whole forward on its thread; 1 where that

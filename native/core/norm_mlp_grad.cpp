@@ -45,7 +45,6 @@ void rms_norm_weight_grad(const float* gy, const float* x, const float* inv, flo
 }
 
 // With s = sigmoid(g): d(silu(g) u)/dg = u * s * (1 + g (1 - s)), d/du = g s.
-// s from e = exp(-|g|) as in the forward, so nothing overflows.
 POSER_CPU_CLONES
 void silu_mul_backward_range(const float* go, const float* gate, const float* up, float* dgate, float* dup,
                              int64_t n) {
@@ -54,9 +53,7 @@ void silu_mul_backward_range(const float* go, const float* gate, const float* up
   for (int64_t start = 0; start < n; start += kChunk) {
     const int64_t m = std::min(kChunk, n - start);
     const float *o = go + start, *g = gate + start, *u = up + start;
-    for (int64_t i = 0; i < m; ++i) s[i] = std::max(-std::abs(g[i]), -87.0f);
-    for (int64_t i = 0; i < m; ++i) s[i] = exp_clamped(s[i]);
-    for (int64_t i = 0; i < m; ++i) s[i] = (g[i] >= 0.0f ? 1.0f : s[i]) / (1.0f + s[i]);
+    sigmoid_into(g, s, m);
     float *dg = dgate + start, *du = dup + start;
     for (int64_t i = 0; i < m; ++i) {
       du[i] = o[i] * (g[i] * s[i]);
@@ -121,12 +118,11 @@ std::tuple<torch::Tensor, torch::Tensor> fused_rms_norm_backward(const torch::Te
   const float *gp = gy.data_ptr<float>(), *xp = x.data_ptr<float>(), *wp = w.data_ptr<float>(),
               *ip = inv.data_ptr<float>();
   float *dxp = dx.data_ptr<float>(), *dwp = dw.data_ptr<float>();
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, dim));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows, rows_per_task(dim), [&](int64_t begin, int64_t end) {
     rms_norm_backward_rows(gp, xp, wp, ip, dxp, begin, end, dim);
   });
   // Columns in blocks of 16 per task: whole vectors, and no two tasks share a cache line's worth.
-  at::parallel_for(0, (dim + 15) / 16, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, rows * 16)),
+  at::parallel_for(0, (dim + 15) / 16, rows_per_task(rows * 16),
                    [&](int64_t begin, int64_t end) {
                      rms_norm_weight_grad(gp, xp, ip, dwp, rows, dim, begin * 16, std::min(end * 16, dim));
                    });
@@ -144,7 +140,7 @@ std::tuple<torch::Tensor, torch::Tensor> fused_silu_mul_backward(const torch::Te
   auto dgate = torch::empty_like(gate), dup = torch::empty_like(up);
   const float *op = go.data_ptr<float>(), *gp = gate.data_ptr<float>(), *up_p = up.data_ptr<float>();
   float *dgp = dgate.data_ptr<float>(), *dup_p = dup.data_ptr<float>();
-  at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, gate.numel(), kTaskElements, [&](int64_t begin, int64_t end) {
     silu_mul_backward_range(op + begin, gp + begin, up_p + begin, dgp + begin, dup_p + begin, end - begin);
   });
   return {dgate, dup};
