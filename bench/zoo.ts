@@ -3,7 +3,7 @@
 //
 //   npx tsx bench/zoo.ts [--models K] [--steps S] [--concurrency C] [--threads N] [--quick]
 //
-// Three paths fine-tune the same K models of the default recipe (its data,
+// Four paths fine-tune the same K models of the default recipe (its data,
 // tokenizer, architecture and fine-tune settings; each model's own data
 // variant and seed) for S steps from one base. The base is the recipe's
 // initial weights, not a pretrained model: a step's cost does not depend on
@@ -11,12 +11,14 @@
 //   - before: one model after another on N threads, training through
 //     composed libtorch ops on every position of every block (the default,
 //     in a child process with POSER_FUSED_TRAINING=0 POSER_TRIM_LAST_BLOCK=0,
-//     as the switches are read once per process): the path this issue started from;
+//     as the switches are read once per process);
 //   - sequential: one after another on N threads with the opt-in fused
 //     training kernels (POSER_FUSED_TRAINING=1), the answer loss's last block
 //     trimmed to its position;
 //   - population: C models at once, N/C threads each, as sequential
-//     otherwise (buildZoo's default).
+//     otherwise;
+//   - default population: C models at once with the composed ops, as
+//     buildZoo runs them by default (a child process like before).
 // Each model is loaded and its data tokenized before the clock starts.
 // It prints the times, the ratios, the largest parameter differences
 // between the paths, and estimates of the default (12-model) and 36-model
@@ -55,8 +57,10 @@ const PRETRAIN_STEPS = args.quick ? 4 : 10;
 console.log(`${K} models x ${STEPS} fine-tune steps of the default recipe; threads ${args.threads}; population: ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`);
 console.log(await loadNote(args.threads));
 
-// In the child that times the composed path: the parent's work folder.
+// In the child that times a composed path: the parent's work folder, and which path.
 const CHILD_WORK = args.values.get('child-work');
+const CHILD_PATH = args.values.get('child-path') ?? 'sequential';
+if (CHILD_PATH !== 'sequential' && CHILD_PATH !== 'population') throw new Error(`--child-path must be sequential or population, got ${CHILD_PATH}`);
 // The other paths train with the opt-in fused kernels (read at the first training step).
 if (!CHILD_WORK) process.env.POSER_FUSED_TRAINING = '1';
 const recipe = DEFAULT_RECIPE;
@@ -114,17 +118,17 @@ async function train(p: Prepared): Promise<Float32Array[]> {
   }
 }
 
-// The path before, in a child process with the fused training kernels and the trimmed last block off, on this process's base model.
-function timeComposedPath(): Trained & { seconds: number } {
+// A composed path in a child process (the fused training kernels off; before also without the trimmed last block), on this process's base model.
+function timeComposedPath(path: 'sequential' | 'population'): Trained & { seconds: number } {
   const script = fileURLToPath(import.meta.url);
-  const argv = ['--models', String(K), '--steps', String(STEPS), '--threads', String(args.threads), '--child-work', work];
+  const argv = ['--models', String(K), '--steps', String(STEPS), '--threads', String(args.threads), '--concurrency', String(CONCURRENCY), '--child-work', work, '--child-path', path];
   const out = execFileSync(process.execPath, [...process.execArgv, script, ...argv], {
-    env: { ...process.env, POSER_FUSED_TRAINING: '0', POSER_TRIM_LAST_BLOCK: '0' },
+    env: { ...process.env, POSER_FUSED_TRAINING: '0', ...(path === 'sequential' ? { POSER_TRIM_LAST_BLOCK: '0' } : {}) },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const timing = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; stepMs: number; perModelS: number };
-  const bytes = readFileSync(join(work, 'before.f32'));
+  const bytes = readFileSync(join(work, `${path}.f32`));
   return { ...timing, params: [new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)] };
 }
 
@@ -166,14 +170,15 @@ async function population(): Promise<Trained & { seconds: number }> {
 await train(await prepare(models[0]));
 
 if (CHILD_WORK) {
-  // The composed path: parameters to a file, times as the last line of output.
-  const r = await sequential();
-  writeFileSync(join(work, 'before.f32'), flatten(r.params));
+  // A composed path: parameters to a file, times as the last line of output.
+  const r = CHILD_PATH === 'population' ? await population() : await sequential();
+  writeFileSync(join(work, `${CHILD_PATH}.f32`), flatten(r.params));
   console.log(JSON.stringify({ seconds: r.seconds, stepMs: r.stepMs, perModelS: r.perModelS }));
   process.exit(0);
 }
 
-const before = timeComposedPath();
+const before = timeComposedPath('sequential');
+const defaultPop = timeComposedPath('population');
 const seq = await sequential();
 const pop = await population();
 const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
@@ -184,6 +189,7 @@ const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
   return m;
 };
 const popDiff = maxDiff(seq.params, pop.params), kernelDiff = maxDiff(seq.params, before.params);
+const defaultPopDiff = maxDiff(before.params, defaultPop.params);
 
 // The other costs of a build, measured once: pretraining steps and a model's evaluations.
 setNumThreads(args.threads);
@@ -207,12 +213,14 @@ console.log(table(['path', 'seconds', 'ms per step (wall)', 'steps'], [
   [`before: composed ops, one model at a time (${args.threads} threads)`, fmt(before.seconds, 2), fmt(before.stepMs, 1), K * STEPS],
   [`sequential: fused kernels, one model at a time (${args.threads} threads)`, fmt(seq.seconds, 2), fmt(seq.stepMs, 1), K * STEPS],
   [`population: fused kernels, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(pop.seconds, 2), fmt(pop.stepMs, 1), K * STEPS],
+  [`default population: composed ops, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(defaultPop.seconds, 2), fmt(defaultPop.stepMs, 1), K * STEPS],
 ]));
 console.log(`seconds: fine-tuning only; before it, each model's loading and tokenizing took ${fmt(seq.perModelS, 2)} s (not timed)`);
-console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster`);
+console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster (the opt-in POSER_FUSED_TRAINING=1)`);
+console.log(`default population vs before: ${fmt(before.seconds / defaultPop.seconds, 2)}x faster (what buildZoo runs by default)`);
 console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster`);
 console.log(`sequential vs before (the kernels and the trimmed last block): ${fmt(before.seconds / seq.seconds, 2)}x faster`);
-console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}`);
+console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}, default population vs before ${defaultPopDiff.toExponential(2)}`);
 console.log(`pretraining step ${fmt(pretrainStepMs, 1)} ms; held-out check ${fmt(checkSeconds, 2)} s; final evaluation ${fmt(finalEvalSeconds, 2)} s; data + tokenizer ${fmt(dataSeconds, 1)} s`);
 
 // Estimates: data + pretraining + each model's fine-tune (planned steps, and the cap when every model trains on) + its checks and evaluations.
@@ -228,9 +236,10 @@ for (const variants of [recipe.variants, 6]) {
   const n = zooModelNames({ ...recipe, variants }).length;
   for (const steps of [recipe.finetune.steps, targets.maxSteps]) {
     const b = estimate(variants, before, 1, steps), s = estimate(variants, seq, 1, steps), p = estimate(variants, pop, CONCURRENCY, steps);
-    rows.push([`${n} models, ${steps} fine-tune steps each`, fmt(b / 60, 1), fmt(s / 60, 1), fmt(p / 60, 1), fmt(b / p, 2)]);
+    const d = estimate(variants, defaultPop, CONCURRENCY, steps);
+    rows.push([`${n} models, ${steps} fine-tune steps each`, fmt(b / 60, 1), fmt(s / 60, 1), fmt(p / 60, 1), fmt(b / p, 2), fmt(d / 60, 1), fmt(b / d, 2)]);
   }
 }
 console.log('\nestimated zoo build, minutes (without the pair benchmark; pretraining and evaluations as measured here, with the fused kernels, for every path; evaluations of models trained at once taken to overlap fully):');
-console.log(table(['zoo', 'before', 'sequential', 'population', 'before / population'], rows));
+console.log(table(['zoo', 'before', 'sequential', 'population', 'before / population', 'default population', 'before / default population'], rows));
 console.log(await loadNote(args.threads));
