@@ -9,16 +9,17 @@
 // initial weights, not a pretrained model: a step's cost does not depend on
 // the weights' values, and pretraining would cost minutes.
 //   - before: one model after another on N threads, training through
-//     composed libtorch ops on every position of every block (the default,
-//     in a child process with POSER_FUSED_TRAINING=0 POSER_TRIM_LAST_BLOCK=0,
-//     as the switches are read once per process);
-//   - sequential: one after another on N threads with the opt-in fused
-//     training kernels (POSER_FUSED_TRAINING=1), the answer loss's last block
-//     trimmed to its position;
+//     composed libtorch ops on every position of every block (in a child
+//     process with POSER_FUSED_TRAINING=0 POSER_TRIM_LAST_BLOCK=0, as the
+//     switches are read once per process);
+//   - sequential: one after another on N threads with the fused training
+//     kernels, the answer loss's last block trimmed to its position (the
+//     default);
 //   - population: C models at once, N/C threads each, as sequential
-//     otherwise;
-//   - default population: C models at once with the composed ops, as
-//     buildZoo runs them by default (a child process like before).
+//     otherwise: what buildZoo runs;
+//   - composed population: C models at once through the composed ops (a
+//     child process with POSER_FUSED_TRAINING=0), buildZoo's path before the
+//     fused training kernels became the default.
 // Each model is loaded and its data tokenized before the clock starts.
 // It prints the times, the ratios, the largest parameter differences
 // between the paths, and estimates of the default (12-model) and 36-model
@@ -61,7 +62,7 @@ console.log(await loadNote(args.threads));
 const CHILD_WORK = args.values.get('child-work');
 const CHILD_PATH = args.values.get('child-path') ?? 'sequential';
 if (CHILD_PATH !== 'sequential' && CHILD_PATH !== 'population') throw new Error(`--child-path must be sequential or population, got ${CHILD_PATH}`);
-// The other paths train with the opt-in fused kernels (read at the first training step).
+// The other paths train with the fused kernels, whatever the caller's setting (read at the first training step).
 if (!CHILD_WORK) process.env.POSER_FUSED_TRAINING = '1';
 const recipe = DEFAULT_RECIPE;
 let t = performance.now();
@@ -178,7 +179,7 @@ if (CHILD_WORK) {
 }
 
 const before = timeComposedPath('sequential');
-const defaultPop = timeComposedPath('population');
+const composedPop = timeComposedPath('population');
 const seq = await sequential();
 const pop = await population();
 const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
@@ -189,7 +190,7 @@ const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
   return m;
 };
 const popDiff = maxDiff(seq.params, pop.params), kernelDiff = maxDiff(seq.params, before.params);
-const defaultPopDiff = maxDiff(before.params, defaultPop.params);
+const composedPopDiff = maxDiff(before.params, composedPop.params);
 
 // The other costs of a build, measured once: pretraining steps and a model's evaluations.
 setNumThreads(args.threads);
@@ -213,14 +214,14 @@ console.log(table(['path', 'seconds', 'ms per step (wall)', 'steps'], [
   [`before: composed ops, one model at a time (${args.threads} threads)`, fmt(before.seconds, 2), fmt(before.stepMs, 1), K * STEPS],
   [`sequential: fused kernels, one model at a time (${args.threads} threads)`, fmt(seq.seconds, 2), fmt(seq.stepMs, 1), K * STEPS],
   [`population: fused kernels, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(pop.seconds, 2), fmt(pop.stepMs, 1), K * STEPS],
-  [`default population: composed ops, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(defaultPop.seconds, 2), fmt(defaultPop.stepMs, 1), K * STEPS],
+  [`composed population: composed ops, ${CONCURRENCY} at once, ${threadsPerModel(args.threads, CONCURRENCY)} thread(s) each`, fmt(composedPop.seconds, 2), fmt(composedPop.stepMs, 1), K * STEPS],
 ]));
 console.log(`seconds: fine-tuning only; before it, each model's loading and tokenizing took ${fmt(seq.perModelS, 2)} s (not timed)`);
-console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster (the opt-in POSER_FUSED_TRAINING=1)`);
-console.log(`default population vs before: ${fmt(before.seconds / defaultPop.seconds, 2)}x faster (what buildZoo runs by default)`);
+console.log(`population vs before: ${fmt(before.seconds / pop.seconds, 2)}x faster (what buildZoo runs)`);
+console.log(`composed population vs before: ${fmt(before.seconds / composedPop.seconds, 2)}x faster (buildZoo with POSER_FUSED_TRAINING=0)`);
 console.log(`population vs sequential: ${fmt(seq.seconds / pop.seconds, 2)}x faster`);
 console.log(`sequential vs before (the kernels and the trimmed last block): ${fmt(before.seconds / seq.seconds, 2)}x faster`);
-console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}, default population vs before ${defaultPopDiff.toExponential(2)}`);
+console.log(`max |parameter difference| after ${STEPS} steps: population vs sequential ${popDiff.toExponential(2)}, sequential vs before ${kernelDiff.toExponential(2)}, composed population vs before ${composedPopDiff.toExponential(2)}`);
 console.log(`pretraining step ${fmt(pretrainStepMs, 1)} ms; held-out check ${fmt(checkSeconds, 2)} s; final evaluation ${fmt(finalEvalSeconds, 2)} s; data + tokenizer ${fmt(dataSeconds, 1)} s`);
 
 // Estimates: data + pretraining + each model's fine-tune (planned steps, and the cap when every model trains on) + its checks and evaluations.
@@ -236,10 +237,10 @@ for (const variants of [recipe.variants, 6]) {
   const n = zooModelNames({ ...recipe, variants }).length;
   for (const steps of [recipe.finetune.steps, targets.maxSteps]) {
     const b = estimate(variants, before, 1, steps), s = estimate(variants, seq, 1, steps), p = estimate(variants, pop, CONCURRENCY, steps);
-    const d = estimate(variants, defaultPop, CONCURRENCY, steps);
+    const d = estimate(variants, composedPop, CONCURRENCY, steps);
     rows.push([`${n} models, ${steps} fine-tune steps each`, fmt(b / 60, 1), fmt(s / 60, 1), fmt(p / 60, 1), fmt(b / p, 2), fmt(d / 60, 1), fmt(b / d, 2)]);
   }
 }
 console.log('\nestimated zoo build, minutes (without the pair benchmark; pretraining and evaluations as measured here, with the fused kernels, for every path; evaluations of models trained at once taken to overlap fully):');
-console.log(table(['zoo', 'before', 'sequential', 'population', 'before / population', 'default population', 'before / default population'], rows));
+console.log(table(['zoo', 'before', 'sequential', 'population', 'before / population', 'composed population', 'before / composed population'], rows));
 console.log(await loadNote(args.threads));

@@ -220,7 +220,7 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
 bool fused_training_enabled() {
   static const bool enabled = [] {
     const char* setting = std::getenv("POSER_FUSED_TRAINING");
-    return setting != nullptr && std::string(setting) == "1";
+    return setting == nullptr || std::string(setting) != "0";
   }();
   return enabled && fused_kernels_enabled();
 }

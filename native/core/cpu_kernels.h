@@ -18,14 +18,14 @@ bool fused_kernels_enabled();
 // True for float32 on the CPU outside autograd (inference or no-grad mode).
 bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype);
 
-// Training's opt-in (POSER_FUSED_TRAINING=1, and POSER_FUSED_KERNELS not 0):
-// the fused kernels' autograd functions and the answer loss's trimmed last
-// block. Off by default: a zoo trained so is a different sample of the
-// chaotic training trajectories than the documented one (see CHANGELOG).
+// Training through the fused kernels' autograd functions and the answer
+// loss's trimmed last block: on unless POSER_FUSED_TRAINING=0 (the composed
+// ops, which built the zoos documented before this became the default) or
+// POSER_FUSED_KERNELS=0.
 bool fused_training_enabled();
 
-// True for float32 on the CPU under autograd with the opt-in: training takes
-// the kernels' autograd functions (attention_grad.h, norm_mlp_grad.h) there.
+// True for float32 on the CPU under autograd with fused training on: training
+// takes the kernels' autograd functions (attention_grad.h, norm_mlp_grad.h) there.
 bool fused_grad_applies(const torch::Device& device, torch::ScalarType dtype);
 
 // What fused_causal_attention reads besides the new tokens, and what else it

@@ -795,7 +795,7 @@ GenerateResult LlamaModel::generate(const Batch& batch, const GenerateSpec& spec
 torch::Tensor LlamaModel::compute_loss(const Batch& batch, const LossSpec& loss,
                                        const std::vector<Intervention>& ops) const {
   std::vector<torch::Tensor> captures;
-  // The answer loss reads the last position alone (trimmed with the training opt-in).
+  // The answer loss reads the last position alone (trimmed with fused training).
   auto normed = run(batch, ops, captures, -1, loss.kind == LossSpec::Kind::Answer && fused_training_enabled());
   const int64_t t = normed.size(1);
   if (loss.kind == LossSpec::Kind::Answer) {

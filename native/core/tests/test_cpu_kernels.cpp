@@ -144,7 +144,7 @@ TEST(FusedRmsNorm, MatchesComposedOps) {
 
 TEST(FusedKernels, InferenceAndTrainingGatesAreExclusive) {
   EXPECT_FALSE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));  // grad mode is on by default
-  EXPECT_EQ(poser::fused_grad_applies(torch::kCPU, torch::kFloat32), poser::fused_training_enabled());  // opt-in
+  EXPECT_EQ(poser::fused_grad_applies(torch::kCPU, torch::kFloat32), poser::fused_training_enabled());  // POSER_FUSED_TRAINING
   EXPECT_FALSE(poser::fused_grad_applies(torch::kCPU, torch::kBFloat16));
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(poser::fused_kernels_apply(torch::kCPU, torch::kFloat32));
