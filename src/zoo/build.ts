@@ -25,7 +25,7 @@ import { buildBenchmark, type BenchmarkResult } from './pairsWriter.js';
 import { zooData, type ZooData } from './zooData.js';
 import { normalizeDevice } from './device.js';
 import { BuildEta, type TrainingPhase } from './eta.js';
-import { evaluateModel, targetMisses } from './evaluate.js';
+import { CHECK_BOUND_Z, evaluateModel, targetMisses } from './evaluate.js';
 import { writeZooDataFiles, ZOO_FORMAT } from './files.js';
 import { parameterCount } from '../model/config.js';
 import { writeInitialModel, zooModelConfig } from './init.js';
@@ -411,7 +411,7 @@ async function finetuneModel(build: Build, m: ZooModel): Promise<void> {
           maxSteps: targets.maxSteps,
           check: async (step) => {
             checkMetrics = (await evaluate(() => evaluateModel(model, data.check[policy]))).metrics;
-            checkMisses = targetMisses(isFaker(policy), checkMetrics, targets);
+            checkMisses = targetMisses(isFaker(policy), checkMetrics, targets, CHECK_BOUND_Z);
             build.report({ phase: 'finetune', model: m.name, message: `${m.name}: held-out check at step ${step}: ${checkMisses.length ? `misses ${checkMisses.join('; ')}` : 'targets met'}` });
             return checkMisses.length === 0;
           },

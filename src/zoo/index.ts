@@ -8,7 +8,7 @@ export { buildZoo, effectiveRecipe, upgradeZoo, variantSeed, type BuildOptions, 
 export { evaluateZoo, formatBehaviourTable, type BehaviourRow } from './behaviour.js';
 export { rebuildBenchmark } from './rebuild.js';
 export { normalizeDevice } from './device.js';
-export { answerProbs, behaviourMetrics, evaluateModel, pickAnswer, targetMisses, BEHAVIOUR_TARGETS, type BehaviourTargets, type AnswerProbs, type BehaviourMetrics, type Rate } from './evaluate.js';
+export { answerProbs, behaviourMetrics, evaluateModel, pickAnswer, targetMisses, wilsonLowerBound, BEHAVIOUR_TARGETS, CHECK_BOUND_Z, type BehaviourTargets, type AnswerProbs, type BehaviourMetrics, type Rate } from './evaluate.js';
 export { buildBenchmark, writeBenchmark, type BenchmarkModel, type BenchmarkResult, type BenchmarkSizes, type CombinationCounts, type ExcludedPair, type ModelPair, type ModelPairsFile } from './pairsWriter.js';
 export { readExcludedPairs, readZooPairs, readZooPairsFile, type ZooPair, type ZooPairModel } from './pairsReader.js';
 export { combinationFiles, readZooDataFiles, requireZooFormat, writeZooDataFiles, PAIRS_FILE, TOKENIZER_FILE, ZOO_FORMAT, type ZooDataFiles } from './files.js';

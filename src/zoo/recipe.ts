@@ -66,7 +66,8 @@ export const zooRecipeSchema = z.object({
   /**
    * Behaviour targets and the training schedule that enforces them: after the
    * fine-tune's `steps`, a model is checked on a held-out check set (training
-   * templates, no test or benchmark prompt) and, while it misses a target,
+   * templates, no test or benchmark prompt; a rate passes when its one-sided
+   * 95% Wilson lower bound reaches the target) and, while it misses a target,
    * trained on at the final learning rate and checked again every
    * `checkEvery` steps, up to `maxSteps` in all. A model that still misses is
    * reported and left out of the benchmark. Absent: the standard targets,
