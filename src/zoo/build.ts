@@ -421,6 +421,10 @@ async function finetuneModel(build: Build, m: ZooModel): Promise<void> {
     },
     check: async (model, r, seconds): Promise<ZooModelRecord> => {
       build.report({ phase: 'evaluate', model: m.name });
+      // The bound decides when training stops; a model that reaches the cap is
+      // judged on its last check's rates themselves, as on the test split.
+      const atCap = r.passed === false;
+      const finalCheckMisses = atCap ? targetMisses(isFaker(policy), checkMetrics!, targets) : checkMisses;
       const { metrics, heldoutMetrics } = await evaluate(async () => ({
         metrics: (await evaluateModel(model, data.test[policy])).metrics,
         heldoutMetrics: (await evaluateModel(model, data.heldoutTest[policy])).metrics,
@@ -440,7 +444,7 @@ async function finetuneModel(build: Build, m: ZooModel): Promise<void> {
         metrics,
         heldoutMetrics,
         misses: targetMisses(isFaker(policy), metrics, targets),
-        check: { passed: r.passed ?? true, checks: r.checks ?? [], misses: checkMisses, metrics: checkMetrics! },
+        check: { passed: !atCap || finalCheckMisses.length === 0, checks: r.checks ?? [], misses: finalCheckMisses, metrics: checkMetrics! },
       };
     },
     // The record travels with the weights: a model directory with a record is complete.
