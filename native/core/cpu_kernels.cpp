@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <string>
 #include <vector>
 
 #include "kernel_support.h"
+#include "switches.h"
 
 namespace poser {
 
@@ -206,10 +205,7 @@ void silu_mul_range(const float* gate, const float* up, float* out, int64_t n) {
 }  // namespace
 
 bool fused_kernels_enabled() {
-  static const bool enabled = [] {
-    const char* setting = std::getenv("POSER_FUSED_KERNELS");
-    return setting == nullptr || std::string(setting) != "0";
-  }();
+  static const bool enabled = switch_on("POSER_FUSED_KERNELS");
   return enabled;
 }
 
@@ -218,10 +214,7 @@ bool fused_kernels_apply(const torch::Device& device, torch::ScalarType dtype) {
 }
 
 bool fused_training_enabled() {
-  static const bool enabled = [] {
-    const char* setting = std::getenv("POSER_FUSED_TRAINING");
-    return setting == nullptr || std::string(setting) != "0";
-  }();
+  static const bool enabled = switch_on("POSER_FUSED_TRAINING");
   return enabled && fused_kernels_enabled();
 }
 

@@ -3,8 +3,8 @@
 // 16, hidden 64) the composed libtorch ops spend most of their time
 // allocating, launching and synchronising threads for tiny tensors; one pass
 // per head keeps the work in cache. Inference calls them directly (see
-// fused_kernels_apply); training, when opted in, through autograd functions
-// that add their backward passes (fused_grad_applies). Elsewhere (other
+// fused_kernels_apply); training through autograd functions that add their
+// backward passes (fused_grad_applies). Elsewhere (other
 // dtypes, CUDA) the model composes libtorch ops.
 #pragma once
 

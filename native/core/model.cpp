@@ -11,6 +11,7 @@
 #include "cpu_kernels.h"
 #include "errors.h"
 #include "norm_mlp_grad.h"
+#include "switches.h"
 
 namespace poser {
 
@@ -66,19 +67,13 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
 constexpr int64_t kRowSplitMaxMacs = int64_t{1} << 27;
 
 bool row_split_enabled() {
-  static const bool enabled = [] {
-    const char* setting = std::getenv("POSER_SPLIT_ROWS");
-    return setting == nullptr || std::string(setting) != "0";
-  }();
+  static const bool enabled = switch_on("POSER_SPLIT_ROWS");
   return enabled;
 }
 
 // POSER_TRIM_LAST_BLOCK=0 keeps every position in the last block (see run), to compare.
 bool trim_last_block_enabled() {
-  static const bool enabled = [] {
-    const char* setting = std::getenv("POSER_TRIM_LAST_BLOCK");
-    return setting == nullptr || std::string(setting) != "0";
-  }();
+  static const bool enabled = switch_on("POSER_TRIM_LAST_BLOCK");
   return enabled;
 }
 

@@ -69,8 +69,9 @@ export const zooRecipeSchema = z.object({
    * templates, no test or benchmark prompt; a rate passes when its one-sided
    * 95% Wilson lower bound reaches the target) and, while it misses a target,
    * trained on at the final learning rate and checked again every
-   * `checkEvery` steps, up to `maxSteps` in all. A model that still misses is
-   * reported and left out of the benchmark. Absent: the standard targets,
+   * `checkEvery` steps, up to `maxSteps` in all. The bound decides only when
+   * training stops: a model at the cap whose last check's rates themselves
+   * miss a target is reported and left out of the benchmark. Absent: the standard targets,
    * checked every 200 steps up to twice the fine-tune's steps.
    */
   targets: z
